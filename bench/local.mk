@@ -1,0 +1,1 @@
+# bench/: files added by its own module work.

@@ -1,0 +1,1 @@
+# correlate/: files added by its own module work.

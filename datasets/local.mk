@@ -1,0 +1,1 @@
+# datasets/: files added by its own module work.

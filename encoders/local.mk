@@ -1,0 +1,1 @@
+# encoders/: files added by its own module work.
