@@ -5,6 +5,14 @@
  * ICMP or ICMPv6, fragments, and malformed frames are not errors: they come
  * back as a decode_result other than DECODE_OK and the caller counts them
  * (decode_stats) and moves on. decode_frame never reads past caplen.
+ *
+ * Link types: Ethernet (with 802.1Q, QinQ 0x88a8/0x9100, MPLS, PPPoE, SNAP),
+ * Linux cooked v1/v2, raw IP (12, 14, 101, DLT_IPV4, DLT_IPV6), BSD
+ * NULL/LOOP (either byte order), NFLOG. payload_len is taken from the IP
+ * lengths; when they claim more than was captured, ip_len_trunc is set.
+ * IPv6 atomic fragments (offset 0, M=0) decode as whole packets; other
+ * fragments are DECODE_FRAGMENT. Only the fixed transport header must be
+ * captured (TCP options may be cut). Checksums are not verified.
  */
 #ifndef STEPSTONE_DECODE_H
 #define STEPSTONE_DECODE_H

@@ -5,9 +5,13 @@
 #include "cli.h"
 #include "config.h"
 
+int cmd_conns(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 /* Subcommands: each one's entry point is defined in src/cmd_<name>.c or
  * beside the module it drives. */
 static const cli_command commands[] = {
+    {"conns", "list the connections in captures (Zeek conn.log style)", cmd_conns},
+    {"synth", "write a synthetic labelled relay capture (pcap + labels.csv)", cmd_synth},
     {NULL, NULL, NULL}
 };
 

@@ -5,8 +5,9 @@
  * with capture size. A file that is damaged part-way (truncated, corrupt) is
  * read up to the damage; the damage is reported as a warning and that file
  * ends, the others go on. A file that cannot be opened at all, is not a
- * capture, is empty, or has a link type decode cannot read is a fatal error
- * from pcapsrc_open.
+ * capture, is empty (0 bytes), or has a link type decode cannot read is a
+ * fatal error from pcapsrc_open. A capture holding only its header is valid
+ * and empty: a warning, not an error. Timestamps are microseconds.
  */
 #ifndef STEPSTONE_PCAPSRC_H
 #define STEPSTONE_PCAPSRC_H
@@ -33,8 +34,9 @@ typedef struct pcapsrc_frame {
     size_t file_index;    /* index into the paths given to pcapsrc_open */
 } pcapsrc_frame;
 
-/* Opens paths[0..n) for reading. The paths are copied. warn (may be NULL)
- * receives warnings. Returns 0, or a negative ss_status with errbuf naming the
+/* Opens paths[0..n) for reading. The paths are copied. warn (may be NULL:
+ * warnings are then dropped; pcapsrc_damaged_files still counts) receives
+ * warnings. Returns 0, or a negative ss_status with errbuf naming the
  * file and the problem; on failure *out is NULL. */
 int pcapsrc_open(pcapsrc **out, const char *const *paths, size_t n,
                  pcapsrc_warn_fn warn, void *warn_ctx, char *errbuf);

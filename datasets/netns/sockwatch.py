@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+"""sockwatch.py - label relay hop pairs from the live sockets of network namespaces.
+
+    sockwatch.py watch --obs OBS.json [--interval S] NETNS...
+    sockwatch.py finalize --obs OBS.json --out labels.csv CAPTURE...
+
+watch: every --interval seconds (default 0.3) runs `ss -tanpH` in each namespace. A socket in
+state ESTAB whose local address is one of the namespace's listening addresses is inbound; any
+other established socket is outbound. An inbound socket I and an outbound socket O of the same
+namespace form a relay hop pair when a process owning O is, or descends from, a process owning
+I (sshd session -> shell -> ssh; socat or a python relay holding both; socat shell -> nc), or
+from the parent of I's owner when that parent is a shell that is not an ancestor of this
+watcher (the `nc -l <fifo | nc DST` pipeline). Processes come from /proc (ppid, comm). Pairs
+are kept with the time of their first and last observation; OBS.json is rewritten (temp file +
+rename) whenever something new is seen, and on SIGTERM/SIGINT the watcher writes it and exits.
+
+finalize: joins pairs into chains (the outbound socket of one hop is the inbound socket of the
+next: same four-tuple), numbers chains by start, names the kind from the owning processes
+(sshd->ssh: ssh, sshd->sshd: ssh-jump, socat->socat: socat, nc->nc: nc, socat->nc: shell-nc,
+python3->python3: delay-relay, otherwise IN-OUT) and writes labels.csv (temp file + rename).
+Times: start_time/end_time are the first and last packet of the two connections of the pair in
+the captures; when a connection is missing from the captures, the observation times are used and
+a warning is printed.
+"""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+SHELLS = {"bash", "sh", "dash"}
+
+
+def split_addr(s):
+    """'198.18.0.1:22' or '[::1]:22' or '*:22' -> (ip, port)."""
+    host, _, port = s.rpartition(":")
+    host = host.strip("[]")
+    if "%" in host:
+        host = host.split("%", 1)[0]
+    return host, int(port) if port.isdigit() else 0
+
+
+def parse_users(s):
+    """'users:(("sshd",pid=12,fd=4),...)' -> set of pids."""
+    pids = set()
+    for part in s.split("pid=")[1:]:
+        num = ""
+        for ch in part:
+            if not ch.isdigit():
+                break
+            num += ch
+        if num:
+            pids.add(int(num))
+    return pids
+
+
+def proc_info(pid, cache):
+    """(ppid, comm) of a process, or (0, '') once it is gone."""
+    if pid in cache:
+        return cache[pid]
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        ppid, comm = 0, ""
+    cache[pid] = (ppid, comm)
+    return cache[pid]
+
+
+def ancestors(pid, cache):
+    """pid and all its ancestors."""
+    out = []
+    seen = set()
+    while pid > 0 and pid not in seen:
+        seen.add(pid)
+        out.append(pid)
+        pid = proc_info(pid, cache)[0]
+    return out
+
+
+def snapshot(ns):
+    """Return (listening addresses, established sockets [(local, peer, pids)]) of namespace NS."""
+    try:
+        res = subprocess.run(["ip", "netns", "exec", ns, "ss", "-tanpH"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return set(), []
+    listen, est = set(), []
+    for line in res.stdout.splitlines():
+        f = line.split()
+        if len(f) < 5:
+            continue
+        state, local, peer = f[0], split_addr(f[3]), split_addr(f[4])
+        pids = parse_users(" ".join(f[5:])) if len(f) > 5 else set()
+        if state == "LISTEN":
+            listen.add(local)
+        elif state == "ESTAB":
+            est.append((local, peer, pids))
+    return listen, est
+
+
+def is_inbound(local, listen):
+    return local in listen or ("0.0.0.0", local[1]) in listen or ("*", local[1]) in listen \
+        or ("::", local[1]) in listen
+
+
+def watch(obs_path, namespaces, interval):
+    pairs = {}
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    mine = set(ancestors(os.getpid(), {}))
+
+    def dump():
+        tmp = obs_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(sorted(pairs.values(), key=lambda p: p["first_seen"]), f, indent=1)
+        os.replace(tmp, obs_path)
+
+    dump()
+    while not stop:
+        changed = False
+        for ns in namespaces:
+            listen, est = snapshot(ns)
+            now = time.time()
+            cache = {}
+            inbound = [s for s in est if is_inbound(s[0], listen)]
+            outbound = [s for s in est if not is_inbound(s[0], listen)]
+            for (il, ip_, ipids) in inbound:
+                roots = set(ipids)
+                for p in ipids:
+                    parent = proc_info(p, cache)[0]
+                    if parent > 1 and parent not in mine and proc_info(parent, cache)[1] in SHELLS:
+                        roots.add(parent)
+                for (ol, op, opids) in outbound:
+                    hit = None
+                    for p in opids:
+                        if any(a in roots for a in ancestors(p, cache)):
+                            hit = p
+                            break
+                    if hit is None:
+                        continue
+                    key = "%s|%s:%d|%s:%d|%s:%d|%s:%d" % (ns, ip_[0], ip_[1], il[0], il[1],
+                                                          ol[0], ol[1], op[0], op[1])
+                    rec = pairs.get(key)
+                    if rec is None:
+                        in_comms = sorted({proc_info(p, cache)[1] for p in ipids} - {""})
+                        rec = pairs[key] = {
+                            "netns": ns, "relay_ip": il[0],
+                            "in": [ip_[0], ip_[1], il[0], il[1]],
+                            "out": [ol[0], ol[1], op[0], op[1]],
+                            "in_comms": in_comms, "out_comm": proc_info(hit, cache)[1],
+                            "first_seen": now, "last_seen": now}
+                        changed = True
+                    rec["last_seen"] = now
+        if changed:
+            dump()
+        end = time.monotonic() + interval
+        while not stop and time.monotonic() < end:
+            time.sleep(min(0.05, interval))
+    dump()
+    return 0
+
+
+def kind_of(rec):
+    ins, out = set(rec["in_comms"]), rec["out_comm"]
+    if "sshd" in ins:
+        return "ssh-jump" if out == "sshd" else ("ssh" if out == "ssh" else "sshd-" + out)
+    if "socat" in ins:
+        return "socat" if out == "socat" else ("shell-nc" if out == "nc" else "socat-" + out)
+    if "nc" in ins:
+        return "nc" if out == "nc" else "nc-" + out
+    if ins & {"python3", "python"} and out.startswith("python"):
+        return "delay-relay"
+    return "%s-%s" % ("+".join(sorted(ins)) or "unknown", out or "unknown")
+
+
+def finalize(obs_path, out_path, captures):
+    import pcapfile
+    import checklabels
+    with open(obs_path) as f:
+        recs = json.load(f)
+    table = {}
+    if captures:
+        table, _ = pcapfile.connections(captures)
+    for r in recs:
+        t0, t1 = r["first_seen"], r["last_seen"]
+        firsts, lasts = [], []
+        for side in ("in", "out"):
+            s = r[side]
+            c = pcapfile.find(table, "tcp", (s[0], s[1]), (s[2], s[3]), t0, t1, 5.0)
+            if c is None:
+                print("sockwatch: warning: %s connection %s:%d -> %s:%d not in the capture; "
+                      "using observation times" % (side, s[0], s[1], s[2], s[3]),
+                      file=sys.stderr)
+                firsts.append(t0)
+                lasts.append(t1)
+            else:
+                firsts.append(c.first)
+                lasts.append(c.last)
+        r["start"], r["end"] = min(firsts), max(lasts)
+    # chains: union hops whose outbound four-tuple is another hop's inbound four-tuple
+    parent = list(range(len(recs)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    by_in = {}
+    for i, r in enumerate(recs):
+        by_in.setdefault(tuple(r["in"]), []).append(i)
+    for i, r in enumerate(recs):
+        for j in by_in.get(tuple(r["out"]), []):
+            parent[root(i)] = root(j)
+    groups = {}
+    for i in range(len(recs)):
+        groups.setdefault(root(i), []).append(i)
+    order = sorted(groups.values(), key=lambda g: min(recs[i]["start"] for i in g))
+    rows = []
+    for cid, g in enumerate(order, start=1):
+        for i in sorted(g, key=lambda k: recs[k]["start"]):
+            r = recs[i]
+            rows.append([cid, kind_of(r), r["relay_ip"], r["in"][0], r["in"][1], r["in"][2],
+                         r["in"][3], r["out"][0], r["out"][1], r["out"][2], r["out"][3],
+                         "%.6f" % r["start"], "%.6f" % r["end"]])
+    tmp = out_path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(checklabels.HEADER)
+        w.writerows(rows)
+    os.replace(tmp, out_path)
+    print("sockwatch: %d hop pairs in %d chains -> %s" % (len(rows), len(order), out_path))
+    return 0
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in ("watch", "finalize"):
+        print("usage: sockwatch.py watch --obs OBS.json [--interval S] NETNS... | "
+              "finalize --obs OBS.json --out labels.csv CAPTURE...", file=sys.stderr)
+        return 2
+    mode, args = argv[1], argv[2:]
+    obs, out, interval, rest = None, None, 0.3, []
+    i = 0
+    while i < len(args):
+        if args[i] in ("--obs", "--out", "--interval") and i + 1 < len(args):
+            if args[i] == "--obs":
+                obs = args[i + 1]
+            elif args[i] == "--out":
+                out = args[i + 1]
+            else:
+                interval = float(args[i + 1])
+            i += 2
+        else:
+            rest.append(args[i])
+            i += 1
+    if not obs or (mode == "finalize" and not out) or (mode == "watch" and not rest):
+        print("sockwatch: missing --obs, --out or namespaces", file=sys.stderr)
+        return 2
+    try:
+        if mode == "watch":
+            return watch(obs, rest, interval)
+        return finalize(obs, out, rest)
+    except (OSError, ValueError, KeyError) as e:
+        print("sockwatch: %s" % e, file=sys.stderr)
+        return 2
+    except Exception as e:  # a bad capture must not crash with a traceback
+        print("sockwatch: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

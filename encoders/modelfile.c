@@ -1,0 +1,729 @@
+/* modelfile.c - one msgpack file per model; see modelfile.h and
+ * docs/formats.md ("Model files"). */
+#include "modelfile.h"
+
+#include <errno.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "status.h"
+
+#define MF_MAX_FILE_BYTES ((size_t)1 << 32) /* refuse larger files: 4 GiB */
+
+uint64_t modelfile_fnv1a64(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t k = 0; k < n; k++) {
+        h ^= p[k];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* ---- building ---- */
+
+static int name_ok(const char *what, const char *name, char *errbuf)
+{
+    if (!name || !*name || strlen(name) >= MODELFILE_NAME_MAX)
+        return ss_errf(errbuf, SS_ERR_ARG, "model %s name empty or longer than %d bytes", what,
+                       MODELFILE_NAME_MAX - 1);
+    return SS_OK;
+}
+
+int modelfile_create(modelfile_t **out, const char *kind, char *errbuf)
+{
+    *out = NULL;
+    int rc = name_ok("kind", kind, errbuf);
+    if (rc)
+        return rc;
+    modelfile_t *mf = calloc(1, sizeof(*mf));
+    if (!mf)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
+    memcpy(mf->kind, kind, strlen(kind) + 1);
+    *out = mf;
+    return SS_OK;
+}
+
+void modelfile_destroy(modelfile_t *mf)
+{
+    if (!mf)
+        return;
+    for (size_t k = 0; k < mf->n_config; k++)
+        free(mf->config[k].s);
+    free(mf->config);
+    for (size_t k = 0; k < mf->n_norm; k++)
+        free(mf->norm[k].values);
+    free(mf->norm);
+    params_destroy(mf->params);
+    free(mf);
+}
+
+static const modelfile_entry *find_entry(const modelfile_t *mf, const char *key)
+{
+    for (size_t k = 0; k < mf->n_config; k++)
+        if (!strcmp(mf->config[k].key, key))
+            return &mf->config[k];
+    return NULL;
+}
+
+/* Returns the entry for key, created (type INT, 0) if missing; NULL on no memory. */
+static modelfile_entry *entry_slot(modelfile_t *mf, const char *key)
+{
+    modelfile_entry *e = (modelfile_entry *)find_entry(mf, key);
+    if (e) {
+        free(e->s);
+        e->s = NULL;
+        return e;
+    }
+    if (mf->n_config == mf->cap_config) {
+        size_t cap = mf->cap_config ? 2 * mf->cap_config : 8;
+        modelfile_entry *c = realloc(mf->config, cap * sizeof(*c));
+        if (!c)
+            return NULL;
+        mf->config = c;
+        mf->cap_config = cap;
+    }
+    e = &mf->config[mf->n_config++];
+    memset(e, 0, sizeof(*e));
+    memcpy(e->key, key, strlen(key) + 1);
+    return e;
+}
+
+int modelfile_set_int(modelfile_t *mf, const char *key, int64_t value, char *errbuf)
+{
+    int rc = name_ok("config key", key, errbuf);
+    if (rc)
+        return rc;
+    modelfile_entry *e = entry_slot(mf, key);
+    if (!e)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
+    e->type = MODELFILE_INT;
+    e->i = value;
+    return SS_OK;
+}
+
+int modelfile_set_float(modelfile_t *mf, const char *key, double value, char *errbuf)
+{
+    int rc = name_ok("config key", key, errbuf);
+    if (rc)
+        return rc;
+    modelfile_entry *e = entry_slot(mf, key);
+    if (!e)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
+    e->type = MODELFILE_FLOAT;
+    e->f = value;
+    return SS_OK;
+}
+
+static int set_str_n(modelfile_t *mf, const char *key, const char *value, size_t n,
+                     char *errbuf)
+{
+    int rc = name_ok("config key", key, errbuf);
+    if (rc)
+        return rc;
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
+    memcpy(copy, value, n);
+    copy[n] = '\0';
+    modelfile_entry *e = entry_slot(mf, key);
+    if (!e) {
+        free(copy);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
+    }
+    e->type = MODELFILE_STR;
+    e->s = copy;
+    return SS_OK;
+}
+
+int modelfile_set_str(modelfile_t *mf, const char *key, const char *value, char *errbuf)
+{
+    return set_str_n(mf, key, value, strlen(value), errbuf);
+}
+
+int modelfile_set_norm(modelfile_t *mf, const char *name, const float *values,
+                       size_t n, char *errbuf)
+{
+    int rc = name_ok("array", name, errbuf);
+    if (rc)
+        return rc;
+    float *copy = malloc(n ? n * sizeof(float) : 1);
+    if (!copy)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
+    if (n)
+        memcpy(copy, values, n * sizeof(float));
+    modelfile_array *a = NULL;
+    for (size_t k = 0; k < mf->n_norm; k++)
+        if (!strcmp(mf->norm[k].name, name))
+            a = &mf->norm[k];
+    if (!a) {
+        if (mf->n_norm == mf->cap_norm) {
+            size_t cap = mf->cap_norm ? 2 * mf->cap_norm : 4;
+            modelfile_array *na = realloc(mf->norm, cap * sizeof(*na));
+            if (!na) {
+                free(copy);
+                return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
+            }
+            mf->norm = na;
+            mf->cap_norm = cap;
+        }
+        a = &mf->norm[mf->n_norm++];
+        memset(a, 0, sizeof(*a));
+        memcpy(a->name, name, strlen(name) + 1);
+    }
+    free(a->values);
+    a->values = copy;
+    a->n = n;
+    return SS_OK;
+}
+
+/* ---- getters ---- */
+
+int modelfile_get_int(const modelfile_t *mf, const char *key, int64_t *value, char *errbuf)
+{
+    const modelfile_entry *e = find_entry(mf, key);
+    if (!e)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model config has no '%s'", key);
+    if (e->type != MODELFILE_INT)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model config '%s' is not an integer", key);
+    *value = e->i;
+    return SS_OK;
+}
+
+int modelfile_get_float(const modelfile_t *mf, const char *key, double *value, char *errbuf)
+{
+    const modelfile_entry *e = find_entry(mf, key);
+    if (!e)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model config has no '%s'", key);
+    if (e->type == MODELFILE_INT)
+        *value = (double)e->i;
+    else if (e->type == MODELFILE_FLOAT)
+        *value = e->f;
+    else
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model config '%s' is not a number", key);
+    return SS_OK;
+}
+
+int modelfile_get_str(const modelfile_t *mf, const char *key, const char **value,
+                      char *errbuf)
+{
+    const modelfile_entry *e = find_entry(mf, key);
+    if (!e)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model config has no '%s'", key);
+    if (e->type != MODELFILE_STR)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model config '%s' is not a string", key);
+    *value = e->s;
+    return SS_OK;
+}
+
+int modelfile_get_norm(const modelfile_t *mf, const char *name, const float **values,
+                       size_t *n, size_t expected_n, char *errbuf)
+{
+    for (size_t k = 0; k < mf->n_norm; k++) {
+        const modelfile_array *a = &mf->norm[k];
+        if (strcmp(a->name, name))
+            continue;
+        if (expected_n && a->n != expected_n)
+            return ss_errf(errbuf, SS_ERR_SHAPE,
+                           "model array '%s': expected %zu values, found %zu", name,
+                           expected_n, a->n);
+        *values = a->values;
+        *n = a->n;
+        return SS_OK;
+    }
+    return ss_errf(errbuf, SS_ERR_FORMAT, "model has no array '%s'", name);
+}
+
+int modelfile_expect_kind(const modelfile_t *mf, const char *kind, char *errbuf)
+{
+    if (strcmp(mf->kind, kind))
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model is a '%s' model, expected '%s'",
+                       mf->kind, kind);
+    return SS_OK;
+}
+
+/* ---- saving ---- */
+
+static int host_is_le(void)
+{
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static int pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    return msgpack_pack_str(pk, n) | msgpack_pack_str_body(pk, s, n);
+}
+
+/* Packs n floats as little-endian float32 bytes in one bin. */
+static int pack_f32_bin(msgpack_packer *pk, const float *x, size_t n)
+{
+    int rc = msgpack_pack_bin(pk, n * 4);
+    if (host_is_le())
+        return rc | msgpack_pack_bin_body(pk, x, n * 4);
+    unsigned char chunk[1024];
+    for (size_t k = 0; k < n; k += sizeof(chunk) / 4) {
+        size_t m = n - k < sizeof(chunk) / 4 ? n - k : sizeof(chunk) / 4;
+        for (size_t j = 0; j < m; j++) {
+            uint32_t u;
+            memcpy(&u, &x[k + j], 4);
+            for (int b = 0; b < 4; b++)
+                chunk[4 * j + b] = (unsigned char)(u >> (8 * b));
+        }
+        rc |= msgpack_pack_bin_body(pk, chunk, m * 4);
+    }
+    return rc;
+}
+
+int modelfile_save_buffer(const modelfile_t *mf, const params_t *p, void **buf,
+                          size_t *len, char *errbuf)
+{
+    *buf = NULL;
+    *len = 0;
+    if (!p || !p->data)
+        return ss_errf(errbuf, SS_ERR_ARG, "model save: parameters not allocated");
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map(&pk, 6);
+    rc |= pack_cstr(&pk, "magic") | pack_cstr(&pk, MODELFILE_MAGIC);
+    rc |= pack_cstr(&pk, "version") | msgpack_pack_uint32(&pk, MODELFILE_VERSION);
+    rc |= pack_cstr(&pk, "kind") | pack_cstr(&pk, mf->kind);
+    rc |= pack_cstr(&pk, "config") | msgpack_pack_map(&pk, mf->n_config);
+    for (size_t k = 0; k < mf->n_config; k++) {
+        const modelfile_entry *e = &mf->config[k];
+        rc |= pack_cstr(&pk, e->key);
+        if (e->type == MODELFILE_INT)
+            rc |= msgpack_pack_int64(&pk, e->i);
+        else if (e->type == MODELFILE_FLOAT)
+            rc |= msgpack_pack_double(&pk, e->f);
+        else
+            rc |= pack_cstr(&pk, e->s);
+    }
+    rc |= pack_cstr(&pk, "norm") | msgpack_pack_map(&pk, mf->n_norm);
+    for (size_t k = 0; k < mf->n_norm; k++) {
+        const modelfile_array *a = &mf->norm[k];
+        rc |= pack_cstr(&pk, a->name) | msgpack_pack_array(&pk, a->n);
+        for (size_t j = 0; j < a->n; j++)
+            rc |= msgpack_pack_float(&pk, a->values[j]);
+    }
+    rc |= pack_cstr(&pk, "tensors") | msgpack_pack_array(&pk, p->n_tensors);
+    for (size_t k = 0; k < p->n_tensors; k++) {
+        const params_tensor *t = &p->tensors[k];
+        rc |= msgpack_pack_map(&pk, 3);
+        rc |= pack_cstr(&pk, "name") | pack_cstr(&pk, t->name);
+        rc |= pack_cstr(&pk, "shape") | msgpack_pack_array(&pk, t->ndim);
+        for (int d = 0; d < t->ndim; d++)
+            rc |= msgpack_pack_uint64(&pk, t->shape[d]);
+        rc |= pack_cstr(&pk, "data") | pack_f32_bin(&pk, p->data + t->offset, t->size);
+    }
+    if (!rc)
+        rc |= msgpack_pack_uint64(&pk, modelfile_fnv1a64(sb.data, sb.size));
+    if (rc) {
+        msgpack_sbuffer_destroy(&sb);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "model save: out of memory");
+    }
+    *buf = sb.data; /* sbuffer memory is malloc'ed: the caller frees it */
+    *len = sb.size;
+    return SS_OK;
+}
+
+int modelfile_save(const modelfile_t *mf, const params_t *p, const char *path,
+                   char *errbuf)
+{
+    void *buf;
+    size_t len;
+    int rc = modelfile_save_buffer(mf, p, &buf, &len, errbuf);
+    if (rc)
+        return rc;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        free(buf);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "model save: out of memory");
+    }
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = ss_errf(errbuf, SS_ERR_IO, "%s: cannot create a temporary file: %s", path,
+                     strerror(errno));
+        goto out;
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, (const char *)buf + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = ss_errf(errbuf, SS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            goto out;
+        }
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        rc = ss_errf(errbuf, SS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        rc = ss_errf(errbuf, SS_ERR_IO, "%s: cannot rename the temporary file: %s", path,
+                     strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+out:
+    free(tmp);
+    free(buf);
+    return rc;
+}
+
+/* ---- loading ---- */
+
+static int str_eq(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+           !memcmp(o->via.str.ptr, s, n);
+}
+
+static const msgpack_object *map_get(const msgpack_object *map, const char *key)
+{
+    for (uint32_t k = 0; k < map->via.map.size; k++)
+        if (str_eq(&map->via.map.ptr[k].key, key))
+            return &map->via.map.ptr[k].val;
+    return NULL;
+}
+
+/* Copies a msgpack string into a name buffer; 0, or -1 if not a usable name. */
+static int copy_name(char *dst, const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
+        o->via.str.size >= MODELFILE_NAME_MAX || memchr(o->via.str.ptr, 0, o->via.str.size))
+        return -1;
+    memcpy(dst, o->via.str.ptr, o->via.str.size);
+    dst[o->via.str.size] = '\0';
+    return 0;
+}
+
+/* The bytes every version-1 file starts with after its map header. */
+static const char mf_prefix[] = "\xa5" "magic" "\xaf" MODELFILE_MAGIC;
+
+/* Whether buf (len bytes) could be the start of a model file, judged from as
+ * many bytes as there are: a map header followed by the magic pair. */
+static int looks_like_model(const unsigned char *buf, size_t len)
+{
+    if (len == 0)
+        return 0;
+    size_t hdr;
+    if (buf[0] >= 0x80 && buf[0] <= 0x8f)
+        hdr = 1;
+    else if (buf[0] == 0xde)
+        hdr = 3;
+    else if (buf[0] == 0xdf)
+        hdr = 5;
+    else
+        return 0;
+    size_t plen = sizeof(mf_prefix) - 1;
+    if (len <= hdr)
+        return 1;
+    size_t m = len - hdr < plen ? len - hdr : plen;
+    return !memcmp(buf + hdr, mf_prefix, m);
+}
+
+static int parse_config(modelfile_t *mf, const msgpack_object *cfg, char *errbuf)
+{
+    if (!cfg || cfg->type != MSGPACK_OBJECT_MAP)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: 'config' missing or not a map");
+    for (uint32_t k = 0; k < cfg->via.map.size; k++) {
+        const msgpack_object *key = &cfg->via.map.ptr[k].key;
+        const msgpack_object *val = &cfg->via.map.ptr[k].val;
+        char name[MODELFILE_NAME_MAX];
+        if (copy_name(name, key))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: bad config key");
+        if (find_entry(mf, name))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: config key '%s' repeated", name);
+        int rc;
+        switch (val->type) {
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            if (val->via.u64 > (uint64_t)INT64_MAX)
+                return ss_errf(errbuf, SS_ERR_FORMAT, "model: config '%s' out of range",
+                               name);
+            rc = modelfile_set_int(mf, name, (int64_t)val->via.u64, errbuf);
+            break;
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            rc = modelfile_set_int(mf, name, val->via.i64, errbuf);
+            break;
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            rc = modelfile_set_float(mf, name, val->via.f64, errbuf);
+            break;
+        case MSGPACK_OBJECT_STR:
+            if (memchr(val->via.str.ptr, 0, val->via.str.size))
+                return ss_errf(errbuf, SS_ERR_FORMAT, "model: config '%s' holds a NUL", name);
+            rc = set_str_n(mf, name, val->via.str.ptr, val->via.str.size, errbuf);
+            break;
+        default:
+            return ss_errf(errbuf, SS_ERR_FORMAT,
+                           "model: config '%s' is not an int, float or string", name);
+        }
+        if (rc)
+            return rc;
+    }
+    return SS_OK;
+}
+
+static int parse_norm(modelfile_t *mf, const msgpack_object *norm, char *errbuf)
+{
+    if (!norm || norm->type != MSGPACK_OBJECT_MAP)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: 'norm' missing or not a map");
+    for (uint32_t k = 0; k < norm->via.map.size; k++) {
+        const msgpack_object *val = &norm->via.map.ptr[k].val;
+        char name[MODELFILE_NAME_MAX];
+        if (copy_name(name, &norm->via.map.ptr[k].key))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: bad normalisation array name");
+        for (size_t j = 0; j < mf->n_norm; j++)
+            if (!strcmp(mf->norm[j].name, name))
+                return ss_errf(errbuf, SS_ERR_FORMAT, "model: array '%s' repeated", name);
+        if (val->type != MSGPACK_OBJECT_ARRAY)
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: array '%s' is not an array", name);
+        size_t n = val->via.array.size;
+        float *tmp = malloc(n ? n * sizeof(float) : 1);
+        if (!tmp)
+            return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
+        for (size_t j = 0; j < n; j++) {
+            const msgpack_object *x = &val->via.array.ptr[j];
+            if (x->type != MSGPACK_OBJECT_FLOAT32 && x->type != MSGPACK_OBJECT_FLOAT64) {
+                free(tmp);
+                return ss_errf(errbuf, SS_ERR_FORMAT, "model: array '%s' holds a non-float",
+                               name);
+            }
+            tmp[j] = (float)x->via.f64;
+        }
+        int rc = modelfile_set_norm(mf, name, tmp, n, errbuf);
+        free(tmp);
+        if (rc)
+            return rc;
+    }
+    return SS_OK;
+}
+
+static int parse_tensors(modelfile_t *mf, const msgpack_object *ts, char *errbuf)
+{
+    if (!ts || ts->type != MSGPACK_OBJECT_ARRAY)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: 'tensors' missing or not an array");
+    if (ts->via.array.size == 0)
+        return ss_errf(errbuf, SS_ERR_EMPTY, "model: no tensors");
+    int rc = params_create(&mf->params, errbuf);
+    if (rc)
+        return rc;
+    /* pass 1: declare names and shapes, checking the data length */
+    for (uint32_t k = 0; k < ts->via.array.size; k++) {
+        const msgpack_object *t = &ts->via.array.ptr[k];
+        if (t->type != MSGPACK_OBJECT_MAP)
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: tensor %u is not a map", k);
+        const msgpack_object *nm = map_get(t, "name"), *sh = map_get(t, "shape");
+        const msgpack_object *da = map_get(t, "data");
+        char name[PARAMS_NAME_MAX];
+        if (!nm || copy_name(name, nm))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: tensor %u has no usable name", k);
+        if (!sh || sh->type != MSGPACK_OBJECT_ARRAY || sh->via.array.size < 1 ||
+            sh->via.array.size > PARAMS_MAX_DIMS)
+            return ss_errf(errbuf, SS_ERR_SHAPE, "model: tensor '%s' has a bad shape", name);
+        size_t shape[PARAMS_MAX_DIMS];
+        for (uint32_t d = 0; d < sh->via.array.size; d++) {
+            const msgpack_object *x = &sh->via.array.ptr[d];
+            if (x->type != MSGPACK_OBJECT_POSITIVE_INTEGER || x->via.u64 == 0 ||
+                x->via.u64 > ((uint64_t)1 << 31))
+                return ss_errf(errbuf, SS_ERR_SHAPE, "model: tensor '%s' has a bad dimension",
+                               name);
+            shape[d] = (size_t)x->via.u64;
+        }
+        rc = params_add(mf->params, name, (int)sh->via.array.size, shape, 0, errbuf);
+        if (rc < 0)
+            return ss_errf(errbuf, rc == SS_ERR_NOMEM ? rc : SS_ERR_FORMAT,
+                           "model: tensor '%s': %s", name,
+                           rc == SS_ERR_NOMEM ? "out of memory" : "duplicate or bad shape");
+        const params_tensor *pt = &mf->params->tensors[rc];
+        if (!da || da->type != MSGPACK_OBJECT_BIN || da->via.bin.size != pt->size * 4) {
+            char s[96];
+            params_shape_string(pt, s, sizeof(s));
+            return ss_errf(errbuf, SS_ERR_SHAPE,
+                           "model: tensor '%s' of shape %s needs %zu data bytes, found %zu",
+                           name, s, pt->size * 4,
+                           da && da->type == MSGPACK_OBJECT_BIN ? (size_t)da->via.bin.size
+                                                                 : (size_t)0);
+        }
+    }
+    rc = params_alloc(mf->params, errbuf);
+    if (rc)
+        return rc;
+    /* pass 2: the values, little-endian float32 */
+    int le = host_is_le();
+    for (uint32_t k = 0; k < ts->via.array.size; k++) {
+        const params_tensor *pt = &mf->params->tensors[k];
+        const unsigned char *src = (const unsigned char *)map_get(&ts->via.array.ptr[k],
+                                                                  "data")->via.bin.ptr;
+        float *dst = mf->params->data + pt->offset;
+        if (le) {
+            memcpy(dst, src, pt->size * 4);
+        } else {
+            for (size_t j = 0; j < pt->size; j++) {
+                uint32_t u = (uint32_t)src[4 * j] | (uint32_t)src[4 * j + 1] << 8 |
+                             (uint32_t)src[4 * j + 2] << 16 | (uint32_t)src[4 * j + 3] << 24;
+                memcpy(&dst[j], &u, 4);
+            }
+        }
+    }
+    return SS_OK;
+}
+
+int modelfile_load_buffer(modelfile_t **out, const void *buf, size_t len, char *errbuf)
+{
+    *out = NULL;
+    const char *data = buf;
+    if (len == 0)
+        return ss_errf(errbuf, SS_ERR_EMPTY, "empty file: not a stepstone model");
+    if (!looks_like_model((const unsigned char *)data, len))
+        return ss_errf(errbuf, SS_ERR_FORMAT, "not a stepstone model (no '%s' header)",
+                       MODELFILE_MAGIC);
+    msgpack_unpacked body, tail;
+    msgpack_unpacked_init(&body);
+    msgpack_unpacked_init(&tail);
+    modelfile_t *mf = NULL;
+    size_t off = 0;
+    int rc;
+    msgpack_unpack_return ur = msgpack_unpack_next(&body, data, len, &off);
+    if (ur == MSGPACK_UNPACK_CONTINUE) {
+        rc = ss_errf(errbuf, SS_ERR_TRUNCATED, "truncated model file (%zu bytes)", len);
+        goto done;
+    }
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "corrupt model file (impossible sizes)");
+        goto done;
+    }
+    if (ur < 0 || body.data.type != MSGPACK_OBJECT_MAP) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "not a stepstone model (not msgpack)");
+        goto done;
+    }
+    const msgpack_object *root = &body.data;
+    const msgpack_object *magic = map_get(root, "magic");
+    if (!magic || !str_eq(magic, MODELFILE_MAGIC)) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "not a stepstone model (bad magic)");
+        goto done;
+    }
+    const msgpack_object *ver = map_get(root, "version");
+    if (!ver || ver->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "model file has no format version");
+        goto done;
+    }
+    if (ver->via.u64 != MODELFILE_VERSION) {
+        rc = ss_errf(errbuf, SS_ERR_VERSION, "model file is version %llu, this build reads version %d",
+                     (unsigned long long)ver->via.u64, MODELFILE_VERSION);
+        goto done;
+    }
+    size_t body_len = off;
+    if (off == len) {
+        rc = ss_errf(errbuf, SS_ERR_TRUNCATED, "truncated model file (checksum missing)");
+        goto done;
+    }
+    ur = msgpack_unpack_next(&tail, data, len, &off);
+    if (ur == MSGPACK_UNPACK_CONTINUE) {
+        rc = ss_errf(errbuf, SS_ERR_TRUNCATED, "truncated model file (checksum cut)");
+        goto done;
+    }
+    if (ur < 0 || tail.data.type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "model file: bad checksum field");
+        goto done;
+    }
+    if (off != len) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "model file: %zu stray bytes after the checksum",
+                     len - off);
+        goto done;
+    }
+    uint64_t want = tail.data.via.u64, got = modelfile_fnv1a64(data, body_len);
+    if (want != got) {
+        rc = ss_errf(errbuf, SS_ERR_CHECKSUM,
+                     "model file checksum mismatch (stored %016llx, computed %016llx): corrupt",
+                     (unsigned long long)want, (unsigned long long)got);
+        goto done;
+    }
+    const msgpack_object *kind = map_get(root, "kind");
+    char kbuf[MODELFILE_NAME_MAX];
+    if (!kind || copy_name(kbuf, kind)) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "model file: 'kind' missing or bad");
+        goto done;
+    }
+    rc = modelfile_create(&mf, kbuf, errbuf);
+    if (rc)
+        goto done;
+    rc = parse_config(mf, map_get(root, "config"), errbuf);
+    if (!rc)
+        rc = parse_norm(mf, map_get(root, "norm"), errbuf);
+    if (!rc)
+        rc = parse_tensors(mf, map_get(root, "tensors"), errbuf);
+done:
+    msgpack_unpacked_destroy(&body);
+    msgpack_unpacked_destroy(&tail);
+    if (rc) {
+        modelfile_destroy(mf);
+        return rc;
+    }
+    *out = mf;
+    return SS_OK;
+}
+
+int modelfile_load(modelfile_t **out, const char *path, char *errbuf)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ss_errf(errbuf, SS_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    int rc = SS_OK;
+    if (!buf) {
+        fclose(f);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap >= MF_MAX_FILE_BYTES) {
+                rc = ss_errf(errbuf, SS_ERR_FORMAT, "%s: too large for a model file", path);
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                rc = ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + len, 1, cap - len, f);
+        len += r;
+        if (r == 0) {
+            if (ferror(f))
+                rc = ss_errf(errbuf, SS_ERR_IO, "%s: read error: %s", path, strerror(errno));
+            break;
+        }
+    }
+    fclose(f);
+    if (!rc) {
+        char msg[SS_ERRBUF_SIZE];
+        rc = modelfile_load_buffer(out, buf, len, msg);
+        if (rc)
+            ss_errf(errbuf, rc, "%s: %s", path, msg);
+    }
+    free(buf);
+    return rc;
+}

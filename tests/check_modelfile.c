@@ -1,0 +1,380 @@
+/* check_modelfile.c - tests for modelfile.c: round trip, and refusal of
+ * truncated, corrupt, wrong-version, wrong-magic, wrong-shape, empty and
+ * non-msgpack files. */
+#include <check.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "modelfile.h"
+#include "params.h"
+#include "rng.h"
+#include "status.h"
+
+/* A small model: kind "correlator", three config values, two arrays, three tensors. */
+static void make_model(modelfile_t **mf, params_t **p)
+{
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(modelfile_create(mf, "correlator", err), 0);
+    ck_assert_int_eq(modelfile_set_int(*mf, "hidden", 12, err), 0);
+    ck_assert_int_eq(modelfile_set_int(*mf, "offset", -7, err), 0);
+    ck_assert_int_eq(modelfile_set_float(*mf, "dropout", 0.125, err), 0);
+    ck_assert_int_eq(modelfile_set_str(*mf, "cell", "lstm", err), 0);
+    float mean[3] = {1.5f, -2.0f, 3e-7f}, sd[2] = {0.5f, 4.0f};
+    ck_assert_int_eq(modelfile_set_norm(*mf, "feat_mean", mean, 3, err), 0);
+    ck_assert_int_eq(modelfile_set_norm(*mf, "feat_std", sd, 2, err), 0);
+    ck_assert_int_eq(params_create(p, err), 0);
+    size_t w[2] = {3, 4}, b[1] = {4}, e[3] = {2, 3, 2};
+    ck_assert_int_eq(params_add(*p, "w", 2, w, 0, err), 0);
+    ck_assert_int_eq(params_add(*p, "b", 1, b, PARAMS_NO_DECAY, err), 1);
+    ck_assert_int_eq(params_add(*p, "emb", 3, e, 0, err), 2);
+    ck_assert_int_eq(params_alloc(*p, err), 0);
+    rng_t r;
+    rng_seed(&r, 99);
+    rng_fill_normal(&r, (*p)->data, (*p)->total, 1.0f);
+    (*p)->data[0] = -0.0f;
+    (*p)->data[1] = 1e-40f; /* subnormal survives */
+}
+
+static void make_buffer(unsigned char **buf, size_t *len)
+{
+    modelfile_t *mf;
+    params_t *p;
+    char err[SS_ERRBUF_SIZE];
+    make_model(&mf, &p);
+    void *b;
+    ck_assert_int_eq(modelfile_save_buffer(mf, p, &b, len, err), 0);
+    *buf = b;
+    modelfile_destroy(mf);
+    params_destroy(p);
+}
+
+/* Length of the body (the first msgpack object) of a model buffer. */
+static size_t body_length(const unsigned char *buf, size_t len)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    msgpack_unpack_return ur = msgpack_unpack_next(&u, (const char *)buf, len, &off);
+    ck_assert(ur == MSGPACK_UNPACK_SUCCESS || ur == MSGPACK_UNPACK_EXTRA_BYTES);
+    ck_assert_uint_lt(off, len);
+    msgpack_unpacked_destroy(&u);
+    return off;
+}
+
+/* Rewrites the checksum after the body was patched; returns the new length. */
+static size_t reseal(unsigned char *buf, size_t len, size_t cap)
+{
+    size_t body = body_length(buf, len);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_uint64(&pk, modelfile_fnv1a64(buf, body));
+    ck_assert_uint_le(body + sb.size, cap);
+    memcpy(buf + body, sb.data, sb.size);
+    size_t n = body + sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    return n;
+}
+
+static unsigned char *find_bytes(unsigned char *hay, size_t n, const char *needle, size_t m)
+{
+    for (size_t k = 0; k + m <= n; k++)
+        if (!memcmp(hay + k, needle, m))
+            return hay + k;
+    return NULL;
+}
+
+START_TEST(test_roundtrip_exact)
+{
+    modelfile_t *mf, *back;
+    params_t *p;
+    char err[SS_ERRBUF_SIZE], dir[] = "/tmp/stepstone-mf.XXXXXX", path[64];
+    make_model(&mf, &p);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/m.model", dir);
+    ck_assert_int_eq(modelfile_save(mf, p, path, err), 0);
+    ck_assert_int_eq(modelfile_save(mf, p, path, err), 0); /* replacing works */
+    ck_assert_int_eq(modelfile_load(&back, path, err), 0);
+    ck_assert_str_eq(back->kind, "correlator");
+    ck_assert_ptr_nonnull(back->params);
+    ck_assert_uint_eq(back->params->total, p->total);
+    ck_assert_int_eq(memcmp(back->params->data, p->data, p->total * sizeof(float)), 0);
+    ck_assert_uint_eq(back->params->n_tensors, 3);
+    ck_assert_str_eq(back->params->tensors[2].name, "emb");
+    ck_assert_int_eq(back->params->tensors[2].ndim, 3);
+    ck_assert_uint_eq(back->params->tensors[2].shape[1], 3);
+    int64_t h;
+    double f;
+    const char *s;
+    ck_assert_int_eq(modelfile_get_int(back, "hidden", &h, err), 0);
+    ck_assert_int_eq(h, 12);
+    ck_assert_int_eq(modelfile_get_int(back, "offset", &h, err), 0);
+    ck_assert_int_eq(h, -7);
+    ck_assert_int_eq(modelfile_get_float(back, "dropout", &f, err), 0);
+    ck_assert_double_eq(f, 0.125);
+    ck_assert_int_eq(modelfile_get_float(back, "hidden", &f, err), 0);
+    ck_assert_double_eq(f, 12.0);
+    ck_assert_int_eq(modelfile_get_str(back, "cell", &s, err), 0);
+    ck_assert_str_eq(s, "lstm");
+    ck_assert_int_eq(modelfile_get_int(back, "cell", &h, err), SS_ERR_FORMAT);
+    ck_assert_int_eq(modelfile_get_int(back, "nope", &h, err), SS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "'nope'"));
+    const float *v;
+    size_t n;
+    ck_assert_int_eq(modelfile_get_norm(back, "feat_mean", &v, &n, 3, err), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_float_eq(v[2], 3e-7f);
+    ck_assert_int_eq(modelfile_get_norm(back, "feat_std", &v, &n, 5, err), SS_ERR_SHAPE);
+    ck_assert_int_eq(modelfile_expect_kind(back, "correlator", err), 0);
+    ck_assert_int_eq(modelfile_expect_kind(back, "session", err), SS_ERR_FORMAT);
+    /* a params set of the same configuration receives the values */
+    params_t *q;
+    ck_assert_int_eq(params_create(&q, err), 0);
+    size_t w[2] = {3, 4}, b[1] = {4}, e[3] = {2, 3, 2};
+    params_add(q, "emb", 3, e, 0, err); /* other order: matched by name */
+    params_add(q, "w", 2, w, 0, err);
+    params_add(q, "b", 1, b, 0, err);
+    ck_assert_int_eq(params_alloc(q, err), 0);
+    ck_assert_int_eq(params_copy_values(q, back->params, err), 0);
+    ck_assert_int_eq(memcmp(params_data(q, 1), p->data, 12 * sizeof(float)), 0);
+    params_destroy(q);
+    /* buffer round trip gives the same bytes again */
+    void *b1, *b2;
+    size_t l1, l2;
+    ck_assert_int_eq(modelfile_save_buffer(mf, p, &b1, &l1, err), 0);
+    ck_assert_int_eq(modelfile_save_buffer(back, back->params, &b2, &l2, err), 0);
+    ck_assert_uint_eq(l1, l2);
+    ck_assert_int_eq(memcmp(b1, b2, l1), 0);
+    free(b1);
+    free(b2);
+    modelfile_destroy(back);
+    /* saving into a missing folder fails cleanly */
+    char bad[96];
+    snprintf(bad, sizeof(bad), "%s/no/such/m.model", dir);
+    ck_assert_int_eq(modelfile_save(mf, p, bad, err), SS_ERR_IO);
+    unlink(path);
+    ck_assert_int_eq(rmdir(dir), 0); /* no temp file left behind */
+    modelfile_destroy(mf);
+    params_destroy(p);
+    modelfile_destroy(NULL);
+}
+END_TEST
+
+START_TEST(test_every_truncation_refused)
+{
+    unsigned char *buf;
+    size_t len;
+    char err[SS_ERRBUF_SIZE];
+    make_buffer(&buf, &len);
+    modelfile_t *mf;
+    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), 0);
+    modelfile_destroy(mf);
+    for (size_t n = 0; n < len; n++) {
+        /* a fresh heap copy of exactly n bytes, so reading past it is caught by tools */
+        unsigned char *cut = malloc(n ? n : 1);
+        memcpy(cut, buf, n);
+        mf = (modelfile_t *)1;
+        int rc = modelfile_load_buffer(&mf, cut, n, err);
+        ck_assert_ptr_null(mf);
+        if (n == 0) {
+            ck_assert_int_eq(rc, SS_ERR_EMPTY);
+        } else {
+            ck_assert_msg(rc == SS_ERR_TRUNCATED, "length %zu of %zu: %d %s", n, len, rc, err);
+            ck_assert_ptr_nonnull(strstr(err, "truncated"));
+        }
+        free(cut);
+    }
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_flipped_bytes_refused)
+{
+    unsigned char *buf;
+    size_t len;
+    char err[SS_ERRBUF_SIZE];
+    make_buffer(&buf, &len);
+    modelfile_t *mf;
+    /* one bit in the middle of a tensor's data: checksum mismatch */
+    unsigned char *data = find_bytes(buf, len, "\xa4" "data", 5);
+    ck_assert_ptr_nonnull(data);
+    size_t at = (size_t)(data - buf) + 5 + 2 + 10; /* past "data", the bin header, into values */
+    buf[at] ^= 0x10;
+    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_CHECKSUM);
+    ck_assert_ptr_nonnull(strstr(err, "checksum mismatch"));
+    buf[at] ^= 0x10;
+    /* the checksum itself */
+    buf[len - 1] ^= 0x01;
+    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_CHECKSUM);
+    buf[len - 1] ^= 0x01;
+    /* every byte, every way: refused, never a crash */
+    for (size_t k = 0; k < len; k++) {
+        for (int bit = 0; bit < 8; bit += 3) {
+            buf[k] ^= (unsigned char)(1u << bit);
+            int rc = modelfile_load_buffer(&mf, buf, len, err);
+            ck_assert_msg(rc < 0, "flip at byte %zu bit %d accepted", k, bit);
+            ck_assert_ptr_null(mf);
+            buf[k] ^= (unsigned char)(1u << bit);
+        }
+    }
+    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), 0);
+    modelfile_destroy(mf);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_wrong_version_and_magic)
+{
+    unsigned char *buf;
+    size_t len;
+    char err[SS_ERRBUF_SIZE];
+    make_buffer(&buf, &len);
+    unsigned char *big = malloc(len + 16);
+    memcpy(big, buf, len);
+    modelfile_t *mf;
+    unsigned char *ver = find_bytes(big, len, "\xa7" "version" "\x01", 9);
+    ck_assert_ptr_nonnull(ver);
+    ver[8] = 3;
+    size_t n = reseal(big, len, len + 16);
+    ck_assert_int_eq(modelfile_load_buffer(&mf, big, n, err), SS_ERR_VERSION);
+    ck_assert_str_eq(err, "model file is version 3, this build reads version 1");
+    /* the same file unsealed is still reported as the wrong version first */
+    memcpy(big, buf, len);
+    find_bytes(big, len, "\xa7" "version" "\x01", 9)[8] = 3;
+    ck_assert_int_eq(modelfile_load_buffer(&mf, big, len, err), SS_ERR_VERSION);
+    /* wrong magic, resealed */
+    memcpy(big, buf, len);
+    unsigned char *mg = find_bytes(big, len, MODELFILE_MAGIC, strlen(MODELFILE_MAGIC));
+    mg[strlen(MODELFILE_MAGIC) - 1] = 'x';
+    n = reseal(big, len, len + 16);
+    ck_assert_int_eq(modelfile_load_buffer(&mf, big, n, err), SS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "not a stepstone model"));
+    /* stray bytes after the checksum */
+    memcpy(big, buf, len);
+    big[len] = 0;
+    ck_assert_int_eq(modelfile_load_buffer(&mf, big, len + 1, err), SS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "stray"));
+    free(big);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_wrong_shape)
+{
+    char err[SS_ERRBUF_SIZE];
+    unsigned char *buf;
+    size_t len;
+    make_buffer(&buf, &len);
+    modelfile_t *mf;
+    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), 0);
+    /* the configuration expects w to be (4,4) */
+    params_t *q;
+    ck_assert_int_eq(params_create(&q, err), 0);
+    size_t w[2] = {4, 4}, b[1] = {4}, e[3] = {2, 3, 2};
+    params_add(q, "w", 2, w, 0, err);
+    params_add(q, "b", 1, b, 0, err);
+    params_add(q, "emb", 3, e, 0, err);
+    ck_assert_int_eq(params_alloc(q, err), 0);
+    ck_assert_int_eq(params_copy_values(q, mf->params, err), SS_ERR_SHAPE);
+    ck_assert_str_eq(err, "tensor 'w': expected shape (4,4), found (3,4)");
+    params_destroy(q);
+    /* a configuration with a tensor the file lacks, and one without "emb" */
+    ck_assert_int_eq(params_create(&q, err), 0);
+    size_t w34[2] = {3, 4};
+    params_add(q, "w", 2, w34, 0, err);
+    params_add(q, "b", 1, b, 0, err);
+    ck_assert_int_eq(params_alloc(q, err), 0);
+    ck_assert_int_eq(params_copy_values(q, mf->params, err), SS_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(err, "'emb'"));
+    params_destroy(q);
+    modelfile_destroy(mf);
+    /* inside the file: shape (3,4) with its dimension patched to 5, resealed:
+     * the data no longer fits the shape */
+    unsigned char *big = malloc(len + 16);
+    memcpy(big, buf, len);
+    unsigned char *sh = find_bytes(big, len, "\xa5" "shape" "\x92\x03\x04", 9);
+    ck_assert_ptr_nonnull(sh);
+    sh[7] = 5;
+    size_t n = reseal(big, len, len + 16);
+    ck_assert_int_eq(modelfile_load_buffer(&mf, big, n, err), SS_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(err, "tensor 'w'"));
+    ck_assert_ptr_nonnull(strstr(err, "(5,4)"));
+    free(big);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_empty_and_not_msgpack)
+{
+    char err[SS_ERRBUF_SIZE], dir[] = "/tmp/stepstone-mf.XXXXXX", path[64];
+    modelfile_t *mf;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/x.model", dir);
+    FILE *f = fopen(path, "wb");
+    fclose(f);
+    ck_assert_int_eq(modelfile_load(&mf, path, err), SS_ERR_EMPTY);
+    ck_assert_ptr_nonnull(strstr(err, path));
+    ck_assert_ptr_nonnull(strstr(err, "empty"));
+    f = fopen(path, "wb");
+    fputs("hello, this is text\n", f);
+    fclose(f);
+    ck_assert_int_eq(modelfile_load(&mf, path, err), SS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "not a stepstone model"));
+    unlink(path);
+    ck_assert_int_eq(modelfile_load(&mf, path, err), SS_ERR_IO);
+    ck_assert_int_eq(modelfile_load(&mf, dir, err), SS_ERR_IO); /* a folder */
+    rmdir(dir);
+    /* valid msgpack that is not a model: {"a": 1}, and a map with another first key */
+    const unsigned char other[] = {0x81, 0xa1, 'a', 0x01};
+    ck_assert_int_eq(modelfile_load_buffer(&mf, other, sizeof(other), err), SS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "not a stepstone model"));
+    const unsigned char arr[] = {0x93, 0x01, 0x02, 0x03};
+    ck_assert_int_eq(modelfile_load_buffer(&mf, arr, sizeof(arr), err), SS_ERR_FORMAT);
+    ck_assert_ptr_null(mf);
+}
+END_TEST
+
+START_TEST(test_bad_arguments)
+{
+    char err[SS_ERRBUF_SIZE];
+    modelfile_t *mf;
+    ck_assert_int_eq(modelfile_create(&mf, "", err), SS_ERR_ARG);
+    ck_assert_ptr_null(mf);
+    ck_assert_int_eq(modelfile_create(&mf, "session", err), 0);
+    params_t *p;
+    ck_assert_int_eq(params_create(&p, err), 0);
+    void *b;
+    size_t n;
+    ck_assert_int_eq(modelfile_save_buffer(mf, p, &b, &n, err), SS_ERR_ARG); /* unallocated */
+    ck_assert_int_eq(modelfile_set_int(mf, "k", 1, err), 0);
+    ck_assert_int_eq(modelfile_set_str(mf, "k", "now a string", err), 0); /* replaces */
+    ck_assert_uint_eq(mf->n_config, 1);
+    const char *s;
+    ck_assert_int_eq(modelfile_get_str(mf, "k", &s, err), 0);
+    ck_assert_str_eq(s, "now a string");
+    params_destroy(p);
+    modelfile_destroy(mf);
+    /* FNV-1a-64 reference values */
+    ck_assert_uint_eq(modelfile_fnv1a64("", 0), 0xcbf29ce484222325ULL);
+    ck_assert_uint_eq(modelfile_fnv1a64("a", 1), 0xaf63dc4c8601ec8cULL);
+}
+END_TEST
+
+Suite *modelfile_suite(void)
+{
+    Suite *s = suite_create("modelfile");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_roundtrip_exact);
+    tcase_add_test(tc, test_every_truncation_refused);
+    tcase_add_test(tc, test_flipped_bytes_refused);
+    tcase_add_test(tc, test_wrong_version_and_magic);
+    tcase_add_test(tc, test_wrong_shape);
+    tcase_add_test(tc, test_empty_and_not_msgpack);
+    tcase_add_test(tc, test_bad_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}
