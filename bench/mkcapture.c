@@ -1,6 +1,6 @@
 /* mkcapture.c - writes a large synthetic Ethernet/IPv4 capture for benchmarks.
  *
- * usage: mkcapture OUT.pcap SIZE_MB [CONCURRENT]
+ * usage: mkcapture OUT.pcap SIZE_MB [CONCURRENT [GAP_US]]
  *
  * Simulates CONCURRENT (default 10000) TCP connections open at once, each a
  * handshake, 1-8 request/response exchanges (requests 100-600 bytes,
@@ -8,7 +8,7 @@
  * segments, about 1% of segments retransmitted) and a FIN close (5% end with
  * an RST); a finished connection is replaced by a new one. About 5% of the
  * packets are DNS-like UDP exchanges. Packets are written in full (realistic
- * sizes), one every 5 us on average, with a fixed PRNG seed, so the same
+ * sizes), one every GAP_US (default 100) microseconds on average, with a fixed PRNG seed, so the same
  * arguments give the same file. Stops after SIZE_MB megabytes.
  */
 #include <arpa/inet.h>
@@ -54,6 +54,7 @@ typedef struct writer {
     pcap_dumper_t *d;
     uint8_t buf[14 + 20 + 20 + MSS];
     int64_t ts_us;
+    uint32_t gap2; /* twice the mean gap between packets, us */
     uint64_t bytes, packets;
 } writer;
 
@@ -91,7 +92,7 @@ static void emit(writer *w, rng *r, uint8_t proto, uint32_t src, uint32_t dst, u
     }
     memset(th + l4, 'x', len);
     struct pcap_pkthdr h;
-    w->ts_us += 1 + rng_below(r, 9);
+    w->ts_us += 1 + rng_below(r, w->gap2);
     h.ts.tv_sec = (time_t)(w->ts_us / 1000000);
     h.ts.tv_usec = (suseconds_t)(w->ts_us % 1000000);
     h.caplen = h.len = 14 + 20 + l4 + len;
@@ -198,15 +199,16 @@ static int flow_step(flow *f, writer *w, rng *r)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: mkcapture OUT.pcap SIZE_MB [CONCURRENT]\n");
+    if (argc < 3 || argc > 5) {
+        fprintf(stderr, "usage: mkcapture OUT.pcap SIZE_MB [CONCURRENT [GAP_US]]\n");
         return 2;
     }
     char *end;
     double mb = strtod(argv[2], &end);
-    long conc = argc == 4 ? strtol(argv[3], NULL, 10) : 10000;
-    if (*end || mb <= 0 || conc < 1 || conc > 10000000) {
-        fprintf(stderr, "mkcapture: bad SIZE_MB or CONCURRENT\n");
+    long conc = argc >= 4 ? strtol(argv[3], NULL, 10) : 10000;
+    long gap = argc >= 5 ? strtol(argv[4], NULL, 10) : 100;
+    if (*end || mb <= 0 || conc < 1 || conc > 10000000 || gap < 1 || gap > 100000000) {
+        fprintf(stderr, "mkcapture: bad SIZE_MB, CONCURRENT or GAP_US\n");
         return 2;
     }
     pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
@@ -223,6 +225,7 @@ int main(int argc, char **argv)
         return 1;
     }
     w.ts_us = 1700000000LL * 1000000;
+    w.gap2 = (uint32_t)(2 * gap - 1);
     flow *flows = calloc((size_t)conc, sizeof(*flows));
     if (!flows) {
         fprintf(stderr, "mkcapture: out of memory\n");

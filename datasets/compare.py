@@ -15,7 +15,7 @@ metric, and writes them as Markdown (default datasets/calibration.md).
 
 Usage:
   /usr/bin/python3 datasets/compare.py A.pcap A.csv B.pcap B.csv \
-      [--names synth real] [-o datasets/calibration.md] [--title TEXT]
+      [--names synth real] [-o datasets/calibration.md] [--title TEXT] [--note TEXT]
 
 Needs Debian's python3 with numpy; reads captures with the struct module.
 """
@@ -243,6 +243,8 @@ def main():
     ap.add_argument("-o", "--output", default=os.path.join(os.path.dirname(__file__),
                                                             "calibration.md"))
     ap.add_argument("--title", default="Calibration: relay legs of two labelled captures")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a paragraph added at the end of the report (repeatable)")
     ap.add_argument("--command", default=None,
                     help="command line to record in the report (default: this one)")
     args = ap.parse_args()
@@ -270,6 +272,8 @@ def main():
         lines.append("| | %s | %d | %s | |" % (nb, len(mb[k]), " | ".join(quant(mb[k]))))
     lines += ["", "KS: two-sample Kolmogorov-Smirnov distance (0 = same distribution, "
               "1 = disjoint)."]
+    for note in args.note:
+        lines += ["", note]
     text = "\n".join(lines) + "\n"
     sys.stdout.write(text)
     out_dir = os.path.dirname(os.path.abspath(args.output))

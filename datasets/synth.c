@@ -142,7 +142,7 @@ typedef struct conn {
     uint8_t fin_sent[2];
     uint8_t closed;
     uint8_t chain_leg;      /* part of a labelled chain: gets chaff */
-    uint8_t mac;            /* framing: 0 plain, else SSH MAC/tag bytes */
+    uint8_t cipher;         /* framing: an ssh_cipher */
     uint8_t quick_left[2];  /* segments that side still ACKs at once (quick-ACK mode at start) */
     uint8_t rcv_init[2];    /* rcv_nxt[d] holds a value */
     int64_t close_at;       /* time of the client's FIN once scheduled, else 0 */
@@ -186,7 +186,7 @@ typedef struct session {
     int open;                              /* legs opened: the shell is on hosts[open] */
     uint32_t hosts[SYNTH_MAX_HOPS + 1];
     uint8_t relay_kind[SYNTH_MAX_HOPS + 1]; /* per host; RK_END for both ends */
-    uint8_t leg_mac[SYNTH_MAX_HOPS];       /* framing of each leg */
+    uint8_t leg_cipher[SYNTH_MAX_HOPS];       /* framing of each leg */
     uint16_t server_port[SYNTH_MAX_HOPS];
     uint32_t conn[SYNTH_MAX_HOPS];
     int chars_left, cmds_here;
@@ -323,7 +323,7 @@ static uint16_t ephemeral_port(sim *s, uint32_t h)
 }
 
 /* Makes a connection from client host a to server host b:bport. */
-static int new_conn(sim *s, uint32_t a, uint32_t b, uint16_t bport, uint8_t mac,
+static int new_conn(sim *s, uint32_t a, uint32_t b, uint16_t bport, uint8_t cipher,
                     int chain_leg, uint32_t *out)
 {
     if (s->nconns == s->cap_conns) {
@@ -350,7 +350,7 @@ static int new_conn(sim *s, uint32_t a, uint32_t b, uint16_t bport, uint8_t mac,
     }
     static const uint16_t msses[] = {1460, 1460, 1460, 1448, 1440, 1400};
     c->mss = msses[rng_range(r, 0, sizeof msses / sizeof msses[0] - 1)];
-    c->mac = mac;
+    c->cipher = cipher;
     c->chain_leg = (uint8_t)chain_leg;
     c->quick_left[0] = (uint8_t)rng_range(r, 2, 16);
     c->quick_left[1] = (uint8_t)rng_range(r, 2, 16);
@@ -366,17 +366,35 @@ static int new_conn(sim *s, uint32_t a, uint32_t b, uint16_t bport, uint8_t mac,
     return 0;
 }
 
-/* Wire bytes of plain bytes of channel data: SSH binary packet (4-byte
- * length, padding length, SSH_MSG_CHANNEL_DATA header of 9 bytes, at least 4
- * bytes of padding, rounded to the 16-byte block) plus the MAC or AEAD tag;
- * a plain relay carries the bytes as they are. */
-static uint32_t frame_size(uint8_t mac, uint32_t plain)
+/* Framing of a leg: plain, or SSH with one of OpenSSH's usual ciphers. */
+enum ssh_cipher {
+    SSH_NONE = 0,   /* plain: socat/nc, telnet-like */
+    SSH_CHACHA,     /* chacha20-poly1305: 8-byte blocks, 16-byte tag (OpenSSH's default) */
+    SSH_GCM,        /* aes256-gcm: 16-byte blocks, 16-byte tag */
+    SSH_ETM         /* aes128-ctr + hmac-sha2-256-etm: 16-byte blocks, 32-byte MAC */
+};
+
+/* Draws an SSH cipher with OpenSSH-like frequencies. */
+static uint8_t draw_cipher(synth_rng *r)
 {
-    if (!mac)
+    double u = rng_unif(r);
+    return u < 0.6 ? SSH_CHACHA : u < 0.8 ? SSH_GCM : SSH_ETM;
+}
+
+/* Wire bytes of plain bytes of channel data: SSH binary packet (4-byte
+ * length, then padding length, SSH_MSG_CHANNEL_DATA header of 9 bytes, the
+ * data and at least 4 bytes of padding, rounded to the cipher block; the
+ * length field is outside the rounding with AEAD and ETM modes) plus the tag
+ * or MAC. A keystroke is 36 bytes (chacha20, GCM) or 52 (ETM). A plain leg
+ * carries the bytes as they are. */
+static uint32_t frame_size(uint8_t cipher, uint32_t plain)
+{
+    if (cipher == SSH_NONE)
         return plain;
+    uint32_t block = cipher == SSH_CHACHA ? 8 : 16;
     uint32_t body = 1 + 9 + plain + 4;
-    body = (body + 15) & ~15u;
-    return 4 + body + mac;
+    body = (body + block - 1) / block * block;
+    return 4 + body + (cipher == SSH_ETM ? 32 : 16);
 }
 
 /* ----------------------------------------------------- sending data */
@@ -418,7 +436,7 @@ static int64_t send_stream(sim *s, uint32_t ci, int dir, int64_t t, uint32_t byt
 /* Processing delay of a relay between receiving a chunk and sending it on. */
 static int64_t relay_delay(sim *s, int kind)
 {
-    double med = kind == RK_SSH ? 0.00025 : kind == RK_SOCAT ? 0.00006 : 0.00005;
+    double med = kind == RK_SSH ? 0.00008 : kind == RK_SOCAT ? 0.00005 : 0.00004;
     double d = rng_lognormal(&s->rng, med, 0.5);
     if (s->cfg->jitter_s > 0)
         d += rng_unif(&s->rng) * s->cfg->jitter_s;
@@ -437,7 +455,7 @@ static int64_t send_msg(sim *s, session *p, int from, int to, int64_t t, uint32_
     for (int k = 0; k < n; k++) {
         int leg = fwd ? from + k : from - 1 - k;
         uint32_t ci = p->conn[leg];
-        uint32_t wire = raw ? raw : frame_size(s->conns[ci].mac, plain);
+        uint32_t wire = raw ? raw : frame_size(s->conns[ci].cipher, plain);
         t = send_stream(s, ci, fwd ? 0 : 1, t, wire);
         if (k + 1 < n) {
             int relay = fwd ? leg + 1 : leg;
@@ -448,20 +466,20 @@ static int64_t send_msg(sim *s, session *p, int from, int to, int64_t t, uint32_
 }
 
 /* Sends an output of plain bytes from position from to position to in
- * terminal-sized chunks, then a prompt. Returns the arrival of the end. */
+ * terminal-sized chunks, with a prompt at its end when asked (read from the
+ * pty together with the output's tail). Returns the arrival of the end. */
 static int64_t send_output(sim *s, session *p, int from, int to, int64_t t, uint64_t plain,
                            int prompt)
 {
     int64_t end = t;
+    if (prompt)
+        plain += rng_range(&s->rng, 14, 40);
     while (plain > 0) {
         uint32_t chunk = plain > 4096 ? 4096 : (uint32_t)plain;
         plain -= chunk;
         end = max64(end, send_msg(s, p, from, to, t, chunk, 0));
         t += 1;
     }
-    if (prompt)
-        end = max64(end, send_msg(s, p, from, to, t + us_of(rng_lognormal(&s->rng, 0.0002, 0.5)),
-                                  rng_range(&s->rng, 14, 40), 0));
     return end;
 }
 
@@ -560,7 +578,7 @@ static int64_t open_segment(sim *s, session *p, int a, int64_t t)
     int64_t ready = t;
     for (int k = a; k <= b; k++) {
         uint32_t ci;
-        if (new_conn(s, p->hosts[k], p->hosts[k + 1], p->server_port[k], p->leg_mac[k],
+        if (new_conn(s, p->hosts[k], p->hosts[k + 1], p->server_port[k], p->leg_cipher[k],
                      p->labelled, &ci))
             return t;
         p->conn[k] = ci;
@@ -570,8 +588,8 @@ static int64_t open_segment(sim *s, session *p, int a, int64_t t)
     }
     p->open = b + 1;
     int64_t now = ready;
-    uint8_t mac = p->leg_mac[a];
-    if (mac) {
+    uint8_t cipher = p->leg_cipher[a];
+    if (cipher) {
         int prev_dir = 1;
         int pq = rng_unif(&s->rng) < 0.5;
         /* the server speaks first once the last leg is up */
@@ -584,7 +602,7 @@ static int64_t open_segment(sim *s, session *p, int a, int64_t t)
                 v = 1224;
             if (k == 5 && pq)
                 v = rng_range(&s->rng, 1550, 1700);
-            uint32_t wire = st->enc ? frame_size(mac, v) : v;
+            uint32_t wire = st->enc ? frame_size(cipher, v) : v;
             int from = st->dir ? b + 1 : a, to = st->dir ? a : b + 1;
             int64_t dep = t_side[st->dir];
             if (st->dir != prev_dir)
@@ -599,7 +617,7 @@ static int64_t open_segment(sim *s, session *p, int a, int64_t t)
         now += us_of(rng_lognormal(&s->rng, 0.002, 0.8));
     }
     /* motd and prompt, from the new shell back to the user */
-    uint64_t motd = mac ? rng_range(&s->rng, 100, 900) : rng_range(&s->rng, 10, 120);
+    uint64_t motd = cipher ? rng_range(&s->rng, 100, 900) : rng_range(&s->rng, 10, 120);
     return send_output(s, p, b + 1, 0, now, motd, 1);
 }
 
@@ -614,16 +632,16 @@ static int64_t close_segment(sim *s, session *p, int64_t t, int quiet)
     int64_t now = t;
     if (!quiet)
         now = send_output(s, p, b + 1, 0, now, rng_range(&s->rng, 8, 12), 0);
-    uint8_t mac = p->leg_mac[a];
+    uint8_t cipher = p->leg_cipher[a];
     int64_t at_client = now;
-    if (mac) {
+    if (cipher) {
         /* exit-status, EOF and CLOSE from the server, CLOSE back */
         int64_t dep = t + us_of(rng_lognormal(&s->rng, 0.0003, 0.5));
-        int64_t arr = send_msg(s, p, b + 1, a, dep, 0, frame_size(mac, 30));
-        arr = max64(arr, send_msg(s, p, b + 1, a, dep, 0, frame_size(mac, 6)));
-        arr = max64(arr, send_msg(s, p, b + 1, a, dep, 0, frame_size(mac, 6)));
+        int64_t arr = send_msg(s, p, b + 1, a, dep, 0, frame_size(cipher, 30));
+        arr = max64(arr, send_msg(s, p, b + 1, a, dep, 0, frame_size(cipher, 6)));
+        arr = max64(arr, send_msg(s, p, b + 1, a, dep, 0, frame_size(cipher, 6)));
         at_client = send_msg(s, p, a, b + 1, arr + us_of(rng_lognormal(&s->rng, 0.0002, 0.5)),
-                             0, frame_size(mac, 6));
+                             0, frame_size(cipher, 6));
         at_client = max64(at_client, arr);
     }
     int64_t tf = at_client + us_of(rng_lognormal(&s->rng, 0.0003, 0.5));
@@ -653,14 +671,14 @@ static int64_t key_delay(sim *s)
 static uint64_t output_size(sim *s)
 {
     double u = rng_unif(&s->rng), v;
-    if (u < 0.30)
+    if (u < 0.35)
         v = rng_lognormal(&s->rng, 20, 0.8);
-    else if (u < 0.65)
+    else if (u < 0.75)
         v = rng_lognormal(&s->rng, 400, 0.8);
-    else if (u < 0.90)
+    else if (u < 0.95)
         v = rng_lognormal(&s->rng, 5000, 0.9);
     else
-        v = rng_lognormal(&s->rng, 100000, 1.0);
+        v = rng_lognormal(&s->rng, 50000, 1.0);
     return (uint64_t)clampd(v, 1, s->cfg->max_output);
 }
 
@@ -926,7 +944,7 @@ static void write_packet(sim *s, uint32_t ci, int dir, int64_t t, uint8_t flags,
     uint8_t *payload = tcp + tcp_hlen;
     if (len)
         fill_payload(payload, len, ((uint64_t)ci << 33) ^ ((uint64_t)dir << 32) ^ seq,
-                     c->mac == 0);
+                     c->cipher == 0);
     uint8_t pseudo[12];
     put32(pseudo, src->ip);
     put32(pseudo + 4, dst->ip);
@@ -970,7 +988,7 @@ static void add_chaff(sim *s, uint32_t ci, int dir, int64_t t)
         e.t = t + us_of(rng_unif(&s->chaff_rng) * 0.3);
         e.conn = ci;
         e.dir = (uint8_t)dir;
-        e.val = frame_size(c->mac, plain);
+        e.val = frame_size(c->cipher, plain);
         e.flags = PACKET_TCP_ACK | PACKET_TCP_PSH;
         e.chaff = 1;
         e.arrive = e.t + c->owd + (int64_t)rng_exp(&s->chaff_rng, (double)c->jit_mean);
@@ -1096,13 +1114,13 @@ static void pick_relay_kinds(sim *s, session *p, int kind)
     }
     p->relay_kind[0] = p->relay_kind[p->nlegs] = RK_END;
     /* framing: the first segment's by the kind; after an ssh relay, SSH */
-    uint8_t mac = 0;
+    uint8_t cipher = 0;
     for (int k = 0; k < p->nlegs; k++) {
         if (k == 0 || p->relay_kind[k] == RK_SSH) {
             int ssh = kind == SYNTH_KIND_SSH || (kind == SYNTH_KIND_MIX && (k > 0 || rng_unif(r) < 0.6));
-            mac = ssh ? (rng_unif(r) < 0.7 ? 16 : 32) : 0;
+            cipher = ssh ? draw_cipher(r) : SSH_NONE;
         }
-        p->leg_mac[k] = mac;
+        p->leg_cipher[k] = cipher;
     }
     /* server ports: a forwarder's listening port, else 22 for SSH or a
      * telnet/nc-style port for plain */
@@ -1114,7 +1132,7 @@ static void pick_relay_kinds(sim *s, session *p, int kind)
             port = fwd_ports[rng_range(r, 0, 5)];
             if (!port)
                 port = (uint16_t)rng_range(r, 1024, 30000);
-        } else if (p->leg_mac[k]) {
+        } else if (p->leg_cipher[k]) {
             port = 22;
         } else {
             port = rng_unif(r) < 0.5 ? 23 : (uint16_t)rng_range(r, 1024, 30000);
@@ -1199,8 +1217,8 @@ static int build_sessions(sim *s, uint32_t *relays, size_t *nrelays)
                 p->hosts[0] = other;
                 p->hosts[1] = third;
             }
-            p->leg_mac[0] = p->mode == SM_BULK || rng_unif(r) < 0.85 ? (rng_unif(r) < 0.7 ? 16 : 32) : 0;
-            p->server_port[0] = p->leg_mac[0] ? 22 : 23;
+            p->leg_cipher[0] = p->mode == SM_BULK || rng_unif(r) < 0.85 ? draw_cipher(r) : SSH_NONE;
+            p->server_port[0] = p->leg_cipher[0] ? 22 : 23;
         }
         int64_t start;
         place(s, p, 0.6, 0.2, &start);

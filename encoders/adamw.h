@@ -36,8 +36,9 @@ float adamw_clip_grad_norm(float *grad, size_t n, float max_norm);
 /* One AdamW update of param (n) from grad (n), updating the moments m and v (n).
  * t is the 1-based step number (for bias correction). decay_mask (n) scales the
  * weight decay per float (1 or 0); NULL decays every float. */
-void adamw_update(float *param, const float *grad, float *m, float *v,
-                  const float *decay_mask, size_t n, const adamw_config *cfg,
+void adamw_update(float *restrict param, const float *restrict grad,
+                  float *restrict m, float *restrict v,
+                  const float *restrict decay_mask, size_t n, const adamw_config *cfg,
                   long t);
 
 /* One optimizer step on a parameter set: clips p->grad by cfg->clip_norm,

@@ -2,7 +2,8 @@
 #include "dense.h"
 
 #include <cblas.h>
-#include <math.h>
+
+#include "act.h"
 
 size_t dense_workspace_size(int act, int N, int OC)
 {
@@ -23,8 +24,7 @@ void dense_forward(float *out, const float *inp, const float *weight,
             for (int o = 0; o < OC; o++)
                 row[o] = row[o] > 0.0f ? row[o] : 0.0f;
         } else if (act == DENSE_ACT_TANH) {
-            for (int o = 0; o < OC; o++)
-                row[o] = tanhf(row[o]);
+            act_tanh(row, row, OC); /* vectorized, in place */
         }
     }
 }

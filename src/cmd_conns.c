@@ -228,16 +228,24 @@ int cmd_conns(int argc, char **argv)
 
     int progress = isatty(STDERR_FILENO);
     uint64_t n = 0;
-    packet_t pkt;
+    packet_t batch[CONNTAB_BATCH];
+    size_t nb = 0;
     int rc;
-    while ((rc = pcapsrc_next_packet(src, &pkt, &ds, err)) > 0) {
-        if (conntab_add(tab, &pkt, err) < 0) {
-            fprintf(stderr, "stepstone conns: %s\n", err);
-            goto done;
+    for (;;) {
+        rc = pcapsrc_next_packet(src, &batch[nb], &ds, err);
+        if (rc > 0)
+            nb++;
+        if (nb == CONNTAB_BATCH || (rc <= 0 && nb > 0)) {
+            if (conntab_add_batch(tab, batch, nb, err) < 0) {
+                fprintf(stderr, "stepstone conns: %s\n", err);
+                goto done;
+            }
+            nb = 0;
         }
+        if (rc <= 0)
+            break;
         if (progress && (++n & 0xfffff) == 0)
-            fprintf(stderr, "\rstepstone conns: %llu packets...",
-                    (unsigned long long)n);
+            fprintf(stderr, "\rstepstone conns: %llu packets...", (unsigned long long)n);
     }
     if (progress && n >= 0x100000)
         fputc('\n', stderr);

@@ -852,7 +852,71 @@ static int tcp_update(conn *c, const packet_t *p, int dir)
     return retrans;
 }
 
+/* A packet's normalized key: side a is the smaller (address, port). */
+typedef struct pkey {
+    uint8_t a[16], b[16];
+    uint16_t ap, bp;
+    int src_is_a;
+    int icmp;
+    uint64_t hash;
+} pkey;
+
+static void pkey_make(pkey *k, const packet_t *p)
+{
+    k->icmp = p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6;
+    uint16_t sp = k->icmp ? icmp_kind(p->proto, p->sport) : p->sport;
+    uint16_t dp = k->icmp ? sp : p->dport;
+    uint8_t src[16], dst[16];
+    memset(src, 0, 16);
+    memset(dst, 0, 16);
+    memcpy(src, p->src, p->family == 4 ? 4 : 16);
+    memcpy(dst, p->dst, p->family == 4 ? 4 : 16);
+    int cmp = memcmp(src, dst, 16);
+    k->src_is_a = cmp < 0 || (cmp == 0 && sp <= dp);
+    memcpy(k->a, k->src_is_a ? src : dst, 16);
+    memcpy(k->b, k->src_is_a ? dst : src, 16);
+    k->ap = k->src_is_a ? sp : dp;
+    k->bp = k->src_is_a ? dp : sp;
+    k->hash = key_hash(k->a, k->b, k->ap, k->bp, p->family, p->proto);
+}
+
+static int add_keyed(conntab *t, const packet_t *p, const pkey *k, char *errbuf);
+
 int conntab_add(conntab *t, const packet_t *p, char *errbuf)
+{
+    pkey k;
+    pkey_make(&k, p);
+    return add_keyed(t, p, &k, errbuf);
+}
+
+int conntab_add_batch(conntab *t, const packet_t *pkts, size_t n, char *errbuf)
+{
+    pkey k[CONNTAB_BATCH];
+    while (n > 0) {
+        size_t m = n < CONNTAB_BATCH ? n : CONNTAB_BATCH;
+        /* start the memory loads of every lookup before using any: the
+         * table is much larger than the caches */
+        for (size_t i = 0; i < m; i++) {
+            pkey_make(&k[i], &pkts[i]);
+            __builtin_prefetch(&t->buckets[(size_t)k[i].hash & (t->nbuckets - 1)]);
+        }
+        for (size_t i = 0; i < m; i++) {
+            conn *c = t->buckets[(size_t)k[i].hash & (t->nbuckets - 1)];
+            if (c)
+                __builtin_prefetch(c);
+        }
+        for (size_t i = 0; i < m; i++) {
+            int rc = add_keyed(t, &pkts[i], &k[i], errbuf);
+            if (rc < 0)
+                return rc;
+        }
+        pkts += m;
+        n -= m;
+    }
+    return SS_OK;
+}
+
+static int add_keyed(conntab *t, const packet_t *p, const pkey *k, char *errbuf)
 {
     t->st.packets++;
     if (!tracked_proto(p) || (p->family != 4 && p->family != 6)) {
@@ -863,20 +927,10 @@ int conntab_add(conntab *t, const packet_t *p, char *errbuf)
     if (rc < 0)
         return rc;
 
-    /* normalized key */
-    int icmp = p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6;
-    uint16_t sp = icmp ? icmp_kind(p->proto, p->sport) : p->sport;
-    uint16_t dp = icmp ? sp : p->dport;
-    uint8_t src[16], dst[16];
-    memset(src, 0, 16);
-    memset(dst, 0, 16);
-    memcpy(src, p->src, p->family == 4 ? 4 : 16);
-    memcpy(dst, p->dst, p->family == 4 ? 4 : 16);
-    int cmp = memcmp(src, dst, 16);
-    int src_is_a = cmp < 0 || (cmp == 0 && sp <= dp);
-    const uint8_t *a = src_is_a ? src : dst, *b = src_is_a ? dst : src;
-    uint16_t ap = src_is_a ? sp : dp, bp = src_is_a ? dp : sp;
-    uint64_t h = key_hash(a, b, ap, bp, p->family, p->proto);
+    int icmp = k->icmp, src_is_a = k->src_is_a;
+    const uint8_t *a = k->a, *b = k->b;
+    uint16_t ap = k->ap, bp = k->bp;
+    uint64_t h = k->hash;
 
     conn *c = t->buckets[(size_t)h & (t->nbuckets - 1)];
     for (; c; c = c->hnext)

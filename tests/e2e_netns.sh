@@ -15,7 +15,6 @@ ip netns del "stepstone-probe-$$"
 
 tmpdir_make
 NETNS="$top_srcdir/datasets/netns"
-before_ns=$(ip netns list | grep -c '^stepstone-')
 
 timeout 170 bash "$NETNS/run.sh" -o "$TMPD/out" --duration 20 --seed 3 --scenario small \
     --max-time 150 2> "$TMPD/run.err"
@@ -60,9 +59,7 @@ ip netns list | grep -q "^stepstone-$runid-" && fail "namespaces left: $(ip netn
 [ -e "$runtmp" ] && fail "temp dir $runtmp left"
 left=$(ps -eo pid=,args= | grep -v grep | grep -e "$runtmp" -e "$TMPD/out")
 [ -z "$left" ] || fail "processes of the run are left: $left"
-if [ "$before_ns" = 0 ]; then  # no other run going on: no relay or shell may remain either
-    left=$(ps -eo pid=,args= | grep -v grep | grep -e '198\.18\.0\.')
-    [ -z "$left" ] || fail "processes of the run are left: $left"
-fi
+left=$(grep -l -s -x -z "STEPSTONE_NETNS_RUN=$runid" /proc/[0-9]*/environ)
+[ -z "$left" ] || fail "processes of the run are left: $left"
 echo "e2e_netns: $rows hop pairs labelled and found in $n packets; nothing left behind"
 exit 0

@@ -60,6 +60,13 @@ if [ -f "$SAMPLE/synth-small.pcap" ]; then
     cmp -s "$TMPD/s.pcap" "$SAMPLE/synth-small.pcap" || fail "synth-small.pcap does not regenerate"
     cmp -s "$TMPD/s.csv" "$SAMPLE/synth-small.csv" || fail "synth-small.csv does not regenerate"
 fi
+if [ -f "$SAMPLE/synth-chaff.pcap" ]; then
+    expect_status 0 "$STEPSTONE" synth -o "$TMPD/s.pcap" --labels "$TMPD/s.csv" --seed 2 \
+        --duration 60 --chains 2 --hops 3-3 --background 3 --kind plain --chaff 1 --jitter 0.05 \
+        --max-output 5000
+    cmp -s "$TMPD/s.pcap" "$SAMPLE/synth-chaff.pcap" || fail "synth-chaff.pcap does not regenerate"
+    cmp -s "$TMPD/s.csv" "$SAMPLE/synth-chaff.csv" || fail "synth-chaff.csv does not regenerate"
+fi
 
 # --- unwritable output: exit 1, one line, nothing left ---------------------
 expect_status 1 "$STEPSTONE" synth -o /nonexistent/dir/x.pcap --labels "$TMPD/u.csv"

@@ -71,6 +71,7 @@ fi
 mkdir -p "$OUTDIR" || die "cannot create $OUTDIR"
 RUNID=$(printf '%x%04x' $$ $((RANDOM)))
 PFX="stepstone-$RUNID"
+export STEPSTONE_NETNS_RUN=$RUNID  # inherited by everything the run starts: leftovers can be found
 SW="$PFX-sw"
 TMP=$(mktemp -d /tmp/ssns.XXXXXX) || die "cannot create a temp dir"
 STAGE=$(mktemp -d "$OUTDIR/.partial.XXXXXX") || die "cannot write in $OUTDIR"
