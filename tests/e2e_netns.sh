@@ -48,7 +48,7 @@ done
 
 # the checker can fail: a hop pair shifted to a port that never carried traffic is rejected
 awk -F, 'NR == 2 { $5 = 1; } { print }' OFS=, "$TMPD/out/labels.csv" > "$TMPD/bad.csv"
-$PY "$NETNS/checklabels.py" "$TMPD/bad.csv" "$TMPD/out/merged.pcap" 2>/dev/null \
+$PY "$NETNS/checklabels.py" "$TMPD/bad.csv" "$TMPD/out/merged.pcap" >/dev/null 2>&1 \
     && fail "checklabels accepted a label whose connection is not in the capture"
 
 # nothing left behind: namespaces, temp dir, processes of the run
