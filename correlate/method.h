@@ -78,4 +78,11 @@ void method_free(method *m);
 size_t method_leg_times(const conntab_record *rec, int dir, int64_t *ts,
                         uint32_t *lens, size_t cap);
 
+/* Helper for methods: the time window in which both legs of a pair are
+ * observed: from out's start to the earliest of the two connections' ends
+ * and of the last packet kept in either record (records hold only the first
+ * max_pkts packets). Returns 0 with [*t0, *t1], or -1 when it is empty. */
+int method_pair_window(const conntab_record *in, const conntab_record *out,
+                       int64_t *t0, int64_t *t1);
+
 #endif

@@ -14,3 +14,6 @@ bench_lstm_bench_LDADD = libstepstone.a $(DEPS_LIBS)
 CLEANFILES += bench/lstm_bench
 EXTRA_DIST += bench/lstm_bench.sh bench/lstm_torch.py
 libstepstone_a_SOURCES += encoders/modelfile.c encoders/modelfile.h
+# Connection encoder: window features, model, training of the correlator.
+libstepstone_a_SOURCES += encoders/connfeat.c encoders/connfeat.h \
+	encoders/encoder.c encoders/encoder.h

@@ -115,7 +115,9 @@ int lstm_forward(float *out, float *hlast, float *acts,
  * dinp (B,T,In) is assigned (NULL: not computed); dparams (lstm_num_params)
  * accumulates; dout (B,T,D*H) and dhlast (B,D*H) are the loss gradients with
  * respect to out and hlast (either may be NULL for zero). acts is what
- * forward wrote; ws is lstm_workspace_size floats of scratch. */
+ * forward wrote (it holds its own copy of inp, which must be unchanged
+ * anyway for the gradients to mean anything); ws is lstm_workspace_size
+ * floats of scratch. acts is not modified, so backward may be repeated. */
 int lstm_backward(float *dinp, float *dparams, const float *dout, const float *dhlast,
                   const float *acts, float *ws, const float *inp, const int *lengths,
                   const float *params, const lstm_config *cfg, int B, int T,

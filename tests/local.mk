@@ -13,3 +13,4 @@ tests_check_stepstone_SOURCES += tests/check_learn.c
 TESTS += tests/e2e_conns.sh tests/e2e_tshark.sh
 EXTRA_DIST += tests/e2e_conns.sh tests/e2e_tshark.sh tests/golden
 tests_check_stepstone_SOURCES += tests/check_synth.c
+tests_check_stepstone_SOURCES += tests/check_encoder.c

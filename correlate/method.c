@@ -1,0 +1,154 @@
+/* method.c - the registry of correlation methods and shared helpers. */
+#include "method.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "deviation.h"
+#include "ipd.h"
+#include "status.h"
+#include "zhangpaxson.h"
+
+static int random_method_init(method *m, const char *arg, char *errbuf);
+
+/* Adding a method: one line here. */
+static const method_info registry[] = {
+    {"zhang-paxson", "ON/OFF period coincidence (Zhang & Paxson 2000)", zhangpaxson_method_init},
+    {"ipd", "inter-packet-delay correlation, min/max sum ratio (Wang, Reeves & Wu 2002)",
+     ipd_method_init},
+    {"deviation", "delay-shifted deviation of cumulative bytes (Yoda & Etoh 2000)",
+     deviation_method_init},
+    {"random", "a random score per pair (the chance floor, for reference)", random_method_init},
+    {NULL, NULL, NULL}
+};
+
+const method_info *method_registry(void)
+{
+    return registry;
+}
+
+int method_create(method *m, const char *name, const char *arg, char *errbuf)
+{
+    memset(m, 0, sizeof(*m));
+    for (const method_info *r = registry; r->name; r++) {
+        if (strcmp(r->name, name))
+            continue;
+        int rc = r->init(m, arg, errbuf);
+        if (rc < 0) {
+            memset(m, 0, sizeof(*m));
+            return rc;
+        }
+        snprintf(m->name, sizeof(m->name), "%s", r->name);
+        return SS_OK;
+    }
+    char known[256] = "";
+    size_t len = 0;
+    for (const method_info *r = registry; r->name && len < sizeof(known); r++) {
+        int w = snprintf(known + len, sizeof(known) - len, "%s%s", len ? ", " : "", r->name);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    return ss_errf(errbuf, SS_ERR_ARG, "unknown method '%s' (known: %s)", name, known);
+}
+
+int method_score(const method *m, const connset *set, const candidates_pair *pairs,
+                 size_t n, double *scores, char *errbuf)
+{
+    if (!m || !m->score)
+        return ss_errf(errbuf, SS_ERR_ARG, "method not initialised");
+    size_t nc = connset_count(set);
+    for (size_t i = 0; i < n; i++)
+        if (pairs[i].in >= nc || pairs[i].out >= nc)
+            return ss_errf(errbuf, SS_ERR_ARG, "candidate %zu refers to a connection outside the set",
+                           i);
+    if (n == 0)
+        return SS_OK;
+    int rc = m->score(m->ctx, set, pairs, n, scores, errbuf);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (isnan(scores[i]))
+            return ss_errf(errbuf, SS_ERR_INTERNAL, "method %s gave a NaN score", m->name);
+    return SS_OK;
+}
+
+void method_free(method *m)
+{
+    if (!m)
+        return;
+    if (m->destroy)
+        m->destroy(m->ctx);
+    memset(m, 0, sizeof(*m));
+}
+
+size_t method_leg_times(const conntab_record *rec, int dir, int64_t *ts,
+                        uint32_t *lens, size_t cap)
+{
+    size_t k = 0;
+    for (uint32_t i = 0; i < rec->n_pkts && k < cap; i++) {
+        const conntab_pkt *p = &rec->pkts[i];
+        if (p->dir != dir || !p->payload_len || p->retrans)
+            continue;
+        ts[k] = rec->start_us + p->dt_us;
+        if (lens)
+            lens[k] = p->payload_len;
+        k++;
+    }
+    return k;
+}
+
+static int64_t last_seen(const conntab_record *r)
+{
+    int64_t end = r->end_us;
+    if (r->n_pkts < r->orig_pkts + r->resp_pkts) /* the record was cut */
+        end = r->n_pkts ? r->start_us + r->pkts[r->n_pkts - 1].dt_us : r->start_us;
+    return end;
+}
+
+int method_pair_window(const conntab_record *in, const conntab_record *out,
+                       int64_t *t0, int64_t *t1)
+{
+    int64_t a = in->start_us > out->start_us ? in->start_us : out->start_us;
+    int64_t ei = last_seen(in), eo = last_seen(out);
+    int64_t b = ei < eo ? ei : eo;
+    *t0 = a;
+    *t1 = b;
+    return b > a ? 0 : -1;
+}
+
+/* random: a fixed hash of the two connections' uids, uniform in [0, 1). */
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static int random_score(void *ctx, const connset *set, const candidates_pair *pairs,
+                        size_t n, double *scores, char *errbuf)
+{
+    (void)ctx;
+    (void)errbuf;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = fnv1a(0xcbf29ce484222325ULL, connset_get(set, pairs[i].in)->uid);
+        h = fnv1a(h ^ 0x9e3779b97f4a7c15ULL, connset_get(set, pairs[i].out)->uid);
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        scores[i] = (double)(h >> 11) / 9007199254740992.0;
+    }
+    return SS_OK;
+}
+
+static int random_method_init(method *m, const char *arg, char *errbuf)
+{
+    (void)arg;
+    (void)errbuf;
+    m->threshold = 0.5;
+    m->score = random_score;
+    return SS_OK;
+}
