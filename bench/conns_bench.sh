@@ -10,9 +10,12 @@
 #   BENCH_NO_TSHARK=1 to leave tshark out, BENCH_SIZES (default "256 512",
 #   extra capture sizes in MB for the memory-vs-size table).
 #
-# Prints packets/s of each reader (wall clock and CPU), the ratio
-# stepstone/bare loop, peak RSS (GNU time -v), then peak RSS of stepstone at
-# several capture sizes. The captures are deleted at the end.
+# Prints packets/s of each reader (wall clock and CPU) on a dense capture
+# (mkcapture's dense mode: CONCURRENT connections at once, 2 min per GB, the
+# hardest case for the connection table), the ratio stepstone/bare loop,
+# peak RSS (GNU time -v); then the same on a timed capture (mkcapture -t:
+# realistic time span), then peak RSS of stepstone at several sizes of
+# timed captures. The captures are deleted at the end.
 set -u
 SIZE=${1:-1024}
 CONC=${2:-10000}
@@ -66,21 +69,37 @@ echo "stepstone found $(cat "$WORK/nconns") connections"
 rm -f "$cap"
 
 echo
-# The generated traffic has one packet every 100 us on average (about 2 min
-# per GB at 10k packets/s). With the defaults, the DNS-like UDP exchanges stay
-# open for the 60 s UDP timeout, so the smaller captures (shorter than that)
-# hold all of theirs; the second column uses --udp-timeout 1 so that only the
-# open TCP connections (CONCURRENT, plus those lingering after a close) count.
-echo "| capture MB | packets | connections | peak RSS MB (defaults) | peak RSS MB (--udp-timeout 1) |"
-echo "|---|---|---|---|---|"
+cap="$WORK/timed-main.pcap"
+"$MK" -t "$cap" "$SIZE" 2>"$WORK/mk" || { cat "$WORK/mk" >&2; exit 1; }
+cat "$cap" >/dev/null; cat "$cap" >/dev/null
+PKTS=$("$LOOP" "$cap" | awk '{print $2}')
+echo "timed capture: $SIZE MB, $PKTS packets ($(sed 's/^mkcapture: //' "$WORK/mk"))"
+echo
+echo "| reader | wall s | packets/s (wall) | CPU s | packets/s (CPU) | peak RSS MB |"
+echo "|---|---|---|---|---|---|"
+measure "$LOOP" "$cap"; LW=$WALL; LC=$CPU; row "bare pcap_next_ex loop"
+measure "$SS" conns "$cap"; SW=$WALL; SC=$CPU; row "stepstone conns"
+echo
+awk -v lw="$LW" -v lc="$LC" -v sw="$SW" -v sc="$SC" 'BEGIN {
+    printf "ratio stepstone/bare loop (packets/s): wall %.2f, CPU %.2f\n", lw / sw, lc / sc }'
+rm -f "$cap"
+
+echo
+# Memory against capture size, with the default timeouts: timed captures
+# (mkcapture -t: a steady 12 new TCP connections per second, 1 GB spans
+# about an hour), so every size is much longer than the idle timeouts and
+# the connections open at once are the same number all along.
+echo "| capture MB | packets | span s | connections | peak open | peak RSS MB |"
+echo "|---|---|---|---|---|---|"
 for s in $SIZES; do
-    c="$WORK/cap-$s.pcap"
-    "$MK" "$c" "$s" "$CONC" 2>/dev/null || exit 1
+    c="$WORK/timed-$s.pcap"
+    "$MK" -t "$c" "$s" 2>"$WORK/mk" || { cat "$WORK/mk" >&2; exit 1; }
+    span=$(sed -n 's/.* over \([0-9]*\) s.*/\1/p' "$WORK/mk")
     n=$("$LOOP" "$c" | awk '{print $2}')
-    measure "$SS" conns "$c"; r1=$RSS
+    measure "$SS" conns "$c"
     k=$(grep -vc '^#' "$WORK/out")
-    measure "$SS" conns --udp-timeout 1 "$c"; r2=$RSS
-    awk -v s="$s" -v n="$n" -v k="$k" -v a="$r1" -v b="$r2" 'BEGIN {
-        printf "| %s | %s | %s | %.1f | %.1f |\n", s, n, k, a / 1024, b / 1024 }'
+    peak=$(sed -n 's/.*(peak \([0-9]*\) open).*/\1/p' "$WORK/time")
+    awk -v s="$s" -v n="$n" -v sp="$span" -v k="$k" -v pk="$peak" -v a="$RSS" 'BEGIN {
+        printf "| %s | %s | %s | %s | %s | %.1f |\n", s, n, sp, k, pk, a / 1024 }'
     rm -f "$c"
 done

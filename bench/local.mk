@@ -2,7 +2,7 @@
 # Connection-table benchmark (run by hand: see bench/conns_bench.sh).
 EXTRA_PROGRAMS += bench/mkcapture bench/pcap_loop
 bench_mkcapture_SOURCES = bench/mkcapture.c
-bench_mkcapture_LDADD = $(PCAP_LIBS)
+bench_mkcapture_LDADD = $(PCAP_LIBS) -lm
 bench_pcap_loop_SOURCES = bench/pcap_loop.c
 bench_pcap_loop_LDADD = $(PCAP_LIBS)
 CLEANFILES += bench/mkcapture$(EXEEXT) bench/pcap_loop$(EXEEXT)

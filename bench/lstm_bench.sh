@@ -13,6 +13,7 @@
 # Shapes: one layer, one direction, input size = hidden size H, H in
 # {64,128}, T in {64,128}, B in {1,32,256}, all sequences of length T.
 # Threads 1 and 2. Needs Debian's /usr/bin/python3 with python3-torch.
+# NOBUILD=1 skips the make step and uses the bench already in BUILD_DIR.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +24,10 @@ py=/usr/bin/python3
 
 [ -f "$build/Makefile" ] || { echo "lstm_bench.sh: no Makefile in $build (configure a build there first)" >&2; exit 1; }
 "$py" -c 'import torch' 2>/dev/null || { echo "lstm_bench.sh: $py cannot import torch (apt-get install python3-torch)" >&2; exit 1; }
-make -s -C "$build" bench/lstm_bench >&2
+if [ "${NOBUILD:-0}" != 1 ]; then
+    make -s -C "$build" bench/lstm_bench >&2
+fi
+[ -x "$build/bench/lstm_bench" ] || { echo "lstm_bench.sh: $build/bench/lstm_bench not built" >&2; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lstm-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -12,6 +12,7 @@ typedef struct leg {
     uint8_t host[16];
     uint8_t outbound; /* 0: host is the responder (inbound), 1: originator */
     uint32_t idx;
+    int64_t key;      /* sweep order: start, + max_lead for outbound legs */
     int64_t start_us, end_us;
 } leg;
 
@@ -19,6 +20,7 @@ void candidates_config_default(candidates_config *cfg)
 {
     cfg->min_overlap_us = 0;
     cfg->min_pkts = 1;
+    cfg->max_lead_us = 0;
 }
 
 /* Groups legs by host, then by start time; inbound before outbound at the
@@ -31,8 +33,8 @@ static int leg_cmp(const void *pa, const void *pb)
     int c = memcmp(a->host, b->host, 16);
     if (c)
         return c;
-    if (a->start_us != b->start_us)
-        return a->start_us < b->start_us ? -1 : 1;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
     if (a->outbound != b->outbound)
         return a->outbound < b->outbound ? -1 : 1;
     return (a->idx > b->idx) - (a->idx < b->idx);
@@ -61,8 +63,8 @@ int candidates_find(candidates_pair **out, size_t *n, const connset *set,
     }
     *out = NULL;
     *n = 0;
-    if (cfg->min_overlap_us < 0)
-        return ss_errf(errbuf, SS_ERR_ARG, "minimum overlap must not be negative");
+    if (cfg->min_overlap_us < 0 || cfg->max_lead_us < 0)
+        return ss_errf(errbuf, SS_ERR_ARG, "minimum overlap and maximum lead must not be negative");
     size_t nc = connset_count(set);
     if (nc > UINT32_MAX)
         return ss_errf(errbuf, SS_ERR_ARG, "too many connections (%zu)", nc);
@@ -89,12 +91,13 @@ int candidates_find(candidates_pair **out, size_t *n, const connset *set,
             l->idx = (uint32_t)i;
             l->start_us = r->start_us;
             l->end_us = r->end_us;
+            l->key = r->start_us + (o ? cfg->max_lead_us : 0);
         }
     }
     qsort(legs, nl, sizeof(*legs), leg_cmp);
 
-    /* Sweep each host's legs by start time: `active` holds the inbound legs
-     * (positions in legs[]) that started and may still overlap. */
+    /* Sweep each host's legs by key: `active` holds the inbound legs
+     * (positions in legs[]) that started early enough and may still overlap. */
     for (size_t h = 0; h < nl;) {
         size_t e = h;
         while (e < nl && same_host(&legs[h], &legs[e]))
@@ -111,14 +114,15 @@ int candidates_find(candidates_pair **out, size_t *n, const connset *set,
             for (size_t a = 0; a < na; a++) {
                 const leg *in = &legs[active[a]];
                 /* An inbound that ended before this outbound started can
-                 * overlap no later outbound either. */
+                 * overlap no later outbound either (later keys, later starts). */
                 if (in->end_us < l->start_us)
                     continue;
                 active[keep++] = active[a];
                 if (in->idx == l->idx)
                     continue;
                 int64_t end = in->end_us < l->end_us ? in->end_us : l->end_us;
-                if (end - l->start_us < cfg->min_overlap_us)
+                int64_t beg = in->start_us > l->start_us ? in->start_us : l->start_us;
+                if (end - beg < cfg->min_overlap_us)
                     continue;
                 const conntab_record *ri = connset_get(set, in->idx);
                 if (!memcmp(ro->resp_h, ri->orig_h, ro->family == 6 ? 16 : 4))

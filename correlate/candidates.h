@@ -4,10 +4,12 @@
  * and opens an outbound one (B is its originator) while the inbound is still
  * open. For every host, candidates_find pairs each TCP outbound connection
  * `out` with each TCP inbound `in` of the same host such that
- *   - in.start_us <= out.start_us (a relay connects onward after it is
- *     reached),
+ *   - in.start_us <= out.start_us + max_lead_us (a relay connects onward
+ *     after it is reached; max_lead_us, default 0, admits relays that open
+ *     their onward connection first, like a `nc -l | nc` pipeline),
  *   - they overlap for at least min_overlap_us:
- *     min(in.end_us, out.end_us) - out.start_us >= min_overlap_us,
+ *     min(in.end_us, out.end_us) - max(in.start_us, out.start_us)
+ *     >= min_overlap_us,
  *   - out is not the reverse leg: out's responder is not in's originator
  *     (the same address),
  *   - both legs have at least min_pkts packets (orig_pkts + resp_pkts).
@@ -36,6 +38,7 @@ typedef struct candidates_pair {
 typedef struct candidates_config {
     int64_t min_overlap_us; /* default 0: any overlap (touching counts) */
     uint32_t min_pkts;      /* packets per leg, both directions; default 1 */
+    int64_t max_lead_us;    /* how long out may start before in; default 0 */
 } candidates_config;
 
 /* Fills cfg with the defaults listed in candidates_config. */
@@ -43,7 +46,7 @@ void candidates_config_default(candidates_config *cfg);
 
 /* Finds the candidate pairs of set. cfg may be NULL (defaults). *out
  * receives a malloc'd array (the caller frees it with candidates_free; NULL
- * when *n is 0). Returns 0, SS_ERR_ARG (negative option) or SS_ERR_NOMEM. */
+ * when *n is 0). Returns 0, SS_ERR_ARG (a negative time) or SS_ERR_NOMEM. */
 int candidates_find(candidates_pair **out, size_t *n, const connset *set,
                     const candidates_config *cfg, char *errbuf);
 

@@ -5,3 +5,16 @@ libstepstone_a_SOURCES += correlate/connset.c correlate/connset.h \
 	correlate/candidates.c correlate/candidates.h correlate/method.c correlate/method.h \
 	correlate/zhangpaxson.c correlate/zhangpaxson.h correlate/ipd.c correlate/ipd.h \
 	correlate/deviation.c correlate/deviation.h correlate/chains.c correlate/chains.h
+# The learned method ("lstm"): window embeddings scored by dot products.
+libstepstone_a_SOURCES += correlate/lstm_method.c correlate/lstm_method.h
+libstepstone_a_SOURCES += correlate/evaluate.c correlate/evaluate.h src/cmd_eval.c
+tests_check_stepstone_SOURCES += tests/check_candidates.c
+tests_check_stepstone_SOURCES += tests/check_chains.c
+tests_check_stepstone_SOURCES += tests/check_baselines.c
+tests_check_stepstone_SOURCES += tests/check_evaluate.c
+TESTS += tests/e2e_eval.sh
+EXTRA_DIST += tests/e2e_eval.sh tests/socks5-telnet-relay.labels.csv datasets/sweep.sh
+libstepstone_a_SOURCES += src/cmd_chains.c
+# Markov-chain baseline of the session model.
+libstepstone_a_SOURCES += correlate/markov.c correlate/markov.h
+libstepstone_a_SOURCES += src/cmd_embed.c

@@ -7,6 +7,7 @@
 
 #include "deviation.h"
 #include "ipd.h"
+#include "lstm_method.h"
 #include "status.h"
 #include "zhangpaxson.h"
 
@@ -19,6 +20,7 @@ static const method_info registry[] = {
      ipd_method_init},
     {"deviation", "delay-shifted deviation of cumulative bytes (Yoda & Etoh 2000)",
      deviation_method_init},
+    {"lstm", "learned LSTM window embeddings, dot products (docs/encoder.md)", lstm_method_init},
     {"random", "a random score per pair (the chance floor, for reference)", random_method_init},
     {NULL, NULL, NULL}
 };

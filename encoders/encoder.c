@@ -19,7 +19,7 @@
 void encoder_config_default(encoder_config *cfg, int feature_kind)
 {
     connfeat_config_default(&cfg->feat, feature_kind);
-    cfg->hidden = 64;
+    cfg->hidden = 48;
     cfg->layers = 1;
     cfg->bidirectional = 1;
     cfg->dim = 64;
@@ -214,8 +214,9 @@ int encoder_window_input(float *x, int *n_data, const encoder *enc,
     return len;
 }
 
-int encoder_embed_windows(float *emb, const encoder *enc, const conntab_record *const *recs,
-                          const int64_t *w0_us, size_t n, char *errbuf)
+int encoder_embed_windows(float *emb, int *n_data, const encoder *enc,
+                          const conntab_record *const *recs, const int64_t *w0_us, size_t n,
+                          char *errbuf)
 {
     if (n == 0)
         return SS_OK;
@@ -232,7 +233,8 @@ int encoder_embed_windows(float *emb, const encoder *enc, const conntab_record *
     for (size_t i0 = 0; i0 < n; i0 += (size_t)Bmax) {
         int B = (int)(n - i0 < (size_t)Bmax ? n - i0 : (size_t)Bmax);
         for (int b = 0; b < B; b++)
-            lengths[b] = encoder_window_input(inp + (size_t)b * T * C, NULL, enc,
+            lengths[b] = encoder_window_input(inp + (size_t)b * T * C,
+                                              n_data ? n_data + i0 + b : NULL, enc,
                                               recs[i0 + b], w0_us[i0 + b]);
         if ((rc = encoder_forward(emb + i0 * E, acts, inp, lengths, enc, B, errbuf)))
             goto done;

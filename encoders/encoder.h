@@ -54,7 +54,7 @@ typedef struct encoder {
                                          (0 for a new, unsaved encoder) */
 } encoder;
 
-/* Fills cfg with the defaults for a feature kind: hidden 64, 1 layer,
+/* Fills cfg with the defaults for a feature kind: hidden 48, 1 layer,
  * bidirectional, 64-dimensional embeddings. */
 void encoder_config_default(encoder_config *cfg, int feature_kind);
 
@@ -89,10 +89,12 @@ int encoder_backward(float *dinp, const float *demb, const float *acts, float *w
 int encoder_window_input(float *x, int *n_data, const encoder *enc,
                          const conntab_record *rec, int64_t w0_us);
 
-/* Embeds n (record, window start) pairs into emb (n,E), in batches; allocates
+/* Embeds n (record, window start) pairs into emb (n,E), in batches; n_data
+ * (n ints, may be NULL) receives each window's payload packet count. Allocates
  * and frees its own scratch. Returns 0 or a negative status. */
-int encoder_embed_windows(float *emb, const encoder *enc, const conntab_record *const *recs,
-                          const int64_t *w0_us, size_t n, char *errbuf);
+int encoder_embed_windows(float *emb, int *n_data, const encoder *enc,
+                          const conntab_record *const *recs, const int64_t *w0_us, size_t n,
+                          char *errbuf);
 
 /* Describes enc in a new model file (kind "correlator": config, "mean" and
  * "std" arrays, threshold); the tensors come from enc->params at save time:

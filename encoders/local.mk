@@ -17,3 +17,30 @@ libstepstone_a_SOURCES += encoders/modelfile.c encoders/modelfile.h
 # Connection encoder: window features, model, training of the correlator.
 libstepstone_a_SOURCES += encoders/connfeat.c encoders/connfeat.h \
 	encoders/encoder.c encoders/encoder.h
+# The compiled-in correlator (encoders/default_model.c is generated: make model).
+libstepstone_a_SOURCES += encoders/default_model.c encoders/default_model.h
+EXTRA_DIST += encoders/mkdefault.py
+libstepstone_a_SOURCES += encoders/train_correlate.c encoders/train_correlate.h src/cmd_train.c
+# Session anomaly model: sessions, tokens, BiLSTM scorer, training, default model.
+libstepstone_a_SOURCES += encoders/session.c encoders/session.h \
+	encoders/train_sessions.c encoders/train_sessions.h encoders/default_session_model.c \
+	src/cmd_score.c src/cmd_train_sessions.c
+EXTRA_DIST += encoders/session_model.sh
+# Regenerates encoders/default_session_model.c (needs the real captures; extra
+# benign captures: make session-model SESSION_EXTRA="a.pcap b.pcap").
+.PHONY: session-model
+session-model: stepstone$(EXEEXT)
+	$(SHELL) $(srcdir)/encoders/session_model.sh ./stepstone$(EXEEXT) \
+	  $(srcdir)/encoders/default_session_model.c $(SESSION_EXTRA)
+# `make model` regenerates encoders/default_model.c: synthetic training sets
+# (seeds < 1000) in model-data/, training, then the byte array (see
+# docs/encoder.md for the time it takes). Remove model-data/ afterwards.
+MODEL_TRAIN_FLAGS = --features seq --epochs 40 --steps 60 --patience 8
+model: stepstone$(EXEEXT)
+	$(SHELL) $(srcdir)/encoders/mkmodel.sh ./stepstone$(EXEEXT) model-data model-new.model \
+		$(MODEL_TRAIN_FLAGS)
+	/usr/bin/python3 $(srcdir)/encoders/mkdefault.py model-new.model \
+		$(srcdir)/encoders/default_model.c
+	rm -f model-new.model
+.PHONY: model
+EXTRA_DIST += encoders/mkmodel.sh

@@ -215,6 +215,18 @@ static int check_call(const lstm_config *cfg, int B, int T, const int *lengths, 
     return SS_OK;
 }
 
+/* Rows of the batch the step-t GEMMs must cover: up to the last sequence
+ * still running at step t (longer than t). Rows after it are padding; a
+ * batch sorted by decreasing length so skips all its padding, as PyTorch's
+ * packed sequences do. */
+static int active_rows(const int *lengths, int B, int t)
+{
+    int m = B;
+    while (m > 0 && lengths[m - 1] <= t)
+        m--;
+    return m;
+}
+
 /* One step of one row: g holds the 4H pre-activations and gets the gates;
  * writes c, tanh(c) and h. cprev NULL means a zero previous cell state. */
 LSTM_CLONES
@@ -246,8 +258,9 @@ static void direction_forward(acts_view av, const float *whh, const int *lengths
     for (int s = 0; s < T; s++) {
         int t = d ? T - 1 - s : s;
         int tp = d ? t + 1 : t - 1; /* previous step in processing order */
-        if (s > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, 4 * H, H, 1.0f,
+        int m = active_rows(lengths, B, t);
+        if (s > 0 && m > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, 4 * H, H, 1.0f,
                         av.y + (size_t)tp * B * DH + (size_t)d * H, (int)DH,
                         whh, H, 1.0f,
                         av.g + (size_t)t * B * G4 + (size_t)d * 4 * H, (int)G4);
@@ -383,10 +396,15 @@ static void direction_backward(float *dG, float *dwhh, float *dh, float *dcar,
                           av.g + row * G4 + (size_t)d * 4 * H,
                           av.tc + row * DH + (size_t)d * H, cprev, H);
         }
-        if (s > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, 4 * H, 1.0f,
-                        dG + (size_t)t * B * G4 + (size_t)d * 4 * H, (int)G4,
-                        whh, H, 0.0f, dh, H);
+        if (s > 0) {
+            /* rows after the last one running at t have zero dG: zero dh */
+            int m = active_rows(lengths, B, t);
+            if (m > 0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, H, 4 * H, 1.0f,
+                            dG + (size_t)t * B * G4 + (size_t)d * 4 * H, (int)G4,
+                            whh, H, 0.0f, dh, H);
+            memset(dh + (size_t)m * H, 0, sizeof(float) * (size_t)(B - m) * H);
+        }
     }
     /* dW_hh += sum over (t,b) of dG[t,b]^T h[tp,b]: time-major rows of step t
      * pair with the rows B before (forward) or after (reverse) them, so this

@@ -11,10 +11,13 @@
 #include "connlog.h"
 #include "conntab.h"
 #include "decode.h"
+#include "dedup.h"
 #include "pcapsrc.h"
 #include "status.h"
 
 int cmd_conns(int argc, char **argv);
+
+#define CONNS_OUTBUF_SIZE (256 * 1024)
 
 static void conns_usage(FILE *f)
 {
@@ -37,6 +40,10 @@ static void conns_usage(FILE *f)
             "  --icmp-timeout S       ICMP inactivity timeout in seconds (default 60)\n"
             "  --active-timeout S     longest connection before it is cut (default 3600)\n"
             "  --max-pkts N           packets kept per connection record (default 64)\n"
+            "  --dedup-window S       several files (sensors): a packet another file gave\n"
+            "                         less than S seconds before is a copy and counts once\n"
+            "                         (default 0.05; 0 keeps every copy). The sensors'\n"
+            "                         clocks must agree within S.\n"
             "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
             "  -h, --help             this help\n"
             "\n"
@@ -57,6 +64,23 @@ static int parse_seconds(const char *opt, const char *s, int64_t *out)
     }
     *out = (int64_t)llround(v * 1e6);
     if (*out < 1)
+        *out = 1;
+    return 0;
+}
+
+/* Parses a number of seconds that may be 0 (off), at most an hour. */
+static int parse_window(const char *opt, const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v < 0 || v > 3600) {
+        fprintf(stderr, "stepstone conns: %s needs a number of seconds from 0 to 3600, got '%s'\n",
+                opt, s);
+        return -1;
+    }
+    *out = (int64_t)llround(v * 1e6);
+    if (*out < 1 && v > 0)
         *out = 1;
     return 0;
 }
@@ -112,12 +136,17 @@ static void print_summary(const pcapsrc *src, const decode_stats *ds, const conn
         fprintf(stderr, "%s untracked-proto %llu", any ? "," : "; skipped:",
                 (unsigned long long)cs->ignored);
     size_t damaged = src ? pcapsrc_damaged_files(src) : 0;
+    uint64_t dups = src ? pcapsrc_duplicates(src) : 0;
+    if (dups)
+        fprintf(stderr, "; %llu duplicate%s from another file dropped",
+                (unsigned long long)dups, dups == 1 ? "" : "s");
     fprintf(stderr, "; %zu damaged file%s\n", damaged, damaged == 1 ? "" : "s");
 }
 
 int cmd_conns(int argc, char **argv)
 {
-    enum { OPT_JSON = 256, OPT_PACKETS, OPT_TCP, OPT_UDP, OPT_ICMP, OPT_ACTIVE, OPT_MAXPKTS };
+    enum { OPT_JSON = 256, OPT_PACKETS, OPT_TCP, OPT_UDP, OPT_ICMP, OPT_ACTIVE, OPT_MAXPKTS,
+           OPT_DEDUP };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"packets", no_argument, NULL, OPT_PACKETS},
@@ -126,6 +155,7 @@ int cmd_conns(int argc, char **argv)
         {"icmp-timeout", required_argument, NULL, OPT_ICMP},
         {"active-timeout", required_argument, NULL, OPT_ACTIVE},
         {"max-pkts", required_argument, NULL, OPT_MAXPKTS},
+        {"dedup-window", required_argument, NULL, OPT_DEDUP},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
@@ -135,6 +165,7 @@ int cmd_conns(int argc, char **argv)
     conns_out out = {stdout, CONNLOG_FORMAT_TSV, 0};
     const char *outpath = NULL;
     int packets = 0;
+    int64_t dedup_us = DEDUP_DEFAULT_WINDOW_US;
 
     optind = 1;
     opterr = 0;
@@ -163,6 +194,10 @@ int cmd_conns(int argc, char **argv)
             if (parse_count("--max-pkts", optarg, 1000000, &cfg.max_pkts) < 0)
                 return CLI_EXIT_USAGE;
             break;
+        case OPT_DEDUP:
+            if (parse_window("--dedup-window", optarg, &dedup_us) < 0)
+                return CLI_EXIT_USAGE;
+            break;
         case 'o': outpath = optarg; break;
         case 'h': conns_usage(stdout); return CLI_EXIT_OK;
         case ':':
@@ -189,6 +224,8 @@ int cmd_conns(int argc, char **argv)
     pcapsrc *src = NULL;
     conntab *tab = NULL;
     char *tmppath = NULL;
+    char *outbuf = NULL;
+    int own_stdout = 0;
     int status = CLI_EXIT_FAILURE;
     decode_stats ds;
     memset(&ds, 0, sizeof(ds));
@@ -196,6 +233,11 @@ int cmd_conns(int argc, char **argv)
     if (pcapsrc_open(&src, (const char *const *)(argv + optind), (size_t)(argc - optind),
                      conns_warn, NULL, err) < 0) {
         fprintf(stderr, "stepstone conns: %s\n", err);
+        return CLI_EXIT_FAILURE;
+    }
+    if (pcapsrc_set_dedup_window(src, dedup_us, err) < 0) {
+        fprintf(stderr, "stepstone conns: %s\n", err);
+        pcapsrc_close(src);
         return CLI_EXIT_FAILURE;
     }
     if (outpath) {
@@ -220,6 +262,24 @@ int cmd_conns(int argc, char **argv)
         }
     }
 
+    /* one write per 256 kB of output rather than per 4 kB: stdout is
+     * written through a FILE of our own on a copy of its descriptor, so
+     * the buffer can be freed once that FILE is closed */
+    if (!outpath) {
+        int fd = dup(STDOUT_FILENO);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (f) {
+            out.f = f;
+            own_stdout = 1;
+        } else if (fd >= 0) {
+            close(fd);
+        }
+    }
+    outbuf = malloc(CONNS_OUTBUF_SIZE);
+    if (outbuf && setvbuf(out.f, outbuf, _IOFBF, CONNS_OUTBUF_SIZE) != 0) {
+        free(outbuf);
+        outbuf = NULL;
+    }
     if (conntab_create(&tab, &cfg, conns_emit, &out, err) < 0 ||
         connlog_write_header(out.f, out.format, err) < 0) {
         fprintf(stderr, "stepstone conns: %s\n", err);
@@ -283,6 +343,11 @@ done:
             unlink(tmppath);
         free(tmppath);
     }
+    if (own_stdout && fclose(out.f) != 0 && status == CLI_EXIT_OK) {
+        fprintf(stderr, "stepstone conns: cannot write the output: %s\n", strerror(errno));
+        status = CLI_EXIT_FAILURE;
+    }
+    free(outbuf); /* after the FILE using it was closed */
     conntab_destroy(tab);
     pcapsrc_close(src);
     return status;

@@ -2,6 +2,7 @@
 #include "conntab.h"
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,13 @@ enum tlist {
 
 #define SEQ_MAX_HOLES 8
 
+/* Gaps in the sequence bytes seen: only read when a segment does not
+ * simply extend what was seen, so they are kept apart from the hot fields. */
+typedef struct seqholes {
+    int64_t lo[SEQ_MAX_HOLES];
+    int64_t hi[SEQ_MAX_HOLES];
+} seqholes;
+
 /* Which payload sequence bytes of one direction were seen: [lo, hi) minus
  * up to SEQ_MAX_HOLES gaps. Sequence numbers are unwrapped to 64 bits
  * relative to the first one seen (which maps to 2^32). */
@@ -41,8 +49,7 @@ typedef struct seqtrack {
     uint32_t ref32;
     int64_t ref_rel;
     int64_t lo, hi;
-    int64_t hole_lo[SEQ_MAX_HOLES];
-    int64_t hole_hi[SEQ_MAX_HOLES];
+    seqholes *holes;   /* in the same conn (its cold part) */
 } seqtrack;
 
 typedef struct endpoint {
@@ -59,8 +66,10 @@ typedef struct tnode {
     conn *prev, *next;
 } tnode;
 
+/* A connection. Allocated on a cache-line boundary; the fields every packet
+ * touches come first (CONN_HOT_BYTES of them, prefetched together by
+ * conntab_add_batch), the rarely used ones last. */
 struct conn {
-    conn *hnext;             /* hash chain */
     uint64_t hash;
     /* normalized key: side a is the smaller (address, port) */
     uint8_t a[16], b[16];
@@ -71,15 +80,27 @@ struct conn {
     uint8_t closing;         /* TCP close seen: on the linger list */
     uint8_t rstos0;          /* history still matches ^S[^HAFGIQ]*R */
     uint8_t orig_rst;        /* originator has sent an RST */
-    tnode idle, active;      /* timer list links */
     int64_t idle_deadline;   /* deadline it was queued with (<= the real one) */
     int64_t last_now;        /* table clock at its last packet */
     int64_t active_deadline;
-    conntab_record rec;
+    tnode idle, active;      /* timer list links */
     conntab_pkt *pkts;
     uint32_t pkts_cap;
     endpoint ep[2];          /* indexed by conntab_dir */
+    conntab_record rec;
+    /* cold */
+    seqholes holes[2];       /* ep[k].seq.holes points to one of them */
 };
+
+#define CONN_ALIGN 64
+#define CONN_HOT_BYTES offsetof(struct conn, holes)
+
+/* One slot of the open-addressing hash table: the full hash beside the
+ * pointer, so a probe only follows the pointer of a likely match. */
+typedef struct hslot {
+    uint64_t hash;
+    conn *c;                 /* NULL: empty */
+} hslot;
 
 typedef struct tlist_head {
     conn *head, *tail;
@@ -89,8 +110,8 @@ struct conntab {
     conntab_config cfg;
     conntab_emit_fn emit;
     void *ctx;
-    conn **buckets;
-    size_t nbuckets;         /* power of two */
+    hslot *slots;            /* linear probing, at most half full */
+    size_t nslots;           /* power of two */
     tlist_head lists[TLIST_COUNT];
     int64_t now;             /* clock: largest timestamp seen */
     int have_now;
@@ -150,18 +171,32 @@ int conntab_create(conntab **out, const conntab_config *cfg,
     conntab *t = calloc(1, sizeof(*t));
     if (!t)
         return ss_errf(errbuf, SS_ERR_NOMEM, "conntab: out of memory");
-    t->nbuckets = 1024;
-    t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-    if (!t->buckets) {
+    t->nslots = 2048;
+    t->slots = calloc(t->nslots, sizeof(*t->slots));
+    if (!t->slots) {
         free(t);
         return ss_errf(errbuf, SS_ERR_NOMEM, "conntab: out of memory");
     }
     t->cfg = c;
     t->emit = emit;
     t->ctx = ctx;
-    t->st.buckets = t->nbuckets;
+    t->st.buckets = t->nslots;
     *out = t;
     return SS_OK;
+}
+
+/* Allocates a zeroed connection on a cache-line boundary; NULL when out of
+ * memory. */
+static conn *conn_alloc(void)
+{
+    size_t size = (sizeof(conn) + CONN_ALIGN - 1) / CONN_ALIGN * CONN_ALIGN;
+    conn *c = aligned_alloc(CONN_ALIGN, size);
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof(*c));
+    c->ep[0].seq.holes = &c->holes[0];
+    c->ep[1].seq.holes = &c->holes[1];
+    return c;
 }
 
 static void conn_free(conn *c)
@@ -182,7 +217,7 @@ void conntab_destroy(conntab *t)
         conn_free(c);
         c = next;
     }
-    free(t->buckets);
+    free(t->slots);
     free(t);
 }
 
@@ -295,6 +330,12 @@ static uint64_t load64(const uint8_t *p)
     return v;
 }
 
+/* Whether two 16-byte addresses are equal (inline, no library call). */
+static int key16_eq(const uint8_t *x, const uint8_t *y)
+{
+    return ((load64(x) ^ load64(y)) | (load64(x + 8) ^ load64(y + 8))) == 0;
+}
+
 static uint64_t key_hash(const uint8_t *a, const uint8_t *b, uint16_t ap, uint16_t bp,
                          uint8_t family, uint8_t proto)
 {
@@ -307,35 +348,62 @@ static uint64_t key_hash(const uint8_t *a, const uint8_t *b, uint16_t ap, uint16
     return h;
 }
 
-static void grow_buckets(conntab *t)
+/* Doubles the slot array. Returns 0, or -1 when out of memory (the table
+ * keeps its size). */
+static int grow_slots(conntab *t)
 {
-    size_t n = t->nbuckets * 2;
-    conn **nb = calloc(n, sizeof(*nb));
-    if (!nb)
-        return; /* keep the old size: longer chains, still correct */
-    for (size_t i = 0; i < t->nbuckets; i++) {
-        conn *c = t->buckets[i];
-        while (c) {
-            conn *next = c->hnext;
-            size_t j = (size_t)c->hash & (n - 1);
-            c->hnext = nb[j];
-            nb[j] = c;
-            c = next;
-        }
+    size_t n = t->nslots * 2, mask = n - 1;
+    hslot *ns = calloc(n, sizeof(*ns));
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (!t->slots[i].c)
+            continue;
+        size_t j = (size_t)t->slots[i].hash & mask;
+        while (ns[j].c)
+            j = (j + 1) & mask;
+        ns[j] = t->slots[i];
     }
-    free(t->buckets);
-    t->buckets = nb;
-    t->nbuckets = n;
+    free(t->slots);
+    t->slots = ns;
+    t->nslots = n;
     t->st.buckets = n;
+    return 0;
 }
 
+/* Inserts c (not in the table; there is a free slot). */
+static void hash_insert(conntab *t, conn *c)
+{
+    size_t mask = t->nslots - 1, j = (size_t)c->hash & mask;
+    while (t->slots[j].c)
+        j = (j + 1) & mask;
+    t->slots[j].hash = c->hash;
+    t->slots[j].c = c;
+}
+
+/* Removes c, shifting back the entries after it so that every probe
+ * sequence stays unbroken (no tombstones). */
 static void hash_remove(conntab *t, conn *c)
 {
-    conn **pp = &t->buckets[(size_t)c->hash & (t->nbuckets - 1)];
-    while (*pp && *pp != c)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = c->hnext;
+    size_t mask = t->nslots - 1, j = (size_t)c->hash & mask;
+    while (t->slots[j].c && t->slots[j].c != c)
+        j = (j + 1) & mask;
+    if (!t->slots[j].c)
+        return;
+    size_t hole = j;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!t->slots[j].c)
+            break;
+        size_t home = (size_t)t->slots[j].hash & mask;
+        /* the entry at j may move to the hole if its home is not in (hole, j] */
+        if (((j - home) & mask) >= ((j - hole) & mask)) {
+            t->slots[hole] = t->slots[j];
+            hole = j;
+        }
+    }
+    t->slots[hole].c = NULL;
+    t->slots[hole].hash = 0;
 }
 
 /* ---- ICMP message kinds ---------------------------------------------- */
@@ -407,8 +475,8 @@ static int64_t seq_rel(seqtrack *s, uint32_t seq)
 static void hole_drop(seqtrack *s, int i)
 {
     for (int j = i + 1; j < s->n_holes; j++) {
-        s->hole_lo[j - 1] = s->hole_lo[j];
-        s->hole_hi[j - 1] = s->hole_hi[j];
+        s->holes->lo[j - 1] = s->holes->lo[j];
+        s->holes->hi[j - 1] = s->holes->hi[j];
     }
     s->n_holes--;
 }
@@ -417,8 +485,8 @@ static void hole_add(seqtrack *s, int64_t lo, int64_t hi)
 {
     if (s->n_holes == SEQ_MAX_HOLES)
         hole_drop(s, 0); /* forget the oldest gap: its bytes count as seen */
-    s->hole_lo[s->n_holes] = lo;
-    s->hole_hi[s->n_holes] = hi;
+    s->holes->lo[s->n_holes] = lo;
+    s->holes->hi[s->n_holes] = hi;
     s->n_holes++;
 }
 
@@ -439,24 +507,24 @@ static uint64_t seq_add(seqtrack *s, int64_t lo, int64_t hi)
     }
     uint64_t fresh = 0;
     for (int i = 0; i < s->n_holes; i++) {
-        int64_t olo = lo > s->hole_lo[i] ? lo : s->hole_lo[i];
-        int64_t ohi = hi < s->hole_hi[i] ? hi : s->hole_hi[i];
+        int64_t olo = lo > s->holes->lo[i] ? lo : s->holes->lo[i];
+        int64_t ohi = hi < s->holes->hi[i] ? hi : s->holes->hi[i];
         if (olo >= ohi)
             continue;
         fresh += (uint64_t)(ohi - olo);
-        if (olo == s->hole_lo[i] && ohi == s->hole_hi[i]) {
+        if (olo == s->holes->lo[i] && ohi == s->holes->hi[i]) {
             hole_drop(s, i);
             i--;
-        } else if (olo == s->hole_lo[i]) {
-            s->hole_lo[i] = ohi;
-        } else if (ohi == s->hole_hi[i]) {
-            s->hole_hi[i] = olo;
+        } else if (olo == s->holes->lo[i]) {
+            s->holes->lo[i] = ohi;
+        } else if (ohi == s->holes->hi[i]) {
+            s->holes->hi[i] = olo;
         } else {
-            int64_t tail_lo = ohi, tail_hi = s->hole_hi[i];
-            s->hole_hi[i] = olo;
+            int64_t tail_lo = ohi, tail_hi = s->holes->hi[i];
+            s->holes->hi[i] = olo;
             if (s->n_holes < SEQ_MAX_HOLES) {
-                s->hole_lo[s->n_holes] = tail_lo;
-                s->hole_hi[s->n_holes] = tail_hi;
+                s->holes->lo[s->n_holes] = tail_lo;
+                s->holes->hi[s->n_holes] = tail_hi;
                 s->n_holes++;
             }
         }
@@ -717,7 +785,10 @@ static int conn_new(conntab *t, conn **out, const packet_t *p, const uint8_t *a,
                     const uint8_t *b, uint16_t ap, uint16_t bp, int src_is_a,
                     uint64_t h, char *errbuf)
 {
-    conn *c = calloc(1, sizeof(*c));
+    if ((t->st.live + 1) * 2 > t->nslots && grow_slots(t) < 0 &&
+        (t->st.live + 1) * 4 > t->nslots * 3)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "conntab: out of memory for the hash table");
+    conn *c = conn_alloc();
     if (!c)
         return ss_errf(errbuf, SS_ERR_NOMEM, "conntab: out of memory for a connection");
     memcpy(c->a, a, 16);
@@ -756,9 +827,7 @@ static int conn_new(conntab *t, conn **out, const packet_t *p, const uint8_t *a,
                 (p->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_FIN | PACKET_TCP_RST |
                                  PACKET_TCP_ACK)) == PACKET_TCP_SYN;
 
-    size_t bi = (size_t)h & (t->nbuckets - 1);
-    c->hnext = t->buckets[bi];
-    t->buckets[bi] = c;
+    hash_insert(t, c);
     c->idle_list = (uint8_t)idle_list_for(p->proto);
     c->idle_deadline = t->now + idle_timeout(t, c->idle_list);
     c->last_now = t->now;
@@ -770,8 +839,6 @@ static int conn_new(conntab *t, conn **out, const packet_t *p, const uint8_t *a,
     t->st.live++;
     if (t->st.live > t->st.peak_live)
         t->st.peak_live = t->st.live;
-    if (t->st.live > t->nbuckets)
-        grow_buckets(t);
     *out = c;
     return SS_OK;
 }
@@ -896,14 +963,30 @@ int conntab_add_batch(conntab *t, const packet_t *pkts, size_t n, char *errbuf)
         size_t m = n < CONNTAB_BATCH ? n : CONNTAB_BATCH;
         /* start the memory loads of every lookup before using any: the
          * table is much larger than the caches */
+        size_t mask = t->nslots - 1;
         for (size_t i = 0; i < m; i++) {
             pkey_make(&k[i], &pkts[i]);
-            __builtin_prefetch(&t->buckets[(size_t)k[i].hash & (t->nbuckets - 1)]);
+            __builtin_prefetch(&t->slots[(size_t)k[i].hash & mask]);
         }
+        /* then the hot part of each likely connection (a hint only: the
+         * packets before it may still create or end connections) */
+        conn *hint[CONNTAB_BATCH];
         for (size_t i = 0; i < m; i++) {
-            conn *c = t->buckets[(size_t)k[i].hash & (t->nbuckets - 1)];
-            if (c)
-                __builtin_prefetch(c);
+            hint[i] = NULL;
+            for (size_t j = (size_t)k[i].hash & mask; t->slots[j].c; j = (j + 1) & mask) {
+                if (t->slots[j].hash == k[i].hash) {
+                    hint[i] = t->slots[j].c;
+                    for (size_t off = 0; off < CONN_HOT_BYTES; off += CONN_ALIGN)
+                        __builtin_prefetch((const char *)hint[i] + off);
+                    break;
+                }
+            }
+        }
+        /* and where each one's next packet record goes */
+        for (size_t i = 0; i < m; i++) {
+            conn *c = hint[i];
+            if (c && c->pkts && c->rec.n_pkts < c->pkts_cap)
+                __builtin_prefetch(&c->pkts[c->rec.n_pkts], 1);
         }
         for (size_t i = 0; i < m; i++) {
             int rc = add_keyed(t, &pkts[i], &k[i], errbuf);
@@ -932,11 +1015,16 @@ static int add_keyed(conntab *t, const packet_t *p, const pkey *k, char *errbuf)
     uint16_t ap = k->ap, bp = k->bp;
     uint64_t h = k->hash;
 
-    conn *c = t->buckets[(size_t)h & (t->nbuckets - 1)];
-    for (; c; c = c->hnext)
-        if (c->hash == h && c->ap == ap && c->bp == bp && c->family == p->family &&
-            c->proto == p->proto && !memcmp(c->a, a, 16) && !memcmp(c->b, b, 16))
+    conn *c = NULL;
+    size_t mask = t->nslots - 1;
+    for (size_t j = (size_t)h & mask; t->slots[j].c; j = (j + 1) & mask) {
+        conn *x = t->slots[j].c;
+        if (t->slots[j].hash == h && x->ap == ap && x->bp == bp && x->family == p->family &&
+            x->proto == p->proto && key16_eq(x->a, a) && key16_eq(x->b, b)) {
+            c = x;
             break;
+        }
+    }
 
     int pure_syn = p->proto == IPPROTO_TCP &&
                    (p->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_ACK | PACKET_TCP_RST)) ==

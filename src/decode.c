@@ -156,6 +156,7 @@ static int decode_ipv4(packet_t *out, const uint8_t *p, size_t len)
     if (tot < ihl)
         return DECODE_MALFORMED;
     out->family = 4;
+    out->ip_id = rd16(p + 4);
     memcpy(out->src, p + 12, 4);
     memcpy(out->dst, p + 16, 4);
     out->proto = p[9];

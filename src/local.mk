@@ -1,5 +1,5 @@
 # src/: capture, connections, CLI, I/O.
-libstepstone_a_SOURCES += src/status.c src/status.h src/packet.h
+libstepstone_a_SOURCES += src/status.c src/status.h src/packet.h src/cli.h
 libstepstone_a_SOURCES += src/decode.c src/decode.h src/pcapsrc.c src/pcapsrc.h
 libstepstone_a_SOURCES += src/conntab.c src/conntab.h
 # Capture stage: end-to-end tests (skipped until `stepstone conns` exists).
@@ -25,3 +25,7 @@ tests_fuzz_pcapsrc_LDFLAGS = $(FUZZ_CAPTURE_FLAGS)
 tests_fuzz_pcapsrc_LDADD = $(PCAP_LIBS)
 endif
 libstepstone_a_SOURCES += src/connlog.c src/connlog.h src/cmd_conns.c
+libstepstone_a_SOURCES += src/dedup.c src/dedup.h
+# Several sensors: duplicate suppression across files.
+TESTS += tests/e2e_dedup.sh
+EXTRA_DIST += tests/e2e_dedup.sh

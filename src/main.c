@@ -7,11 +7,21 @@
 
 int cmd_conns(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_chains(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 /* Subcommands: each one's entry point is defined in src/cmd_<name>.c or
  * beside the module it drives. */
 static const cli_command commands[] = {
     {"conns", "list the connections in captures (Zeek conn.log style)", cmd_conns},
     {"synth", "write a synthetic labelled relay capture (pcap + labels.csv)", cmd_synth},
+    {"eval", "score correlation methods against labelled relay hops", cmd_eval},
+    {"train", "train a model (correlate: the relay-hop encoder) on labelled captures", cmd_train},
+    {"chains", "find relay chains in captures with the learned correlator", cmd_chains},
+    {"score", "score host sessions for anomalies (session model)", cmd_score},
+    {"embed", "write every connection's window embeddings (msgpack or JSON lines)", cmd_embed},
     {NULL, NULL, NULL}
 };
 

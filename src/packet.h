@@ -37,6 +37,9 @@ typedef struct packet {
     uint16_t win;           /* TCP window */
     uint16_t ip_len_trunc;  /* 1 if the capture cut the packet before the end of its payload */
     uint32_t wire_len;      /* bytes of the frame on the wire */
+    uint16_t ip_id;         /* IPv4 identification (0 for IPv6); tells copies of
+                               one packet from retransmissions (see dedup.h) */
+    uint16_t pad2_;
 } packet_t;
 
 #endif

@@ -1,8 +1,12 @@
 /* pcapsrc.c - reads one or more pcap/pcapng files as one timeline.
  *
- * Each file keeps one pending frame, copied out of libpcap's buffer (the
- * data pcap_next_ex returns is only valid until the next call on that
- * handle). A binary min-heap of the files with a pending frame, keyed by
+ * Each file keeps one pending frame, left in libpcap's buffer: the data
+ * pcap_next_ex returns stays valid until the next pcap_next_ex call on the
+ * same handle, and a file's handle is only called again once its pending
+ * frame has been handed out and the caller has come back for the next one,
+ * so no frame is ever copied. Each file is read through a large stdio
+ * buffer (PCAPSRC_IOBUF_SIZE), so reading costs few system calls. A binary
+ * min-heap of the files with a pending frame, keyed by
  * (timestamp, file index), gives the next frame in time order; ties go to
  * the file given first, and frames of one file keep their order. The frame
  * handed out stays at the top of the heap, and its file is only advanced on
@@ -18,7 +22,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dedup.h"
 #include "status.h"
+
+/* stdio buffer of each open file: the default (the file system block size,
+ * often 4 kB) costs one read system call per few frames. */
+#define PCAPSRC_IOBUF_SIZE (256 * 1024)
 
 typedef struct pcapsrc_file {
     char *path;
@@ -28,8 +37,8 @@ typedef struct pcapsrc_file {
     int64_t ts_us;     /* pending frame */
     uint32_t caplen;
     uint32_t wire_len;
-    uint8_t *buf;      /* pending frame's bytes; grows to the largest frame */
-    size_t buf_size;
+    const uint8_t *data; /* pending frame's bytes, in libpcap's buffer */
+    char *iobuf;       /* stdio buffer of the file (PCAPSRC_IOBUF_SIZE) */
 } pcapsrc_file;
 
 struct pcapsrc {
@@ -42,6 +51,8 @@ struct pcapsrc {
     size_t damaged;
     pcapsrc_warn_fn warn;
     void *warn_ctx;
+    int64_t dedup_window_us; /* 0: no duplicate suppression */
+    dedup *dd;               /* created at the first packet, several files only */
 };
 
 static void pcapsrc_warnf(pcapsrc *src, const char *fmt, ...)
@@ -86,6 +97,19 @@ static int pcapsrc_file_open(pcapsrc_file *f, char *errbuf)
     FILE *fp = fopen(f->path, "rb");
     if (!fp)
         return ss_errf(errbuf, SS_ERR_IO, "%s: cannot open: %s", f->path, strerror(errno));
+    f->iobuf = malloc(PCAPSRC_IOBUF_SIZE);
+    if (!f->iobuf) {
+        fclose(fp);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory for a read buffer", f->path);
+    }
+    if (setvbuf(fp, f->iobuf, _IOFBF, PCAPSRC_IOBUF_SIZE) != 0) {
+        fclose(fp);
+        free(f->iobuf);
+        f->iobuf = NULL;
+        fp = fopen(f->path, "rb"); /* keep the default buffer */
+        if (!fp)
+            return ss_errf(errbuf, SS_ERR_IO, "%s: cannot open: %s", f->path, strerror(errno));
+    }
     uint8_t magic[4];
     size_t got = fread(magic, 1, sizeof magic, fp);
     if (got == 0 && ferror(fp)) {
@@ -127,9 +151,8 @@ static int pcapsrc_file_open(pcapsrc_file *f, char *errbuf)
     return SS_OK;
 }
 
-/* Reads f's next frame into its buffer. Returns 1 with a pending frame, 0
- * when the file ends (cleanly or because of damage: then warned), negative
- * ss_status on allocation failure. */
+/* Reads f's next frame (left in libpcap's buffer). Returns 1 with a pending
+ * frame, 0 when the file ends (cleanly or because of damage: then warned). */
 static int pcapsrc_file_advance(pcapsrc *src, pcapsrc_file *f, char *errbuf)
 {
     if (!f->pcap)
@@ -138,17 +161,7 @@ static int pcapsrc_file_advance(pcapsrc *src, pcapsrc_file *f, char *errbuf)
     const u_char *data;
     int rc = pcap_next_ex(f->pcap, &hdr, &data);
     if (rc == 1) {
-        if (hdr->caplen > f->buf_size) {
-            size_t want = hdr->caplen < 2048 ? 2048 : hdr->caplen;
-            uint8_t *nb = realloc(f->buf, want);
-            if (!nb)
-                return ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory for a %u-byte frame",
-                               f->path, hdr->caplen);
-            f->buf = nb;
-            f->buf_size = want;
-        }
-        if (hdr->caplen)
-            memcpy(f->buf, data, hdr->caplen);
+        f->data = data;
         f->caplen = hdr->caplen;
         f->wire_len = hdr->len;
         f->ts_us = (int64_t)hdr->ts.tv_sec * 1000000 + (int64_t)hdr->ts.tv_usec;
@@ -169,6 +182,7 @@ static int pcapsrc_file_advance(pcapsrc *src, pcapsrc_file *f, char *errbuf)
     }
     pcap_close(f->pcap);
     f->pcap = NULL;
+    f->data = NULL;
     return 0;
 }
 
@@ -225,6 +239,7 @@ int pcapsrc_open(pcapsrc **out, const char *const *paths, size_t n,
         return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory opening captures");
     src->warn = warn;
     src->warn_ctx = warn_ctx;
+    src->dedup_window_us = DEDUP_DEFAULT_WINDOW_US;
     src->files = calloc(n, sizeof *src->files);
     src->heap = calloc(n, sizeof *src->heap);
     if (!src->files || !src->heap) {
@@ -284,7 +299,7 @@ int pcapsrc_next(pcapsrc *src, pcapsrc_frame *frame, char *errbuf)
     size_t k = src->heap[0];
     const pcapsrc_file *f = &src->files[k];
     frame->ts_us = f->ts_us;
-    frame->data = f->buf;
+    frame->data = f->data;
     frame->caplen = f->caplen;
     frame->wire_len = f->wire_len;
     frame->linktype = f->linktype;
@@ -294,21 +309,48 @@ int pcapsrc_next(pcapsrc *src, pcapsrc_frame *frame, char *errbuf)
     return 1;
 }
 
+int pcapsrc_set_dedup_window(pcapsrc *src, int64_t window_us, char *errbuf)
+{
+    if (!src || window_us < 0)
+        return ss_errf(errbuf, SS_ERR_ARG, "the duplicate window must be 0 or positive");
+    if (src->frames > 0)
+        return ss_errf(errbuf, SS_ERR_ARG, "the duplicate window must be set before reading");
+    src->dedup_window_us = window_us;
+    return SS_OK;
+}
+
 int pcapsrc_next_packet(pcapsrc *src, packet_t *pkt, decode_stats *stats, char *errbuf)
 {
     if (!pkt)
         return ss_errf(errbuf, SS_ERR_ARG, "pcapsrc_next_packet: NULL packet");
+    if (src && !src->dd && src->n_files > 1 && src->dedup_window_us > 0) {
+        int rc = dedup_create(&src->dd, src->dedup_window_us, 0, errbuf);
+        if (rc < 0)
+            return rc;
+    }
     for (;;) {
         pcapsrc_frame fr;
         int rc = pcapsrc_next(src, &fr, errbuf);
         if (rc <= 0)
             return rc;
         int res = decode_frame(pkt, fr.linktype, fr.data, fr.caplen, fr.wire_len, fr.ts_us);
+        if (res == DECODE_OK && src->dd) {
+            int dup = dedup_check(src->dd, pkt, fr.file_index, errbuf);
+            if (dup < 0)
+                return dup;
+            if (dup)
+                continue; /* counted once, from the file that saw it first */
+        }
         if (stats && res >= 0 && res < DECODE_RESULT_COUNT)
             stats->count[res]++;
         if (res == DECODE_OK)
             return 1;
     }
+}
+
+uint64_t pcapsrc_duplicates(const pcapsrc *src)
+{
+    return src ? dedup_dropped(src->dd) : 0;
 }
 
 uint64_t pcapsrc_frames(const pcapsrc *src)
@@ -329,11 +371,12 @@ void pcapsrc_close(pcapsrc *src)
         for (size_t k = 0; k < src->n_files; k++) {
             if (src->files[k].pcap)
                 pcap_close(src->files[k].pcap);
-            free(src->files[k].buf);
+            free(src->files[k].iobuf); /* after pcap_close closed its FILE */
             free(src->files[k].path);
         }
     }
     free(src->files);
     free(src->heap);
+    dedup_destroy(src->dd);
     free(src);
 }

@@ -8,6 +8,12 @@
  * capture, is empty (0 bytes), or has a link type decode cannot read is a
  * fatal error from pcapsrc_open. A capture holding only its header is valid
  * and empty: a warning, not an error. Timestamps are microseconds.
+ *
+ * Several sensors: when more than one file is open, pcapsrc_next_packet
+ * drops a packet that another file already gave within a time window
+ * (default 50 ms; see dedup.h for the signature and the clock-skew limits),
+ * so the same packet seen by two sensors counts once. pcapsrc_next (raw
+ * frames) does not.
  */
 #ifndef STEPSTONE_PCAPSRC_H
 #define STEPSTONE_PCAPSRC_H
@@ -46,10 +52,19 @@ int pcapsrc_open(pcapsrc **out, const char *const *paths, size_t n,
 int pcapsrc_next(pcapsrc *src, pcapsrc_frame *frame, char *errbuf);
 
 /* Gets the next frame that decodes to an IP packet, counting the others in
- * stats (may be NULL). Returns 1 with *pkt filled, 0 at the end, negative on
- * a fatal error. */
+ * stats (may be NULL) and skipping copies of a packet from another file
+ * (not counted in stats; see pcapsrc_duplicates). Returns 1 with *pkt
+ * filled, 0 at the end, negative on a fatal error. */
 int pcapsrc_next_packet(pcapsrc *src, packet_t *pkt, decode_stats *stats,
                         char *errbuf);
+
+/* Sets the window of duplicate suppression across files, microseconds (0
+ * turns it off), so sensors with a larger clock skew can be merged. Call
+ * before reading. Returns 0 or SS_ERR_ARG. */
+int pcapsrc_set_dedup_window(pcapsrc *src, int64_t window_us, char *errbuf);
+
+/* Packets dropped so far as copies seen by another file. */
+uint64_t pcapsrc_duplicates(const pcapsrc *src);
 
 /* Frames read so far, over all files. */
 uint64_t pcapsrc_frames(const pcapsrc *src);

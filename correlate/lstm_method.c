@@ -1,0 +1,166 @@
+/* lstm_method.c - the learned correlation method; see lstm_method.h. */
+#include "lstm_method.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "default_model.h"
+#include "status.h"
+
+/* One (connection, grid window) to embed. */
+typedef struct win_key {
+    uint32_t conn;
+    int64_t g;
+} win_key;
+
+static int key_cmp(const void *a, const void *b)
+{
+    const win_key *x = a, *y = b;
+    if (x->conn != y->conn)
+        return x->conn < y->conn ? -1 : 1;
+    return (x->g > y->g) - (x->g < y->g);
+}
+
+static size_t key_find(const win_key *keys, size_t n, uint32_t conn, int64_t g)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (keys[mid].conn < conn || (keys[mid].conn == conn && keys[mid].g < g))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int lstm_method_pair_windows(const connfeat_config *f, const conntab_record *in,
+                        const conntab_record *out, int64_t *g0)
+{
+    *g0 = connfeat_first_window(f, out->start_us);
+    int64_t end = in->end_us < out->end_us ? in->end_us : out->end_us;
+    int k = 0;
+    while (k < f->max_windows) {
+        int64_t w0 = connfeat_window_start(f, *g0 + k);
+        if (k > 0 && w0 > end)
+            break;
+        if (!connfeat_window_known(in, w0, f) || !connfeat_window_known(out, w0, f))
+            break;
+        k++;
+    }
+    return k;
+}
+
+int lstm_method_score_pairs(const encoder *enc, const connset *set,
+                            const candidates_pair *pairs, size_t n, double *scores,
+                            char *errbuf)
+{
+    const connfeat_config *f = &enc->cfg.feat;
+    const int E = enc->cfg.dim;
+    size_t cap = n * 2 * (size_t)f->max_windows, nk = 0;
+    if (n == 0)
+        return SS_OK;
+    win_key *keys = malloc(sizeof(*keys) * cap);
+    const conntab_record **recs = NULL;
+    int64_t *w0 = NULL;
+    float *emb = NULL;
+    int *nd = NULL;
+    int rc = SS_OK;
+    if (!keys) {
+        rc = ss_errf(errbuf, SS_ERR_NOMEM, "lstm: out of memory for %zu windows", cap);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const conntab_record *in = connset_get(set, pairs[i].in);
+        const conntab_record *out = connset_get(set, pairs[i].out);
+        int64_t g0;
+        int k = lstm_method_pair_windows(f, in, out, &g0);
+        for (int j = 0; j < k; j++) {
+            keys[nk++] = (win_key){pairs[i].in, g0 + j};
+            keys[nk++] = (win_key){pairs[i].out, g0 + j};
+        }
+    }
+    qsort(keys, nk, sizeof(*keys), key_cmp);
+    size_t u = 0;
+    for (size_t k = 0; k < nk; k++)
+        if (u == 0 || key_cmp(&keys[u - 1], &keys[k]) != 0)
+            keys[u++] = keys[k];
+    nk = u;
+    recs = malloc(sizeof(*recs) * (nk ? nk : 1));
+    w0 = malloc(sizeof(*w0) * (nk ? nk : 1));
+    emb = malloc(sizeof(*emb) * (nk ? nk : 1) * (size_t)E);
+    nd = malloc(sizeof(*nd) * (nk ? nk : 1));
+    if (!recs || !w0 || !emb || !nd) {
+        rc = ss_errf(errbuf, SS_ERR_NOMEM, "lstm: out of memory for %zu windows", nk);
+        goto done;
+    }
+    for (size_t k = 0; k < nk; k++) {
+        recs[k] = connset_get(set, keys[k].conn);
+        w0[k] = connfeat_window_start(f, keys[k].g);
+    }
+    if ((rc = encoder_embed_windows(emb, nd, enc, recs, w0, nk, errbuf)))
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        const conntab_record *in = connset_get(set, pairs[i].in);
+        const conntab_record *out = connset_get(set, pairs[i].out);
+        int64_t g0;
+        int k = lstm_method_pair_windows(f, in, out, &g0);
+        double sum = 0;
+        int used = 0;
+        for (int j = 0; j < k; j++) {
+            size_t a = key_find(keys, nk, pairs[i].in, g0 + j);
+            size_t b = key_find(keys, nk, pairs[i].out, g0 + j);
+            if (nd[a] == 0 && nd[b] == 0)
+                continue;
+            sum += cblas_sdot(E, emb + a * E, 1, emb + b * E, 1);
+            used++;
+        }
+        double s = used ? (sum / used + 1.0) / 2.0 : 0.0;
+        scores[i] = s < 0 ? 0 : s > 1 ? 1 : s;
+    }
+done:
+    free(keys);
+    free(recs);
+    free(w0);
+    free(emb);
+    free(nd);
+    return rc;
+}
+
+int lstm_method_load_encoder(encoder **out, const char *path, char *errbuf)
+{
+    if (path && *path)
+        return encoder_load(out, path, errbuf);
+    char sub[SS_ERRBUF_SIZE];
+    int rc = encoder_load_buffer(out, default_model_data, default_model_size, sub);
+    if (rc)
+        return ss_errf(errbuf, rc, "compiled-in model: %s", sub);
+    return SS_OK;
+}
+
+static int lstm_score(void *ctx, const connset *set, const candidates_pair *pairs, size_t n,
+                      double *scores, char *errbuf)
+{
+    return lstm_method_score_pairs(ctx, set, pairs, n, scores, errbuf);
+}
+
+static void lstm_destroy(void *ctx)
+{
+    encoder_destroy(ctx);
+}
+
+int lstm_method_init(method *m, const char *arg, char *errbuf)
+{
+    encoder *enc = NULL;
+    int rc = lstm_method_load_encoder(&enc, arg, errbuf);
+    if (rc)
+        return rc;
+    m->threshold = enc->threshold;
+    m->score = lstm_score;
+    m->ctx = enc;
+    m->destroy = lstm_destroy;
+    return SS_OK;
+}

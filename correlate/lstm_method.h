@@ -1,0 +1,47 @@
+/* lstm_method.h - the learned correlation method ("lstm" in the registry).
+ *
+ * A candidate hop (in, out) is scored on the grid windows (connfeat.h) from
+ * the one holding out's start onward, while both legs are open and their
+ * stored packets cover the window, at most max_windows of them. Each leg is
+ * embedded once per (connection, window) by the encoder (encoder.h), however
+ * many pairs use it, so the cost is linear in connections and windows; a
+ * pair's window similarity is the dot product of its two unit vectors. Windows
+ * where neither leg sent payload are skipped; the score is
+ * (mean similarity + 1) / 2 in [0,1] over the remaining windows, 0 when none
+ * is left. Averaging over windows drives the false positives down: an
+ * unrelated connection may match one window by chance, rarely all of them.
+ *
+ * Ownership: a method context owns its encoder; lstm_method_score_pairs
+ * borrows enc and allocates only its own scratch.
+ */
+#ifndef STEPSTONE_LSTM_METHOD_H
+#define STEPSTONE_LSTM_METHOD_H
+
+#include <stddef.h>
+
+#include "candidates.h"
+#include "connset.h"
+#include "encoder.h"
+#include "method.h"
+
+/* Number of grid windows (at most max_windows) the pair (in, out) is scored
+ * on; *g0 receives the first one's grid index (the window holding out's
+ * start). Training samples its windows the same way. */
+int lstm_method_pair_windows(const connfeat_config *f, const conntab_record *in,
+                             const conntab_record *out, int64_t *g0);
+
+/* Scores pairs[0..n) of set with enc into scores[0..n) (see above).
+ * Returns 0 or a negative status. */
+int lstm_method_score_pairs(const encoder *enc, const connset *set,
+                            const candidates_pair *pairs, size_t n, double *scores,
+                            char *errbuf);
+
+/* Loads the method's model: the file at path, or the compiled-in default
+ * model when path is NULL or empty. */
+int lstm_method_load_encoder(encoder **out, const char *path, char *errbuf);
+
+/* Registry entry: arg is a model file (NULL: the compiled-in model); the
+ * threshold is the model's calibrated one. */
+int lstm_method_init(method *m, const char *arg, char *errbuf);
+
+#endif

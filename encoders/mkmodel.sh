@@ -1,0 +1,49 @@
+#!/bin/sh
+# mkmodel.sh - trains the default correlator on synthetic captures (run by
+# `make model`; see docs/encoder.md).
+#
+#   mkmodel.sh STEPSTONE WORKDIR MODEL [extra 'train correlate' options]
+#
+# Writes training sets with `stepstone synth`, seeds 1..NTRAIN, and
+# validation sets, seeds 900.., all below 1000 (evaluation uses seeds >= 1000),
+# varying relay kinds, chaff, jitter, network delay and chain lengths widely
+# so the model does not learn one setting. Then trains MODEL. WORKDIR keeps
+# the captures (about 1 GB with the defaults); delete it afterwards.
+# NTRAIN and NVAL in the environment change the number of sets.
+set -eu
+[ $# -ge 3 ] || { echo "usage: mkmodel.sh STEPSTONE WORKDIR MODEL [train options]" >&2; exit 2; }
+ss=$1; work=$2; model=$3; shift 3
+ntrain=${NTRAIN:-48}
+nval=${NVAL:-8}
+mkdir -p "$work"
+
+kinds="ssh plain mix mix"
+chaffs="0 0 0.5 1 2 3"
+jitters="0 0 0.05 0.2 0.5 1"
+delays="0.001 0.004 0.004 0.02 0.06"
+hops="2-3 2-4 2-6"
+pick() { # pick INDEX WORDS...: the INDEX-th word (mod count)
+    i=$1; shift; n=$#; i=$(( i % n + 1 )); eval "echo \${$i}"
+}
+gen() { # gen SEED NAME
+    s=$1
+    k=$(pick $(( s * 7 + 1 )) $kinds); c=$(pick $(( s * 5 + 2 )) $chaffs)
+    j=$(pick $(( s * 11 + 3 )) $jitters); d=$(pick $(( s * 3 )) $delays)
+    h=$(pick $(( s * 13 )) $hops)
+    [ -s "$work/$2.pcap" ] && [ -s "$work/$2.csv" ] && return 0
+    "$ss" synth -q -o "$work/$2.pcap" --labels "$work/$2.csv" --seed "$s" --duration 400 \
+        --chains 10 --background $(( 60 + s % 5 * 20 )) --kind "$k" --chaff "$c" \
+        --jitter "$j" --delay "$d" --hops "$h"
+}
+set --  "$@"
+data=""
+s=1
+while [ $s -le "$ntrain" ]; do
+    gen $s "train$s"; data="$data --data $work/train$s.pcap:$work/train$s.csv"; s=$(( s + 1 ))
+done
+s=900
+while [ $s -lt $(( 900 + nval )) ]; do
+    gen $s "val$s"; data="$data --val $work/val$s.pcap:$work/val$s.csv"; s=$(( s + 1 ))
+done
+# shellcheck disable=SC2086
+exec "$ss" train correlate -o "$model" $data "$@"

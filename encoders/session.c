@@ -1,0 +1,1305 @@
+/* session.c - host sessions, tokens, the session network and model (see session.h). */
+#include "session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dense.h"
+#include "encoder.h"
+#include "rng.h"
+#include "status.h"
+
+static const char *const method_names[SESSION_METHOD_COUNT] = {"bilstm", "lstm1", "markov"};
+static const char *const net_prefix[2] = {"bilstm.", "lstm1."};
+
+const char *session_method_to_string(int method)
+{
+    return method >= 0 && method < SESSION_METHOD_COUNT ? method_names[method] : "?";
+}
+
+int session_method_from_string(const char *s)
+{
+    for (int k = 0; k < SESSION_METHOD_COUNT; k++)
+        if (s && !strcmp(s, method_names[k]))
+            return k;
+    return -1;
+}
+
+/* ---- sessionisation ---- */
+
+void session_config_default(session_config *cfg)
+{
+    cfg->gap_us = SESSION_DEFAULT_GAP_US;
+    cfg->max_conns = SESSION_DEFAULT_MAX_CONNS;
+}
+
+int session_config_check(const session_config *cfg, char *errbuf)
+{
+    if (cfg->gap_us <= 0)
+        return ss_errf(errbuf, SS_ERR_ARG, "session gap must be positive");
+    if (cfg->max_conns < 1 || cfg->max_conns > 4096)
+        return ss_errf(errbuf, SS_ERR_ARG, "session max connections must be 1..4096, got %d",
+                       cfg->max_conns);
+    return SS_OK;
+}
+
+/* One (host, connection) pair before grouping. */
+typedef struct member {
+    uint8_t family;
+    uint8_t host[16];
+    uint8_t outbound;
+    int64_t start_us;
+    uint64_t serial;
+    size_t rec;
+} member;
+
+static int addr_len(uint8_t family)
+{
+    return family == 6 ? 16 : 4;
+}
+
+static int cmp_host(uint8_t fa, const uint8_t *ha, uint8_t fb, const uint8_t *hb)
+{
+    if (fa != fb)
+        return fa < fb ? -1 : 1;
+    return memcmp(ha, hb, 16);
+}
+
+static int cmp_member(const void *pa, const void *pb)
+{
+    const member *a = pa, *b = pb;
+    int c = cmp_host(a->family, a->host, b->family, b->host);
+    if (c)
+        return c;
+    if (a->start_us != b->start_us)
+        return a->start_us < b->start_us ? -1 : 1;
+    if (a->serial != b->serial)
+        return a->serial < b->serial ? -1 : 1;
+    if (a->rec != b->rec)
+        return a->rec < b->rec ? -1 : 1;
+    return (int)a->outbound - (int)b->outbound;
+}
+
+static int cmp_span(const void *pa, const void *pb)
+{
+    const session_span *a = pa, *b = pb;
+    if (a->start_us != b->start_us)
+        return a->start_us < b->start_us ? -1 : 1;
+    int c = cmp_host(a->family, a->host, b->family, b->host);
+    if (c)
+        return c;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+int session_list_build(session_list *out, const conntab_record *const *recs, size_t n,
+                       const session_config *cfg, char *errbuf)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = session_config_check(cfg, errbuf);
+    if (rc)
+        return rc;
+    member *mem = n ? malloc(2 * n * sizeof(*mem)) : NULL;
+    if (n && !mem)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    size_t nm = 0;
+    for (size_t i = 0; i < n; i++) {
+        const conntab_record *r = recs[i];
+        int al = addr_len(r->family);
+        for (int side = 0; side < 2; side++) {
+            const uint8_t *h = side == 0 ? r->orig_h : r->resp_h;
+            if (side == 1 && !memcmp(r->orig_h, r->resp_h, (size_t)al))
+                break; /* a host talking to itself: one member */
+            member *m = &mem[nm++];
+            memset(m->host, 0, 16);
+            memcpy(m->host, h, (size_t)al);
+            m->family = r->family;
+            m->outbound = side == 0;
+            m->start_us = r->start_us;
+            m->serial = r->serial;
+            m->rec = i;
+        }
+    }
+    if (nm)
+        qsort(mem, nm, sizeof(*mem), cmp_member);
+    session_span *spans = nm ? malloc(nm * sizeof(*spans)) : NULL;
+    size_t *conn = nm ? malloc(nm * sizeof(*conn)) : NULL;
+    uint8_t *outb = nm ? malloc(nm) : NULL;
+    if (nm && (!spans || !conn || !outb)) {
+        free(mem);
+        free(spans);
+        free(conn);
+        free(outb);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    }
+    size_t ns = 0;
+    for (size_t k = 0; k < nm; k++) {
+        const member *m = &mem[k];
+        const conntab_record *r = recs[m->rec];
+        session_span *cur = ns ? &spans[ns - 1] : NULL;
+        int join = cur && !cmp_host(cur->family, cur->host, m->family, m->host) &&
+                   m->start_us - mem[k - 1].start_us < cfg->gap_us && cur->n < cfg->max_conns;
+        if (!join) {
+            cur = &spans[ns++];
+            cur->family = m->family;
+            memcpy(cur->host, m->host, 16);
+            cur->start_us = r->start_us;
+            cur->end_us = r->end_us;
+            cur->first = k;
+            cur->n = 0;
+        }
+        cur->n++;
+        if (r->end_us > cur->end_us)
+            cur->end_us = r->end_us;
+    }
+    if (ns)
+        qsort(spans, ns, sizeof(*spans), cmp_span);
+    size_t w = 0;
+    for (size_t s = 0; s < ns; s++) {
+        size_t f = spans[s].first;
+        spans[s].first = w;
+        for (int j = 0; j < spans[s].n; j++, w++) {
+            conn[w] = mem[f + (size_t)j].rec;
+            outb[w] = mem[f + (size_t)j].outbound;
+        }
+    }
+    free(mem);
+    out->spans = spans;
+    out->n_spans = ns;
+    out->conn = conn;
+    out->outbound = outb;
+    out->n_members = nm;
+    return SS_OK;
+}
+
+void session_list_free(session_list *l)
+{
+    if (!l)
+        return;
+    free(l->spans);
+    free(l->conn);
+    free(l->outbound);
+    memset(l, 0, sizeof(*l));
+}
+
+void session_host_string(uint8_t family, const uint8_t *host, char *buf, size_t n)
+{
+    if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, host, buf, (socklen_t)n) && n)
+        snprintf(buf, n, "?");
+}
+
+/* ---- tokens ---- */
+
+uint32_t session_state_key(const conntab_record *rec, int outbound)
+{
+    uint32_t port = rec->resp_p;
+    if (rec->proto == 1 || rec->proto == 58) /* ICMP, ICMPv6: the type */
+        port = rec->orig_p;
+    return (uint32_t)rec->proto << 17 | (uint32_t)(outbound ? 1 : 0) << 16 | (port & 0xffff);
+}
+
+void session_state_key_string(uint32_t key, char *buf, size_t n)
+{
+    unsigned proto = key >> 17, port = key & 0xffff;
+    const char *dir = key >> 16 & 1 ? "out" : "in";
+    const char *name = proto == 6 ? "tcp" : proto == 17 ? "udp" : proto == 1 ? "icmp"
+                     : proto == 58 ? "icmp6" : NULL;
+    if (name)
+        snprintf(buf, n, "%s/%u %s", name, port, dir);
+    else
+        snprintf(buf, n, "proto%u/%u %s", proto, port, dir);
+}
+
+typedef struct key_count {
+    uint32_t key;
+    size_t count;
+} key_count;
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_key_count(const void *a, const void *b)
+{
+    const key_count *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+int session_vocab_build(session_vocab *v, const uint32_t *keys, const uint64_t *bytes,
+                        size_t n, int max_states, int min_count, int size_classes,
+                        char *errbuf)
+{
+    memset(v, 0, sizeof(*v));
+    if (max_states < 1 || max_states > 4096)
+        return ss_errf(errbuf, SS_ERR_ARG, "vocabulary size must be 1..4096, got %d", max_states);
+    if (size_classes < 1 || size_classes > 256)
+        return ss_errf(errbuf, SS_ERR_ARG, "size classes must be 1..256, got %d", size_classes);
+    if (n == 0)
+        return ss_errf(errbuf, SS_ERR_EMPTY, "no connections to build a vocabulary from");
+    uint32_t *ks = malloc(n * sizeof(*ks));
+    uint64_t *bs = malloc(n * sizeof(*bs));
+    key_count *kc = malloc(n * sizeof(*kc));
+    v->state_keys = malloc((size_t)max_states * sizeof(uint32_t));
+    v->size_edges = malloc((size_t)size_classes * sizeof(float));
+    if (!ks || !bs || !kc || !v->state_keys || !v->size_edges) {
+        free(ks);
+        free(bs);
+        free(kc);
+        session_vocab_free(v);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "vocabulary: out of memory");
+    }
+    memcpy(ks, keys, n * sizeof(*ks));
+    memcpy(bs, bytes, n * sizeof(*bs));
+    qsort(ks, n, sizeof(*ks), cmp_u32);
+    size_t nk = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && ks[j] == ks[i])
+            j++;
+        kc[nk++] = (key_count){ks[i], j - i};
+        i = j;
+    }
+    qsort(kc, nk, sizeof(*kc), cmp_key_count);
+    v->n_states = 1;
+    for (size_t i = 0; i < nk && v->n_states < max_states; i++)
+        if (kc[i].count >= (size_t)(min_count > 0 ? min_count : 1))
+            v->state_keys[v->n_states++ - 1] = kc[i].key;
+    qsort(bs, n, sizeof(*bs), cmp_u64);
+    size_t nd = 0; /* distinct byte counts, so one frequent size cannot eat every bin */
+    for (size_t i = 0; i < n; i++)
+        if (nd == 0 || bs[i] != bs[nd - 1])
+            bs[nd++] = bs[i];
+    int ne = 0;
+    for (int c = 1; c < size_classes; c++) {
+        float e = (float)bs[(size_t)((double)c * (double)nd / size_classes)];
+        if (ne == 0 || e > v->size_edges[ne - 1])
+            v->size_edges[ne++] = e;
+    }
+    v->n_sizes = ne + 1;
+    free(ks);
+    free(bs);
+    free(kc);
+    return SS_OK;
+}
+
+void session_vocab_free(session_vocab *v)
+{
+    if (!v)
+        return;
+    free(v->state_keys);
+    free(v->size_edges);
+    memset(v, 0, sizeof(*v));
+}
+
+int session_vocab_state(const session_vocab *v, uint32_t key)
+{
+    for (int k = 0; k + 1 < v->n_states; k++)
+        if (v->state_keys[k] == key)
+            return k + 1;
+    return 0;
+}
+
+int session_vocab_size(const session_vocab *v, uint64_t bytes)
+{
+    float b = (float)bytes;
+    int c = 0;
+    while (c + 1 < v->n_sizes && v->size_edges[c] < b)
+        c++;
+    return c;
+}
+
+int session_input_size(const session_vocab *v, int enc_dim)
+{
+    return v->n_states + v->n_sizes + SESSION_N_OUTCOMES + SESSION_N_EXTRA + enc_dim;
+}
+
+int session_data_build(session_data *d, const session_vocab *v, const conntab_record *const *recs,
+                       size_t n, const float *vecs, int enc_dim, const session_config *cfg,
+                       char *errbuf)
+{
+    memset(d, 0, sizeof(*d));
+    if (enc_dim < 0 || (enc_dim > 0 && !vecs))
+        return ss_errf(errbuf, SS_ERR_ARG, "sessions: encoder vectors of dimension %d missing",
+                       enc_dim);
+    int rc = session_list_build(&d->list, recs, n, cfg, errbuf);
+    if (rc)
+        return rc;
+    int In = session_input_size(v, enc_dim);
+    size_t nm = d->list.n_members;
+    d->input_size = In;
+    d->x = calloc(nm ? nm * (size_t)In : 1, sizeof(float));
+    d->state = malloc((nm ? nm : 1) * sizeof(int));
+    d->size = malloc((nm ? nm : 1) * sizeof(int));
+    if (!d->x || !d->state || !d->size) {
+        session_data_free(d);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    }
+    for (size_t s = 0; s < d->list.n_spans; s++) {
+        const session_span *sp = &d->list.spans[s];
+        int64_t prev = 0;
+        for (int j = 0; j < sp->n; j++) {
+            size_t k = sp->first + (size_t)j;
+            const conntab_record *r = recs[d->list.conn[k]];
+            int st = session_vocab_state(v, session_state_key(r, d->list.outbound[k]));
+            int sz = session_vocab_size(v, r->orig_bytes + r->resp_bytes);
+            d->state[k] = st;
+            d->size[k] = sz;
+            float *x = d->x + k * (size_t)In;
+            x[st] = 1.0f;
+            x[v->n_states + sz] = 1.0f;
+            if (r->state < SESSION_N_OUTCOMES)
+                x[v->n_states + v->n_sizes + r->state] = 1.0f;
+            float *ex = x + v->n_states + v->n_sizes + SESSION_N_OUTCOMES;
+            double gap = j ? (double)(r->start_us - prev) / 1e6 : 0.0;
+            double dur = (double)(r->end_us - r->start_us) / 1e6;
+            ex[0] = (float)log1p(gap > 0 ? gap : 0.0);
+            ex[1] = (float)log1p(dur > 0 ? dur : 0.0);
+            if (enc_dim)
+                memcpy(ex + SESSION_N_EXTRA, vecs + d->list.conn[k] * (size_t)enc_dim,
+                       (size_t)enc_dim * sizeof(float));
+            prev = r->start_us;
+        }
+    }
+    return SS_OK;
+}
+
+void session_data_free(session_data *d)
+{
+    if (!d)
+        return;
+    session_list_free(&d->list);
+    free(d->x);
+    free(d->state);
+    free(d->size);
+    memset(d, 0, sizeof(*d));
+}
+
+int session_encoder_vectors(float *vecs, const struct encoder *enc,
+                            const conntab_record *const *recs, size_t n, char *errbuf)
+{
+    if (n == 0)
+        return SS_OK;
+    int64_t *w0 = malloc(n * sizeof(*w0));
+    if (!w0)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "encoder vectors: out of memory");
+    for (size_t i = 0; i < n; i++)
+        w0[i] = connfeat_window_start(&enc->cfg.feat,
+                                      connfeat_first_window(&enc->cfg.feat, recs[i]->start_us));
+    int rc = encoder_embed_windows(vecs, NULL, enc, recs, w0, n, errbuf);
+    free(w0);
+    return rc;
+}
+
+/* ---- network ---- */
+
+static int net_config_check(const session_net_config *c, char *errbuf)
+{
+    if (c->input_size < 1 || c->input_size > 1 << 16 || c->n_states < 1 ||
+        c->n_states > 4096 || c->n_sizes < 1 || c->n_sizes > 256 || c->hidden < 1 ||
+        c->hidden > 4096 || c->layers < 1 || c->layers > 8 || c->dense < 1 ||
+        c->dense > 4096 || (c->bidirectional != 0 && c->bidirectional != 1))
+        return ss_errf(errbuf, SS_ERR_ARG, "session net: bad sizes (in %d, states %d, sizes %d, "
+                       "hidden %d, layers %d, dense %d)", c->input_size, c->n_states, c->n_sizes,
+                       c->hidden, c->layers, c->dense);
+    return SS_OK;
+}
+
+/* Declares one LSTM stack's tensors with a name prefix; returns the index of
+ * its first tensor or a negative status. */
+static int add_stack(params_t *p, const lstm_config *lc, const char *prefix, char *errbuf)
+{
+    int nt = lstm_num_tensors(lc), first = -1, rc;
+    lstm_tensor *ts = calloc((size_t)nt, sizeof(*ts));
+    if (!ts)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "session net: out of memory");
+    if ((rc = lstm_param_tensors(ts, nt, lc, errbuf))) {
+        free(ts);
+        return rc;
+    }
+    for (int k = 0; k < nt; k++) {
+        char name[PARAMS_NAME_MAX];
+        snprintf(name, sizeof(name), "%s%s", prefix, ts[k].name);
+        size_t sh[2] = {(size_t)ts[k].rows, (size_t)ts[k].cols};
+        int idx = params_add(p, name, ts[k].cols == 1 ? 1 : 2, sh,
+                             ts[k].cols == 1 ? PARAMS_NO_DECAY : PARAMS_DECAY, errbuf);
+        if (idx < 0) {
+            free(ts);
+            return idx;
+        }
+        if (k == 0)
+            first = idx;
+    }
+    free(ts);
+    return first;
+}
+
+static int add_dense(params_t *p, const char *name, int oc, int ic, int *kw, int *kb,
+                     char *errbuf)
+{
+    char nw[PARAMS_NAME_MAX], nb[PARAMS_NAME_MAX];
+    snprintf(nw, sizeof(nw), "%s.weight", name);
+    snprintf(nb, sizeof(nb), "%s.bias", name);
+    size_t sw[2] = {(size_t)oc, (size_t)ic}, sb[1] = {(size_t)oc};
+    if ((*kw = params_add(p, nw, 2, sw, PARAMS_DECAY, errbuf)) < 0)
+        return *kw;
+    if ((*kb = params_add(p, nb, 1, sb, PARAMS_NO_DECAY, errbuf)) < 0)
+        return *kb;
+    return SS_OK;
+}
+
+int session_net_create(session_net **out, const session_net_config *cfg, uint64_t seed,
+                       char *errbuf)
+{
+    *out = NULL;
+    int rc = net_config_check(cfg, errbuf);
+    if (rc)
+        return rc;
+    session_net *net = calloc(1, sizeof(*net));
+    if (!net)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "session net: out of memory");
+    net->cfg = *cfg;
+    net->lstm = (lstm_config){.input_size = cfg->input_size, .hidden_size = cfg->hidden,
+                              .num_layers = cfg->layers, .bidirectional = 0};
+    net->k_bwd = -1;
+    if ((rc = params_create(&net->params, errbuf)))
+        goto fail;
+    if ((rc = net->k_fwd = add_stack(net->params, &net->lstm, "fwd.", errbuf)) < 0)
+        goto fail;
+    if (cfg->bidirectional && (rc = net->k_bwd = add_stack(net->params, &net->lstm, "bwd.",
+                                                           errbuf)) < 0)
+        goto fail;
+    int C = session_net_context_size(net);
+    if ((rc = add_dense(net->params, "dense", cfg->dense, C, &net->k_dense_w, &net->k_dense_b,
+                        errbuf)) ||
+        (rc = add_dense(net->params, "state_head", cfg->n_states, cfg->dense, &net->k_state_w,
+                        &net->k_state_b, errbuf)) ||
+        (rc = add_dense(net->params, "size_head", cfg->n_sizes, cfg->dense, &net->k_size_w,
+                        &net->k_size_b, errbuf)))
+        goto fail;
+    if ((rc = params_alloc(net->params, errbuf)))
+        goto fail;
+    rng_t r;
+    rng_seed(&r, seed);
+    lstm_init_params(params_data(net->params, net->k_fwd), &net->lstm, &r);
+    if (net->k_bwd >= 0)
+        lstm_init_params(params_data(net->params, net->k_bwd), &net->lstm, &r);
+    int kw[3] = {net->k_dense_w, net->k_state_w, net->k_size_w};
+    int kb[3] = {net->k_dense_b, net->k_state_b, net->k_size_b};
+    int ic[3] = {C, cfg->dense, cfg->dense};
+    for (int j = 0; j < 3; j++) {
+        float bound = 1.0f / sqrtf((float)ic[j]);
+        rng_fill_uniform(&r, params_data(net->params, kw[j]),
+                         net->params->tensors[kw[j]].size, -bound, bound);
+        rng_fill_uniform(&r, params_data(net->params, kb[j]),
+                         net->params->tensors[kb[j]].size, -bound, bound);
+    }
+    *out = net;
+    return SS_OK;
+fail:
+    session_net_destroy(net);
+    return rc < 0 ? rc : SS_ERR_INTERNAL;
+}
+
+void session_net_destroy(session_net *net)
+{
+    if (!net)
+        return;
+    params_destroy(net->params);
+    free(net);
+}
+
+int session_net_context_size(const session_net *net)
+{
+    return net->cfg.bidirectional ? 2 * net->cfg.hidden : net->cfg.hidden;
+}
+
+/* Offsets of the activation buffer (floats). */
+typedef struct net_layout {
+    size_t xr, fa, fo, ba, bo, ctx, hid, ls, ps, lz, pz, total;
+} net_layout;
+
+static net_layout acts_layout(const session_net *net, int B, int T)
+{
+    net_layout L;
+    size_t N = (size_t)B * (size_t)T, H = (size_t)net->cfg.hidden;
+    size_t la = lstm_acts_size(&net->lstm, B, T);
+    int bi = net->cfg.bidirectional;
+    size_t o = 0;
+    L.xr = o;
+    o += bi ? N * (size_t)net->cfg.input_size : 0;
+    L.fa = o;
+    o += la;
+    L.fo = o;
+    o += N * H;
+    L.ba = o;
+    o += bi ? la : 0;
+    L.bo = o;
+    o += bi ? N * H : 0;
+    L.ctx = o;
+    o += N * (size_t)session_net_context_size(net);
+    L.hid = o;
+    o += N * (size_t)net->cfg.dense;
+    L.ls = o;
+    o += N * (size_t)net->cfg.n_states;
+    L.ps = o;
+    o += N * (size_t)net->cfg.n_states;
+    L.lz = o;
+    o += N * (size_t)net->cfg.n_sizes;
+    L.pz = o;
+    o += N * (size_t)net->cfg.n_sizes;
+    L.total = o;
+    return L;
+}
+
+size_t session_net_acts_size(const session_net *net, int B, int T)
+{
+    return acts_layout(net, B, T).total;
+}
+
+size_t session_net_workspace_size(const session_net *net, int B, int T)
+{
+    size_t N = (size_t)B * (size_t)T;
+    size_t C = (size_t)session_net_context_size(net), D = (size_t)net->cfg.dense;
+    return N * ((size_t)net->cfg.n_states + (size_t)net->cfg.n_sizes + 2 * D + C +
+                2 * (size_t)net->cfg.hidden) +
+           dense_workspace_size(DENSE_ACT_TANH, B * T, net->cfg.dense) +
+           lstm_workspace_size(&net->lstm, B, T);
+}
+
+static void softmax_rows(float *p, const float *logits, size_t N, int C)
+{
+    for (size_t n = 0; n < N; n++) {
+        const float *l = logits + n * (size_t)C;
+        float *q = p + n * (size_t)C;
+        float mx = l[0];
+        for (int c = 1; c < C; c++)
+            mx = l[c] > mx ? l[c] : mx;
+        float sum = 0.0f;
+        for (int c = 0; c < C; c++) {
+            q[c] = expf(l[c] - mx);
+            sum += q[c];
+        }
+        for (int c = 0; c < C; c++)
+            q[c] /= sum;
+    }
+}
+
+static int check_batch(const int *lengths, int B, int T, char *errbuf)
+{
+    if (B < 1 || T < 1)
+        return ss_errf(errbuf, SS_ERR_ARG, "session net: empty batch (%d x %d)", B, T);
+    for (int b = 0; b < B; b++)
+        if (lengths[b] < 1 || lengths[b] > T)
+            return ss_errf(errbuf, SS_ERR_ARG, "session net: length %d of sequence %d not in 1..%d",
+                           lengths[b], b, T);
+    return SS_OK;
+}
+
+/* Mean -log p of the target of each row with a target >= 0; *count rows. */
+static double nll(const float *p, const int *tgt, size_t N, int C, size_t *count)
+{
+    double s = 0.0;
+    size_t c = 0;
+    for (size_t n = 0; n < N; n++)
+        if (tgt[n] >= 0 && tgt[n] < C) {
+            float q = p[n * (size_t)C + (size_t)tgt[n]];
+            s -= log(q > 1e-30f ? q : 1e-30f);
+            c++;
+        }
+    *count = c;
+    return c ? s / (double)c : 0.0;
+}
+
+int session_net_forward(float *loss, float *acts, const float *inp, const int *lengths,
+                        const int *state_tgt, const int *size_tgt, const session_net *net,
+                        int B, int T, char *errbuf)
+{
+    int rc = check_batch(lengths, B, T, errbuf);
+    if (rc)
+        return rc;
+    net_layout L = acts_layout(net, B, T);
+    const session_net_config *c = &net->cfg;
+    int H = c->hidden, In = c->input_size, C = session_net_context_size(net);
+    size_t N = (size_t)B * (size_t)T;
+    if ((rc = lstm_forward(acts + L.fo, NULL, acts + L.fa, inp, lengths,
+                           params_data(net->params, net->k_fwd), &net->lstm, B, T, errbuf)))
+        return rc;
+    if (c->bidirectional) {
+        float *xr = acts + L.xr;
+        memset(xr, 0, N * (size_t)In * sizeof(float));
+        for (int b = 0; b < B; b++)
+            for (int s = 0; s < lengths[b]; s++)
+                memcpy(xr + ((size_t)b * T + s) * In,
+                       inp + ((size_t)b * T + (lengths[b] - 1 - s)) * In, (size_t)In * sizeof(float));
+        if ((rc = lstm_forward(acts + L.bo, NULL, acts + L.ba, xr, lengths,
+                               params_data(net->params, net->k_bwd), &net->lstm, B, T, errbuf)))
+            return rc;
+    }
+    /* context of t: fwd output at t-1 and bwd output at t+1 (reversed index L-2-t) */
+    float *ctx = acts + L.ctx;
+    memset(ctx, 0, N * (size_t)C * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        int len = lengths[b];
+        for (int t = 0; t < len; t++) {
+            float *row = ctx + ((size_t)b * T + t) * C;
+            if (t > 0)
+                memcpy(row, acts + L.fo + ((size_t)b * T + t - 1) * H, (size_t)H * sizeof(float));
+            if (c->bidirectional && t + 1 < len)
+                memcpy(row + H, acts + L.bo + ((size_t)b * T + (len - 2 - t)) * H,
+                       (size_t)H * sizeof(float));
+        }
+    }
+    const params_t *p = net->params;
+    dense_forward(acts + L.hid, ctx, params_data(p, net->k_dense_w),
+                  params_data(p, net->k_dense_b), DENSE_ACT_TANH, (int)N, C, c->dense);
+    dense_forward(acts + L.ls, acts + L.hid, params_data(p, net->k_state_w),
+                  params_data(p, net->k_state_b), DENSE_ACT_NONE, (int)N, c->dense, c->n_states);
+    dense_forward(acts + L.lz, acts + L.hid, params_data(p, net->k_size_w),
+                  params_data(p, net->k_size_b), DENSE_ACT_NONE, (int)N, c->dense, c->n_sizes);
+    softmax_rows(acts + L.ps, acts + L.ls, N, c->n_states);
+    softmax_rows(acts + L.pz, acts + L.lz, N, c->n_sizes);
+    if (loss && state_tgt && size_tgt) {
+        size_t cs, cz;
+        *loss = (float)(nll(acts + L.ps, state_tgt, N, c->n_states, &cs) +
+                        nll(acts + L.pz, size_tgt, N, c->n_sizes, &cz));
+    }
+    return SS_OK;
+}
+
+void session_net_probs(const float **p_state, const float **p_size, const float *acts,
+                       const session_net *net, int B, int T)
+{
+    net_layout L = acts_layout(net, B, T);
+    *p_state = acts + L.ps;
+    *p_size = acts + L.pz;
+}
+
+/* dlogits = (p - onehot(target)) / count for rows with a target, else 0. */
+static void ce_grad(float *dl, const float *p, const int *tgt, size_t N, int C)
+{
+    size_t cnt = 0;
+    for (size_t n = 0; n < N; n++)
+        cnt += tgt[n] >= 0 && tgt[n] < C;
+    float inv = cnt ? 1.0f / (float)cnt : 0.0f;
+    for (size_t n = 0; n < N; n++) {
+        float *d = dl + n * (size_t)C;
+        const float *q = p + n * (size_t)C;
+        if (tgt[n] < 0 || tgt[n] >= C) {
+            memset(d, 0, (size_t)C * sizeof(float));
+            continue;
+        }
+        for (int k = 0; k < C; k++)
+            d[k] = q[k] * inv;
+        d[tgt[n]] -= inv;
+    }
+}
+
+int session_net_backward(float *ws, const float *acts, const float *inp, const int *lengths,
+                         const int *state_tgt, const int *size_tgt, session_net *net, int B,
+                         int T, char *errbuf)
+{
+    int rc = check_batch(lengths, B, T, errbuf);
+    if (rc)
+        return rc;
+    if (!state_tgt || !size_tgt)
+        return ss_errf(errbuf, SS_ERR_ARG, "session net: backward needs targets");
+    net_layout L = acts_layout(net, B, T);
+    const session_net_config *c = &net->cfg;
+    int H = c->hidden, C = session_net_context_size(net), D = c->dense;
+    size_t N = (size_t)B * (size_t)T;
+    params_t *p = net->params;
+    float *dls = ws, *dlz = dls + N * (size_t)c->n_states, *dhid = dlz + N * (size_t)c->n_sizes;
+    float *dhid2 = dhid + N * (size_t)D, *dctx = dhid2 + N * (size_t)D;
+    float *dfo = dctx + N * (size_t)C, *dbo = dfo + N * (size_t)H, *dws = dbo + N * (size_t)H;
+    float *lws = dws + dense_workspace_size(DENSE_ACT_TANH, (int)N, D);
+    ce_grad(dls, acts + L.ps, state_tgt, N, c->n_states);
+    ce_grad(dlz, acts + L.pz, size_tgt, N, c->n_sizes);
+    dense_backward(dhid, params_grad(p, net->k_state_w), params_grad(p, net->k_state_b), dls,
+                   acts + L.hid, params_data(p, net->k_state_w), acts + L.ls, DENSE_ACT_NONE,
+                   NULL, (int)N, D, c->n_states);
+    dense_backward(dhid2, params_grad(p, net->k_size_w), params_grad(p, net->k_size_b), dlz,
+                   acts + L.hid, params_data(p, net->k_size_w), acts + L.lz, DENSE_ACT_NONE,
+                   NULL, (int)N, D, c->n_sizes);
+    for (size_t k = 0; k < N * (size_t)D; k++)
+        dhid[k] += dhid2[k];
+    dense_backward(dctx, params_grad(p, net->k_dense_w), params_grad(p, net->k_dense_b), dhid,
+                   acts + L.ctx, params_data(p, net->k_dense_w), acts + L.hid, DENSE_ACT_TANH,
+                   dws, (int)N, C, D);
+    memset(dfo, 0, 2 * N * (size_t)H * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        int len = lengths[b];
+        for (int t = 0; t < len; t++) {
+            const float *row = dctx + ((size_t)b * T + t) * C;
+            if (t > 0) {
+                float *d = dfo + ((size_t)b * T + t - 1) * H;
+                for (int h = 0; h < H; h++)
+                    d[h] += row[h];
+            }
+            if (c->bidirectional && t + 1 < len) {
+                float *d = dbo + ((size_t)b * T + (len - 2 - t)) * H;
+                for (int h = 0; h < H; h++)
+                    d[h] += row[H + h];
+            }
+        }
+    }
+    if ((rc = lstm_backward(NULL, params_grad(p, net->k_fwd), dfo, NULL, acts + L.fa, lws, inp,
+                            lengths, params_data(p, net->k_fwd), &net->lstm, B, T, errbuf)))
+        return rc;
+    if (c->bidirectional &&
+        (rc = lstm_backward(NULL, params_grad(p, net->k_bwd), dbo, NULL, acts + L.ba, lws,
+                            acts + L.xr, lengths, params_data(p, net->k_bwd), &net->lstm, B, T,
+                            errbuf)))
+        return rc;
+    return SS_OK;
+}
+
+/* ---- the model ---- */
+
+static void thresholds_free(session_thresholds *t)
+{
+    free(t->hosts);
+    memset(t, 0, sizeof(*t));
+}
+
+void session_model_destroy(session_model *m)
+{
+    if (!m)
+        return;
+    session_vocab_free(&m->vocab);
+    session_net_destroy(m->net[0]);
+    session_net_destroy(m->net[1]);
+    markov_destroy(m->markov);
+    for (int k = 0; k < SESSION_METHOD_COUNT; k++)
+        thresholds_free(&m->thr[k]);
+    free(m);
+}
+
+#define SCORE_BATCH 64
+
+int session_model_likelihoods(double *lik, const session_model *m, int method,
+                              const session_data *d, char *errbuf)
+{
+    const session_list *sl = &d->list;
+    if (method == SESSION_METHOD_MARKOV) {
+        if (!m->markov)
+            return ss_errf(errbuf, SS_ERR_ARG, "session model has no Markov chain");
+        for (size_t s = 0; s < sl->n_spans; s++)
+            markov_score(m->markov, d->state + sl->spans[s].first, sl->spans[s].n,
+                         lik + sl->spans[s].first);
+        return SS_OK;
+    }
+    if (method != SESSION_METHOD_BILSTM && method != SESSION_METHOD_LSTM1)
+        return ss_errf(errbuf, SS_ERR_ARG, "unknown scoring method %d", method);
+    const session_net *net = m->net[method];
+    if (!net)
+        return ss_errf(errbuf, SS_ERR_ARG, "session model has no %s network",
+                       session_method_to_string(method));
+    int In = net->cfg.input_size;
+    if (In != d->input_size)
+        return ss_errf(errbuf, SS_ERR_SHAPE, "session data has %d inputs, the model %d",
+                       d->input_size, In);
+    int T = 1;
+    for (size_t s = 0; s < sl->n_spans; s++)
+        T = sl->spans[s].n > T ? sl->spans[s].n : T;
+    int B = SCORE_BATCH;
+    float *acts = malloc(session_net_acts_size(net, B, T) * sizeof(float));
+    float *x = malloc((size_t)B * T * In * sizeof(float));
+    int lengths[SCORE_BATCH];
+    if (!acts || !x) {
+        free(acts);
+        free(x);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "scoring: out of memory");
+    }
+    int rc = SS_OK;
+    for (size_t s0 = 0; s0 < sl->n_spans && !rc; s0 += (size_t)B) {
+        int nb = (int)(sl->n_spans - s0 < (size_t)B ? sl->n_spans - s0 : (size_t)B);
+        memset(x, 0, (size_t)nb * T * In * sizeof(float));
+        for (int b = 0; b < nb; b++) {
+            const session_span *sp = &sl->spans[s0 + (size_t)b];
+            lengths[b] = sp->n;
+            memcpy(x + (size_t)b * T * In, d->x + sp->first * (size_t)In,
+                   (size_t)sp->n * In * sizeof(float));
+        }
+        if ((rc = session_net_forward(NULL, acts, x, lengths, NULL, NULL, net, nb, T, errbuf)))
+            break;
+        const float *ps, *pz;
+        session_net_probs(&ps, &pz, acts, net, nb, T);
+        for (int b = 0; b < nb; b++) {
+            const session_span *sp = &sl->spans[s0 + (size_t)b];
+            for (int t = 0; t < sp->n; t++) {
+                size_t k = sp->first + (size_t)t, row = (size_t)b * T + t;
+                lik[k] = 0.5 * ((double)ps[row * net->cfg.n_states + d->state[k]] +
+                                (double)pz[row * net->cfg.n_sizes + d->size[k]]);
+            }
+        }
+    }
+    free(acts);
+    free(x);
+    return rc;
+}
+
+double session_model_threshold(const session_model *m, int method, uint8_t family,
+                               const uint8_t *host)
+{
+    const session_thresholds *t = &m->thr[method];
+    size_t lo = 0, hi = t->n_hosts;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = cmp_host(t->hosts[mid].family, t->hosts[mid].host, family, host);
+        if (!c)
+            return t->hosts[mid].threshold;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return t->global;
+}
+
+void session_model_results(session_result *res, const session_model *m, int method,
+                           const session_data *d, const double *lik)
+{
+    for (size_t s = 0; s < d->list.n_spans; s++) {
+        const session_span *sp = &d->list.spans[s];
+        double sum = 0.0, least = 2.0;
+        int li = 0;
+        for (int t = 0; t < sp->n; t++) {
+            double l = lik[sp->first + (size_t)t];
+            sum += l;
+            if (l < least) {
+                least = l;
+                li = t;
+            }
+        }
+        res[s].score = 1.0 - sum / sp->n;
+        res[s].threshold = session_model_threshold(m, method, sp->family, sp->host);
+        res[s].flagged = res[s].score > res[s].threshold;
+        res[s].least = li;
+        res[s].least_lik = least;
+    }
+}
+
+/* ---- model files ---- */
+
+#define HOST_FLOATS 18 /* family, 16 address bytes, threshold */
+
+static int set_net_config(modelfile_t *mf, const char *prefix, const session_net *net,
+                          char *errbuf)
+{
+    char k[MODELFILE_NAME_MAX];
+    int rc;
+    snprintf(k, sizeof(k), "%shidden", prefix);
+    if ((rc = modelfile_set_int(mf, k, net->cfg.hidden, errbuf)))
+        return rc;
+    snprintf(k, sizeof(k), "%slayers", prefix);
+    if ((rc = modelfile_set_int(mf, k, net->cfg.layers, errbuf)))
+        return rc;
+    snprintf(k, sizeof(k), "%sbidirectional", prefix);
+    if ((rc = modelfile_set_int(mf, k, net->cfg.bidirectional, errbuf)))
+        return rc;
+    snprintf(k, sizeof(k), "%sdense", prefix);
+    return modelfile_set_int(mf, k, net->cfg.dense, errbuf);
+}
+
+static int set_thresholds(modelfile_t *mf, int method, const session_thresholds *t,
+                          char *errbuf)
+{
+    char k[MODELFILE_NAME_MAX];
+    snprintf(k, sizeof(k), "thr.%s.global", session_method_to_string(method));
+    int rc = modelfile_set_float(mf, k, t->global, errbuf);
+    if (rc)
+        return rc;
+    float *a = malloc((t->n_hosts ? t->n_hosts : 1) * HOST_FLOATS * sizeof(float));
+    if (!a)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "session model: out of memory");
+    for (size_t h = 0; h < t->n_hosts; h++) {
+        float *r = a + h * HOST_FLOATS;
+        r[0] = t->hosts[h].family;
+        for (int j = 0; j < 16; j++)
+            r[1 + j] = t->hosts[h].host[j];
+        r[17] = (float)t->hosts[h].threshold;
+    }
+    snprintf(k, sizeof(k), "thr.%s.hosts", session_method_to_string(method));
+    rc = modelfile_set_norm(mf, k, a, t->n_hosts * HOST_FLOATS, errbuf);
+    free(a);
+    return rc;
+}
+
+int session_model_to_file(modelfile_t **out, params_t **params, const session_model *m,
+                          char *errbuf)
+{
+    *out = NULL;
+    *params = NULL;
+    modelfile_t *mf = NULL;
+    params_t *p = NULL;
+    float *tmp = NULL;
+    int rc;
+    if (!m->net[0] || !m->net[1] || !m->markov)
+        return ss_errf(errbuf, SS_ERR_ARG, "session model: incomplete (networks or chain missing)");
+    if ((rc = modelfile_create(&mf, SESSION_MODEL_KIND, errbuf)))
+        return rc;
+    size_t nk = (size_t)m->vocab.n_states - 1, ne = (size_t)m->vocab.n_sizes - 1;
+    tmp = malloc((nk + ne + 1) * sizeof(float));
+    if (!tmp) {
+        rc = ss_errf(errbuf, SS_ERR_NOMEM, "session model: out of memory");
+        goto fail;
+    }
+    for (size_t k = 0; k < nk; k++)
+        tmp[k] = (float)m->vocab.state_keys[k];
+    if ((rc = modelfile_set_int(mf, "gap_us", m->sess.gap_us, errbuf)) ||
+        (rc = modelfile_set_int(mf, "max_conns", m->sess.max_conns, errbuf)) ||
+        (rc = modelfile_set_int(mf, "enc_dim", m->enc_dim, errbuf)) ||
+        (rc = modelfile_set_int(mf, "encoder_id", (int64_t)m->encoder_id, errbuf)) ||
+        (rc = modelfile_set_int(mf, "n_states", m->vocab.n_states, errbuf)) ||
+        (rc = modelfile_set_int(mf, "n_sizes", m->vocab.n_sizes, errbuf)) ||
+        (rc = modelfile_set_int(mf, "outcomes", SESSION_N_OUTCOMES, errbuf)) ||
+        (rc = modelfile_set_float(mf, "quantile", m->quantile, errbuf)) ||
+        (rc = modelfile_set_float(mf, "markov.alpha", m->markov->alpha, errbuf)) ||
+        (rc = modelfile_set_norm(mf, "state_keys", tmp, nk, errbuf)) ||
+        (rc = modelfile_set_norm(mf, "size_edges", m->vocab.size_edges, ne, errbuf)) ||
+        (rc = modelfile_set_norm(mf, "markov.counts", m->markov->counts,
+                                 markov_counts_size(m->markov->n_states), errbuf)))
+        goto fail;
+    for (int j = 0; j < 2; j++)
+        if ((rc = set_net_config(mf, net_prefix[j], m->net[j], errbuf)))
+            goto fail;
+    for (int k = 0; k < SESSION_METHOD_COUNT; k++)
+        if ((rc = set_thresholds(mf, k, &m->thr[k], errbuf)))
+            goto fail;
+    if ((rc = params_create(&p, errbuf)))
+        goto fail;
+    for (int j = 0; j < 2; j++) {
+        const params_t *np = m->net[j]->params;
+        for (size_t t = 0; t < np->n_tensors; t++) {
+            char name[PARAMS_NAME_MAX];
+            if (snprintf(name, sizeof(name), "%s%s", net_prefix[j], np->tensors[t].name) >=
+                (int)sizeof(name)) {
+                rc = ss_errf(errbuf, SS_ERR_INTERNAL, "tensor name too long");
+                goto fail;
+            }
+            int idx = params_add(p, name, np->tensors[t].ndim, np->tensors[t].shape,
+                                 np->tensors[t].flags, errbuf);
+            if (idx < 0) {
+                rc = idx;
+                goto fail;
+            }
+        }
+    }
+    if ((rc = params_alloc(p, errbuf)))
+        goto fail;
+    size_t off = 0;
+    for (int j = 0; j < 2; j++) {
+        const params_t *np = m->net[j]->params;
+        memcpy(p->data + off, np->data, np->total * sizeof(float));
+        off += np->total;
+    }
+    free(tmp);
+    *out = mf;
+    *params = p;
+    return SS_OK;
+fail:
+    free(tmp);
+    modelfile_destroy(mf);
+    params_destroy(p);
+    return rc;
+}
+
+int session_model_save(const session_model *m, const char *path, char *errbuf)
+{
+    modelfile_t *mf;
+    params_t *p;
+    int rc = session_model_to_file(&mf, &p, m, errbuf);
+    if (rc)
+        return rc;
+    rc = modelfile_save(mf, p, path, errbuf);
+    modelfile_destroy(mf);
+    params_destroy(p);
+    return rc;
+}
+
+static int get_int(const modelfile_t *mf, const char *key, int64_t lo, int64_t hi, int64_t *v,
+                   char *errbuf)
+{
+    int rc = modelfile_get_int(mf, key, v, errbuf);
+    if (rc)
+        return rc;
+    if (*v < lo || *v > hi)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: %s = %lld is out of range",
+                       key, (long long)*v);
+    return SS_OK;
+}
+
+static int load_net(session_net **out, const modelfile_t *mf, int j, int In, int V, int K,
+                    char *errbuf)
+{
+    char k[MODELFILE_NAME_MAX];
+    int64_t hid, lay, bi, den;
+    int rc;
+    snprintf(k, sizeof(k), "%shidden", net_prefix[j]);
+    if ((rc = get_int(mf, k, 1, 4096, &hid, errbuf)))
+        return rc;
+    snprintf(k, sizeof(k), "%slayers", net_prefix[j]);
+    if ((rc = get_int(mf, k, 1, 8, &lay, errbuf)))
+        return rc;
+    snprintf(k, sizeof(k), "%sbidirectional", net_prefix[j]);
+    if ((rc = get_int(mf, k, 0, 1, &bi, errbuf)))
+        return rc;
+    snprintf(k, sizeof(k), "%sdense", net_prefix[j]);
+    if ((rc = get_int(mf, k, 1, 4096, &den, errbuf)))
+        return rc;
+    session_net_config nc = {.input_size = In, .n_states = V, .n_sizes = K, .hidden = (int)hid,
+                             .layers = (int)lay, .bidirectional = (int)bi, .dense = (int)den};
+    session_net *net;
+    if ((rc = session_net_create(&net, &nc, 0, errbuf)))
+        return rc;
+    const params_t *src = mf->params;
+    for (size_t t = 0; t < net->params->n_tensors; t++) {
+        const params_tensor *dt = &net->params->tensors[t];
+        char name[PARAMS_NAME_MAX];
+        snprintf(name, sizeof(name), "%s%s", net_prefix[j], dt->name);
+        int si = params_find(src, name);
+        if (si < 0) {
+            session_net_destroy(net);
+            return ss_errf(errbuf, SS_ERR_SHAPE, "session model: tensor %s missing", name);
+        }
+        const params_tensor *st = &src->tensors[si];
+        int same = st->ndim == dt->ndim;
+        for (int d = 0; same && d < dt->ndim; d++)
+            same = st->shape[d] == dt->shape[d];
+        if (!same) {
+            char e[64], f[64];
+            params_shape_string(dt, e, sizeof(e));
+            params_shape_string(st, f, sizeof(f));
+            session_net_destroy(net);
+            return ss_errf(errbuf, SS_ERR_SHAPE, "session model: tensor %s: expected %s, found %s",
+                           name, e, f);
+        }
+        const float *sv = params_data(src, si);
+        for (size_t q = 0; q < dt->size; q++)
+            if (!isfinite(sv[q])) {
+                session_net_destroy(net);
+                return ss_errf(errbuf, SS_ERR_FORMAT, "session model: tensor %s holds a value "
+                               "that is not a finite number", name);
+            }
+        memcpy(params_data(net->params, (int)t), sv, dt->size * sizeof(float));
+    }
+    *out = net;
+    return SS_OK;
+}
+
+static int load_thresholds(session_thresholds *t, const modelfile_t *mf, int method,
+                           char *errbuf)
+{
+    char k[MODELFILE_NAME_MAX];
+    snprintf(k, sizeof(k), "thr.%s.global", session_method_to_string(method));
+    int rc = modelfile_get_float(mf, k, &t->global, errbuf);
+    if (rc)
+        return rc;
+    if (!isfinite(t->global))
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: %s is not a number", k);
+    snprintf(k, sizeof(k), "thr.%s.hosts", session_method_to_string(method));
+    const float *a;
+    size_t n;
+    if ((rc = modelfile_get_norm(mf, k, &a, &n, 0, errbuf)))
+        return rc;
+    if (n % HOST_FLOATS)
+        return ss_errf(errbuf, SS_ERR_SHAPE, "session model: %s has %zu floats, not a multiple "
+                       "of %d", k, n, HOST_FLOATS);
+    t->n_hosts = n / HOST_FLOATS;
+    t->hosts = calloc(t->n_hosts ? t->n_hosts : 1, sizeof(*t->hosts));
+    if (!t->hosts)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "session model: out of memory");
+    for (size_t h = 0; h < t->n_hosts; h++) {
+        const float *r = a + h * HOST_FLOATS;
+        session_host_threshold *ht = &t->hosts[h];
+        if ((r[0] != 4 && r[0] != 6) || !isfinite(r[17]))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "session model: bad host entry %zu in %s", h, k);
+        ht->family = (uint8_t)r[0];
+        for (int j = 0; j < 16; j++) {
+            if (!(r[1 + j] >= 0 && r[1 + j] <= 255))
+                return ss_errf(errbuf, SS_ERR_FORMAT, "session model: bad host entry %zu in %s",
+                               h, k);
+            ht->host[j] = (uint8_t)r[1 + j];
+        }
+        ht->threshold = r[17];
+        if (h && cmp_host(t->hosts[h - 1].family, t->hosts[h - 1].host, ht->family,
+                          ht->host) >= 0)
+            return ss_errf(errbuf, SS_ERR_FORMAT, "session model: hosts of %s not sorted", k);
+    }
+    return SS_OK;
+}
+
+int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t id,
+                            char *errbuf)
+{
+    *out = NULL;
+    int rc = modelfile_expect_kind(mf, SESSION_MODEL_KIND, errbuf);
+    if (rc)
+        return rc;
+    int64_t gap, maxc, E, V, K, nout, eid;
+    double alpha, q;
+    if ((rc = get_int(mf, "gap_us", 1, INT64_C(1) << 50, &gap, errbuf)) ||
+        (rc = get_int(mf, "max_conns", 1, 4096, &maxc, errbuf)) ||
+        (rc = get_int(mf, "enc_dim", 0, 4096, &E, errbuf)) ||
+        (rc = modelfile_get_int(mf, "encoder_id", &eid, errbuf)) ||
+        (rc = get_int(mf, "n_states", 1, 4096, &V, errbuf)) ||
+        (rc = get_int(mf, "n_sizes", 1, 256, &K, errbuf)) ||
+        (rc = get_int(mf, "outcomes", 0, 1024, &nout, errbuf)) ||
+        (rc = modelfile_get_float(mf, "quantile", &q, errbuf)) ||
+        (rc = modelfile_get_float(mf, "markov.alpha", &alpha, errbuf)))
+        return rc;
+    if (nout != SESSION_N_OUTCOMES)
+        return ss_errf(errbuf, SS_ERR_SHAPE, "session model: %lld connection states, this build "
+                       "has %d", (long long)nout, SESSION_N_OUTCOMES);
+    if (!mf->params)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: no tensors");
+    session_model *m = calloc(1, sizeof(*m));
+    if (!m)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "session model: out of memory");
+    m->sess.gap_us = gap;
+    m->sess.max_conns = (int)maxc;
+    m->enc_dim = (int)E;
+    m->encoder_id = (uint64_t)eid;
+    m->quantile = q;
+    m->id = id;
+    const float *keys, *edges, *counts;
+    size_t n;
+    if ((rc = modelfile_get_norm(mf, "state_keys", &keys, &n, 0, errbuf)))
+        goto fail;
+    if (n != (size_t)V - 1) {
+        rc = ss_errf(errbuf, SS_ERR_SHAPE, "session model: %zu state keys for %lld states", n,
+                     (long long)V);
+        goto fail;
+    }
+    if ((rc = modelfile_get_norm(mf, "size_edges", &edges, &n, 0, errbuf)))
+        goto fail;
+    if (n != (size_t)K - 1) {
+        rc = ss_errf(errbuf, SS_ERR_SHAPE, "session model: %zu size edges for %lld classes", n,
+                     (long long)K);
+        goto fail;
+    }
+    m->vocab.n_states = (int)V;
+    m->vocab.n_sizes = (int)K;
+    m->vocab.state_keys = malloc((size_t)V * sizeof(uint32_t));
+    m->vocab.size_edges = malloc((size_t)K * sizeof(float));
+    if (!m->vocab.state_keys || !m->vocab.size_edges) {
+        rc = ss_errf(errbuf, SS_ERR_NOMEM, "session model: out of memory");
+        goto fail;
+    }
+    for (int k = 0; k + 1 < V; k++) {
+        if (!(keys[k] >= 0 && keys[k] < 16777216.0f)) {
+            rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: bad state key %d", k);
+            goto fail;
+        }
+        m->vocab.state_keys[k] = (uint32_t)keys[k];
+    }
+    for (int k = 0; k + 1 < K; k++) {
+        if (!isfinite(edges[k]) || (k && edges[k] <= edges[k - 1])) {
+            rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: size edges not ascending");
+            goto fail;
+        }
+        m->vocab.size_edges[k] = edges[k];
+    }
+    if ((rc = markov_create(&m->markov, (int)V, alpha, errbuf)))
+        goto fail;
+    if ((rc = modelfile_get_norm(mf, "markov.counts", &counts, &n, markov_counts_size((int)V),
+                                 errbuf)))
+        goto fail;
+    for (size_t k = 0; k < n; k++) {
+        if (!(counts[k] >= 0 && isfinite(counts[k]))) {
+            rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: bad Markov count");
+            goto fail;
+        }
+        m->markov->counts[k] = counts[k];
+    }
+    int In = session_input_size(&m->vocab, m->enc_dim);
+    size_t total = 0;
+    for (int j = 0; j < 2; j++) {
+        if ((rc = load_net(&m->net[j], mf, j, In, (int)V, (int)K, errbuf)))
+            goto fail;
+        total += m->net[j]->params->n_tensors;
+    }
+    if (total != mf->params->n_tensors) {
+        rc = ss_errf(errbuf, SS_ERR_SHAPE, "session model: %zu tensors, expected %zu",
+                     mf->params->n_tensors, total);
+        goto fail;
+    }
+    for (int k = 0; k < SESSION_METHOD_COUNT; k++)
+        if ((rc = load_thresholds(&m->thr[k], mf, k, errbuf)))
+            goto fail;
+    *out = m;
+    return SS_OK;
+fail:
+    session_model_destroy(m);
+    return rc;
+}
+
+int session_model_load_buffer(session_model **out, const void *buf, size_t len, char *errbuf)
+{
+    *out = NULL;
+    modelfile_t *mf;
+    int rc = modelfile_load_buffer(&mf, buf, len, errbuf);
+    if (rc)
+        return rc;
+    rc = session_model_from_file(out, mf, modelfile_fnv1a64(buf, len), errbuf);
+    modelfile_destroy(mf);
+    return rc;
+}
+
+int session_model_load(session_model **out, const char *path, char *errbuf)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ss_errf(errbuf, SS_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *buf = malloc(cap);
+    int rc = SS_OK;
+    while (buf) {
+        if (len == cap) {
+            if (cap >= ((size_t)1 << 30)) {
+                rc = ss_errf(errbuf, SS_ERR_FORMAT, "%s: too large for a model file", path);
+                break;
+            }
+            unsigned char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = ss_errf(errbuf, SS_ERR_IO, "%s: read error", path);
+            break;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory", path);
+    if (!rc) {
+        char e[SS_ERRBUF_SIZE];
+        rc = session_model_load_buffer(out, buf, len, e);
+        if (rc)
+            ss_errf(errbuf, rc, "%s: %s", path, e);
+    }
+    free(buf);
+    return rc;
+}

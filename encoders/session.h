@@ -1,0 +1,329 @@
+/* session.h - host sessions of connections and the session anomaly model.
+ *
+ * Sessions. For every host (address), that host's connections, inbound and
+ * outbound, in time order (start_us, then serial). A connection joins the
+ * host's current session when it starts less than gap_us after the previous
+ * one; a session is cut after max_conns connections. A connection between
+ * two hosts belongs to one session of each (outbound for its originator,
+ * inbound for its responder).
+ *
+ * Tokens. Each connection of a session becomes:
+ *   state       (protocol, server port, direction relative to the host): the
+ *               most frequent states of the training data form a vocabulary
+ *               (id 1..V-1), every other state is id 0 ("other");
+ *   size class  total payload bytes (orig + resp) binned at quantiles of the
+ *               distinct byte counts of the training data (K classes, K-1
+ *               ascending edges);
+ *   inputs      one row of In floats: one-hot state, one-hot size class,
+ *               one-hot Zeek conn_state, log1p(seconds since the previous
+ *               connection of the session), log1p(duration in seconds), then
+ *               the E floats of the connection encoder's vector (E may be 0).
+ *
+ * Network (session_net). Two stacks of unidirectional LSTM layers: "fwd" runs
+ * over the session in time order, "bwd" over the session reversed. The
+ * context of position t is [fwd output at t-1 ; bwd output at t+1] (zeros
+ * past either end), then a tanh dense layer, then two softmax heads: the
+ * state and the size class of connection t. Connection t's own inputs reach
+ * neither half of its context, so it cannot see itself. This is why the two
+ * directions are separate stacks: in a stacked bidirectional LSTM (PyTorch's
+ * layout) the second layer's forward cell at t-1 reads the first layer's
+ * backward output at t-1, which has seen x[t], so shifting the top layer's
+ * outputs would still leak token t into its own prediction.
+ * With bidirectional = 0 the net is the "predict next" baseline: context =
+ * fwd output at t-1 only.
+ *
+ * Score of a session = 1 - mean over its connections t of
+ *   (p_state[t](observed state) + p_size[t](observed size class)) / 2,
+ * i.e. 1 - the mean likelihood the model gave to what was observed. The
+ * connection with the lowest likelihood is the least expected one.
+ *
+ * Ownership: session_list, session_vocab, session_data and session_model own
+ * their arrays (freed by their _free/_destroy, which accept NULL). Functions
+ * taking records read them only during the call. Forward/backward of the net
+ * never allocate: the caller passes buffers sized by session_net_acts_size /
+ * session_net_workspace_size.
+ */
+#ifndef STEPSTONE_SESSION_H
+#define STEPSTONE_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conntab.h"
+#include "lstm.h"
+#include "markov.h"
+#include "modelfile.h"
+#include "params.h"
+
+#define SESSION_MODEL_KIND "session"
+#define SESSION_DEFAULT_GAP_US INT64_C(8000000)
+#define SESSION_DEFAULT_MAX_CONNS 25
+#define SESSION_N_OUTCOMES CONNTAB_STATE_COUNT /* Zeek conn_state one-hot width */
+#define SESSION_N_EXTRA 2                      /* gap and duration inputs */
+
+/* Scoring methods: the model and its two baselines. */
+enum session_method {
+    SESSION_METHOD_BILSTM = 0, /* both-sides context, 2-layer stacks */
+    SESSION_METHOD_LSTM1 = 1,  /* 1-layer forward LSTM predicting the next connection */
+    SESSION_METHOD_MARKOV = 2, /* first-order Markov chain over states */
+    SESSION_METHOD_COUNT
+};
+
+/* "bilstm", "lstm1", "markov"; "?" when out of range. */
+const char *session_method_to_string(int method);
+
+/* Parses a method name; the session_method or -1. */
+int session_method_from_string(const char *s);
+
+/* ---- sessionisation ---- */
+
+/* Session rules; fill with session_config_default. */
+typedef struct session_config {
+    int64_t gap_us; /* a connection starting this long after the previous one
+                       opens a new session (default 8 s) */
+    int max_conns;  /* connections per session at most (default 25) */
+} session_config;
+
+/* Fills cfg with the defaults (8 s gap, 25 connections). */
+void session_config_default(session_config *cfg);
+
+/* Checks a config (gap > 0, 1 <= max_conns <= 4096); 0 or SS_ERR_ARG. */
+int session_config_check(const session_config *cfg, char *errbuf);
+
+/* One session of one host. */
+typedef struct session_span {
+    uint8_t family;      /* 4 or 6 */
+    uint8_t host[16];    /* the host's address (IPv4: first 4 bytes, rest 0) */
+    int64_t start_us;    /* start of its first connection */
+    int64_t end_us;      /* latest end of its connections */
+    size_t first;        /* index of its first member in session_list.conn */
+    int n;               /* members (1..max_conns) */
+} session_span;
+
+/* Every session of a set of records. */
+typedef struct session_list {
+    session_span *spans; /* n_spans, sorted by (start_us, family, host) */
+    size_t n_spans;
+    size_t *conn;        /* record index of each member, spans' members adjacent */
+    uint8_t *outbound;   /* per member: 1 if the host originated the connection */
+    size_t n_members;
+} session_list;
+
+/* Splits recs[0..n) into host sessions (see the top of this file). *out is
+ * filled (free with session_list_free). Returns 0, SS_ERR_ARG or SS_ERR_NOMEM. */
+int session_list_build(session_list *out, const conntab_record *const *recs, size_t n,
+                       const session_config *cfg, char *errbuf);
+
+/* Frees the arrays of l and zeroes it; NULL is a no-op. */
+void session_list_free(session_list *l);
+
+/* Formats a host address ("198.18.0.11", "2001:db8::1") into buf (size n). */
+void session_host_string(uint8_t family, const uint8_t *host, char *buf, size_t n);
+
+/* ---- tokens ---- */
+
+/* State key of a connection seen from one of its hosts:
+ * proto << 17 | outbound << 16 | server port (TCP/UDP: resp_p, ICMP: orig_p). */
+uint32_t session_state_key(const conntab_record *rec, int outbound);
+
+/* Formats a state key as "tcp/22 out" into buf (size n). */
+void session_state_key_string(uint32_t key, char *buf, size_t n);
+
+/* The vocabulary of states and the size-class edges, built from training data. */
+typedef struct session_vocab {
+    int n_states;          /* V: ids 0 ("other") .. V-1 */
+    uint32_t *state_keys;  /* V-1 keys, of ids 1..V-1 (most frequent first) */
+    int n_sizes;           /* K size classes */
+    float *size_edges;     /* K-1 ascending byte edges: class = #edges < bytes */
+} session_vocab;
+
+/* Builds a vocabulary from n (state key, total bytes) observations: the
+ * states seen at least min_count times, most frequent first (ties: lower
+ * key), at most max_states - 1 of them; size edges at the quantiles
+ * i/size_classes of the distinct byte counts (so a size repeated by many
+ * identical connections cannot collapse the bins; equal edges are merged).
+ * Returns 0 or a negative status. */
+int session_vocab_build(session_vocab *v, const uint32_t *keys, const uint64_t *bytes,
+                        size_t n, int max_states, int min_count, int size_classes,
+                        char *errbuf);
+
+/* Frees the arrays of v and zeroes it; NULL is a no-op. */
+void session_vocab_free(session_vocab *v);
+
+/* Token id of a state key (0 when not in the vocabulary). */
+int session_vocab_state(const session_vocab *v, uint32_t key);
+
+/* Size class of a byte count: the number of edges below it. */
+int session_vocab_size(const session_vocab *v, uint64_t bytes);
+
+/* Floats per input row for this vocabulary and encoder dimension E. */
+int session_input_size(const session_vocab *v, int enc_dim);
+
+/* Tokens and input rows of every session of a set of records. */
+typedef struct session_data {
+    session_list list;   /* the sessions (owned) */
+    int input_size;      /* In */
+    float *x;            /* (n_members, In) input rows, members in list order */
+    int *state;          /* (n_members) state ids */
+    int *size;           /* (n_members) size classes */
+} session_data;
+
+/* Sessionises recs[0..n) with cfg and encodes every member with vocab v.
+ * vecs (n, enc_dim), row i for recs[i], may be NULL when enc_dim is 0.
+ * Returns 0 or a negative status; *d is filled (free with session_data_free). */
+int session_data_build(session_data *d, const session_vocab *v, const conntab_record *const *recs,
+                       size_t n, const float *vecs, int enc_dim, const session_config *cfg,
+                       char *errbuf);
+
+/* Frees what d owns and zeroes it; NULL is a no-op. */
+void session_data_free(session_data *d);
+
+struct encoder;
+
+/* Encoder vectors of recs[0..n): vecs (n, E) receives the embedding of each
+ * record's first window (the encoder's grid window holding its start).
+ * Returns 0 or a negative status. */
+int session_encoder_vectors(float *vecs, const struct encoder *enc,
+                            const conntab_record *const *recs, size_t n, char *errbuf);
+
+/* ---- network ---- */
+
+/* Architecture of one network. */
+typedef struct session_net_config {
+    int input_size;    /* In */
+    int n_states;      /* V */
+    int n_sizes;       /* K */
+    int hidden;        /* H per direction */
+    int layers;        /* LSTM layers per stack */
+    int bidirectional; /* 1: both-sides context; 0: previous connections only */
+    int dense;         /* width of the tanh dense layer */
+} session_net_config;
+
+typedef struct session_net {
+    session_net_config cfg;
+    lstm_config lstm;   /* each stack: unidirectional, In -> H, cfg.layers */
+    params_t *params;   /* owned: fwd.*, bwd.* (if bidirectional), dense.*,
+                           state_head.*, size_head.* */
+    int k_fwd, k_bwd;   /* first tensor of each stack (k_bwd -1 if absent) */
+    int k_dense_w, k_dense_b, k_state_w, k_state_b, k_size_w, k_size_b;
+} session_net;
+
+/* Creates a network with fresh parameters (PyTorch-style uniform init,
+ * deterministic for seed). Returns 0 or a negative status. */
+int session_net_create(session_net **out, const session_net_config *cfg, uint64_t seed,
+                       char *errbuf);
+
+/* Frees net; NULL is a no-op. */
+void session_net_destroy(session_net *net);
+
+/* Width of the context vector: 2H if bidirectional, else H. */
+int session_net_context_size(const session_net *net);
+
+/* Floats of activations session_net_forward writes for a (B,T) batch. */
+size_t session_net_acts_size(const session_net *net, int B, int T);
+
+/* Floats of scratch session_net_backward needs for a (B,T) batch. */
+size_t session_net_workspace_size(const session_net *net, int B, int T);
+
+/* Runs the net over B sessions: inp (B,T,In), lengths[B] in 1..T. acts
+ * (session_net_acts_size) receives everything backward needs, including the
+ * probabilities: see session_net_probs. With targets (state_tgt, size_tgt
+ * (B*T), -1 at padded positions) *loss receives mean state CE + mean size
+ * CE; loss, state_tgt and size_tgt may be NULL. Returns 0 or SS_ERR_ARG. */
+int session_net_forward(float *loss, float *acts, const float *inp, const int *lengths,
+                        const int *state_tgt, const int *size_tgt, const session_net *net,
+                        int B, int T, char *errbuf);
+
+/* Pointers to the probabilities inside acts after a forward:
+ * *p_state (B*T, V) and *p_size (B*T, K); rows of padded steps are garbage. */
+void session_net_probs(const float **p_state, const float **p_size, const float *acts,
+                       const session_net *net, int B, int T);
+
+/* Backward of the loss of the last forward (same arguments, targets
+ * required): parameter gradients accumulate into net->params->grad; ws is
+ * session_net_workspace_size floats. Returns 0 or SS_ERR_ARG. */
+int session_net_backward(float *ws, const float *acts, const float *inp, const int *lengths,
+                         const int *state_tgt, const int *size_tgt, session_net *net, int B,
+                         int T, char *errbuf);
+
+/* ---- the model: vocabulary, networks, baseline, thresholds ---- */
+
+/* Threshold of one host seen in training. */
+typedef struct session_host_threshold {
+    uint8_t family;
+    uint8_t host[16];
+    double threshold;
+} session_host_threshold;
+
+/* Thresholds of one method: per host, and a global fallback. */
+typedef struct session_thresholds {
+    double global;                 /* quantile of every benign training score */
+    session_host_threshold *hosts; /* n_hosts, sorted by (family, host) */
+    size_t n_hosts;
+} session_thresholds;
+
+typedef struct session_model {
+    session_config sess;       /* sessionisation used in training */
+    session_vocab vocab;
+    int enc_dim;               /* E: encoder vector floats per connection (0: none) */
+    uint64_t encoder_id;       /* id (checksum) of that encoder's model (0: none) */
+    session_net *net[2];       /* [SESSION_METHOD_BILSTM], [SESSION_METHOD_LSTM1] */
+    markov_t *markov;          /* the Markov baseline over state ids */
+    session_thresholds thr[SESSION_METHOD_COUNT];
+    double quantile;           /* quantile the thresholds were taken at */
+    uint64_t id;               /* checksum of the file it was loaded from (0: new) */
+} session_model;
+
+/* Frees the model and everything in it; NULL is a no-op. */
+void session_model_destroy(session_model *m);
+
+/* Scores of one session. */
+typedef struct session_result {
+    double score;      /* 1 - mean likelihood of what was observed */
+    double threshold;  /* the host's threshold (or the global one) */
+    int flagged;       /* score > threshold */
+    int least;         /* member index (0..n-1) of the least expected connection */
+    double least_lik;  /* its likelihood */
+} session_result;
+
+/* Likelihood of every member of d under method: lik (d->list.n_members)
+ * receives, for each connection, the mean of the probabilities of its state
+ * and size class (Markov: of its state given the previous one). */
+int session_model_likelihoods(double *lik, const session_model *m, int method,
+                              const session_data *d, char *errbuf);
+
+/* Threshold of a host for a method: the host's own if it was seen in
+ * training, else the global one. */
+double session_model_threshold(const session_model *m, int method, uint8_t family,
+                               const uint8_t *host);
+
+/* Scores every session of d: res (d->list.n_spans) from the likelihoods lik
+ * (d->list.n_members) of session_model_likelihoods. */
+void session_model_results(session_result *res, const session_model *m, int method,
+                           const session_data *d, const double *lik);
+
+/* Describes m in a new model file (kind "session"); *params receives a new
+ * parameter set holding both networks' tensors ("bilstm." / "lstm1."
+ * prefixes), to pass to modelfile_save and then free with params_destroy. */
+int session_model_to_file(modelfile_t **out, params_t **params, const session_model *m,
+                          char *errbuf);
+
+/* Writes m to path (temporary file then rename). */
+int session_model_save(const session_model *m, const char *path, char *errbuf);
+
+/* Builds a model from a loaded model file, checking kind, config and every
+ * tensor; id is kept in m->id. */
+int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t id,
+                            char *errbuf);
+
+/* Loads a model from a buffer (e.g. the compiled-in default). */
+int session_model_load_buffer(session_model **out, const void *buf, size_t len, char *errbuf);
+
+/* Loads a model file (errors name the file). */
+int session_model_load(session_model **out, const char *path, char *errbuf);
+
+/* The compiled-in default session model (encoders/default_session_model.c). */
+extern const unsigned char session_default_model[];
+extern const size_t session_default_model_len;
+
+#endif

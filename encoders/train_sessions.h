@@ -1,0 +1,77 @@
+/* train_sessions.h - trains the session anomaly model (session.h) on benign
+ * connections: vocabulary, the BiLSTM network, the one-layer forward LSTM
+ * baseline, the Markov baseline, and the per-host thresholds.
+ *
+ * Training: sessions are split at random (seeded) into a training part and
+ * a validation part (val_frac); each network is trained with AdamW on the
+ * training part, minimising the state and size cross-entropies, one epoch at
+ * a time; after each epoch the validation loss is measured and the best
+ * parameters kept; training stops after `patience` epochs without a better
+ * validation loss (or after `epochs`). Same data and seed, same model.
+ *
+ * Thresholds: every benign session (training and validation parts) is
+ * scored with each method; the global threshold is the `quantile` (0.999)
+ * of all those scores (linear interpolation), and a host with at least
+ * min_host_sessions sessions gets the quantile of its own scores.
+ *
+ * Ownership: records and vectors are read during the call only; the model
+ * returned is the caller's (session_model_destroy).
+ */
+#ifndef STEPSTONE_TRAIN_SESSIONS_H
+#define STEPSTONE_TRAIN_SESSIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "conntab.h"
+#include "session.h"
+
+/* Training options; fill with train_sessions_config_default. */
+typedef struct train_sessions_config {
+    session_config sess;    /* sessionisation (8 s gap, 25 connections) */
+    int max_states;         /* vocabulary size with "other" (48) */
+    int min_count;          /* occurrences for a state to enter it (3) */
+    int size_classes;       /* size classes at most (8) */
+    int hidden;             /* LSTM units per direction (32) */
+    int layers;             /* layers of each BiLSTM stack (2) */
+    int dense;              /* dense layer width (32) */
+    int epochs;             /* most epochs (60) */
+    int batch;              /* sessions per step (32) */
+    float lr;               /* AdamW learning rate (3e-3) */
+    float weight_decay;     /* AdamW decoupled decay (0.01) */
+    float val_frac;         /* validation share of the sessions (0.2) */
+    int patience;           /* epochs without improvement before stopping (8) */
+    uint64_t seed;          /* split, order and initialisation (1) */
+    double quantile;        /* threshold quantile of benign scores (0.999) */
+    int min_host_sessions;  /* sessions for a host threshold of its own (20) */
+    double markov_alpha;    /* Markov smoothing (0.1) */
+    FILE *log;              /* one line per epoch (NULL: quiet) */
+} train_sessions_config;
+
+/* Fills cfg with the defaults listed in train_sessions_config. */
+void train_sessions_config_default(train_sessions_config *cfg);
+
+/* Mean loss (state CE + size CE) of net over the sessions idx[0..n) of d,
+ * into *loss. Returns 0 or a negative status. */
+int train_sessions_eval_loss(float *loss, const session_net *net, const session_data *d,
+                             const size_t *idx, size_t n, int batch, char *errbuf);
+
+/* Trains net on the sessions train[0..n_train) of d with early stopping on
+ * val[0..n_val) (n_val may be 0: all epochs run, the last parameters kept).
+ * *best_val (may be NULL) receives the best validation loss. */
+int train_sessions_net(session_net *net, const session_data *d, const size_t *train,
+                       size_t n_train, const size_t *val, size_t n_val,
+                       const train_sessions_config *cfg, double *best_val, char *errbuf);
+
+/* Fills m->thr[method] from the scores of every session of d. */
+int train_sessions_thresholds(session_model *m, int method, const session_data *d,
+                              double quantile, int min_host_sessions, char *errbuf);
+
+/* Trains a whole model on recs[0..n) (benign). vecs (n, enc_dim) are the
+ * encoder vectors of the records (NULL when enc_dim is 0). */
+int train_sessions_run(session_model **out, const conntab_record *const *recs, size_t n,
+                       const float *vecs, int enc_dim, const train_sessions_config *cfg,
+                       char *errbuf);
+
+#endif

@@ -1,0 +1,381 @@
+/* cmd_chains.c - `stepstone chains`: finds relay chains in captures with the
+ * learned correlator. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "candidates.h"
+#include "chains.h"
+#include "cli.h"
+#include "connset.h"
+#include "encoder.h"
+#include "lstm_method.h"
+#include "status.h"
+#include "threads.h"
+
+int cmd_chains(int argc, char **argv);
+
+static void chains_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: stepstone chains [OPTIONS] FILE...\n"
+            "\n"
+            "Reads pcap/pcapng files (merged into one timeline), pairs each host's inbound\n"
+            "and outbound TCP connections that overlap in time (as 'stepstone eval' does),\n"
+            "scores every pair with the learned correlator (docs/encoder.md), keeps for each\n"
+            "outbound connection its best inbound scoring at least the threshold, and links\n"
+            "these hops across hosts into chains A -> B -> C ...\n"
+            "\n"
+            "Text output: one block per chain: its hosts in order and score (its weakest\n"
+            "hop), then per hop the relay, the two connections (addresses, ports, start\n"
+            "times) and the hop's score (0..1).\n"
+            "\n"
+            "Options:\n"
+            "  --model FILE      correlator model (default: the one compiled in)\n"
+            "  --threshold X     hop score threshold in [0,1] (default: the model's,\n"
+            "                    calibrated for a per-pair false-positive rate of 1e-4)\n"
+            "  --json            JSON lines: a \"hop\" object per hop, then a \"chain\" object,\n"
+            "                    per chain (docs/formats.md, \"Chains\")\n"
+            "  --dot FILE        also write the chains as a Graphviz graph\n"
+            "  --threads N       OpenBLAS threads (default: all cores)\n"
+            "  -o, --output FILE write to FILE (atomically) instead of stdout\n"
+            "  -h, --help        this help\n"
+            "\n"
+            "Exit status: 0 ok (also when no chain is found), 1 input/output error or bad\n"
+            "model file, 2 bad usage.\n");
+}
+
+static void fmt_addr(char *buf, size_t n, int family, const uint8_t *a)
+{
+    if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)n))
+        snprintf(buf, n, "?");
+}
+
+static void fmt_time(char *buf, size_t n, int64_t us)
+{
+    int64_t s = us / 1000000, f = us % 1000000;
+    if (f < 0) {
+        f += 1000000;
+        s--;
+    }
+    snprintf(buf, n, "%lld.%06lld", (long long)s, (long long)f);
+}
+
+/* A file written through a temporary name, renamed into place on success. */
+typedef struct outfile {
+    FILE *f;
+    char *tmp;
+    const char *path;
+} outfile;
+
+static int outfile_open(outfile *o, const char *path)
+{
+    memset(o, 0, sizeof(*o));
+    o->path = path;
+    if (!path) {
+        o->f = stdout;
+        return 0;
+    }
+    size_t n = strlen(path) + 16;
+    o->tmp = malloc(n);
+    if (!o->tmp) {
+        fprintf(stderr, "stepstone chains: out of memory\n");
+        return -1;
+    }
+    snprintf(o->tmp, n, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(o->tmp);
+    if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+        fprintf(stderr, "stepstone chains: cannot create %s: %s\n", o->tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(o->tmp);
+        }
+        free(o->tmp);
+        o->tmp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Closes o; renames it into place when ok, else removes it. Returns 0 or -1. */
+static int outfile_close(outfile *o, int ok)
+{
+    int rc = 0;
+    if (!o->f)
+        return ok ? 0 : -1;
+    if (fflush(o->f) != 0 || ferror(o->f)) {
+        if (ok)
+            fprintf(stderr, "stepstone chains: cannot write %s: %s\n",
+                    o->path ? o->path : "the output", strerror(errno));
+        ok = 0;
+    }
+    if (o->tmp) {
+        if (fclose(o->f) != 0 && ok) {
+            fprintf(stderr, "stepstone chains: cannot write %s: %s\n", o->path, strerror(errno));
+            ok = 0;
+        }
+        if (ok && rename(o->tmp, o->path) != 0) {
+            fprintf(stderr, "stepstone chains: cannot rename %s to %s: %s\n", o->tmp, o->path,
+                    strerror(errno));
+            ok = 0;
+        }
+        if (!ok)
+            unlink(o->tmp);
+        free(o->tmp);
+    }
+    o->f = NULL;
+    o->tmp = NULL;
+    if (!ok)
+        rc = -1;
+    return rc;
+}
+
+static void json_leg(FILE *f, const conntab_record *r)
+{
+    char a[64], b[64], t[32];
+    fmt_addr(a, sizeof(a), r->family, r->orig_h);
+    fmt_addr(b, sizeof(b), r->family, r->resp_h);
+    fmt_time(t, sizeof(t), r->start_us);
+    fprintf(f, "{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"start\":%s}", a,
+            r->orig_p, b, r->resp_p, t);
+}
+
+static void text_leg(FILE *f, const char *what, const conntab_record *r)
+{
+    char a[64], b[64], t[32];
+    fmt_addr(a, sizeof(a), r->family, r->orig_h);
+    fmt_addr(b, sizeof(b), r->family, r->resp_h);
+    fmt_time(t, sizeof(t), r->start_us);
+    fprintf(f, "    %-3s %s:%u -> %s:%u  start %s\n", what, a, r->orig_p, b, r->resp_p, t);
+}
+
+static void warn_cb(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "stepstone chains: warning: %s\n", msg);
+}
+
+/* Writes the result in the chosen format; hop_of[c] is the hop whose out is
+ * connection c (or -1). */
+static void write_chains(FILE *f, int json, const connset *set, const chains_result *res,
+                         const long *hop_of)
+{
+    char h[64];
+    for (size_t c = 0; c < res->n_chains; c++) {
+        const chains_chain *ch = &res->chains[c];
+        const uint32_t *conns = res->conns + ch->first;
+        const conntab_record *first = connset_get(set, conns[0]);
+        if (!json) {
+            fprintf(f, "chain %zu: ", c + 1);
+            fmt_addr(h, sizeof(h), first->family, first->orig_h);
+            fprintf(f, "%s", h);
+            for (size_t k = 0; k < ch->n_conns; k++) {
+                const conntab_record *r = connset_get(set, conns[k]);
+                fmt_addr(h, sizeof(h), r->family, r->resp_h);
+                fprintf(f, " -> %s", h);
+            }
+            fprintf(f, "  score %.4f\n", ch->score);
+        }
+        for (size_t k = 0; k + 1 < ch->n_conns; k++) {
+            const conntab_record *in = connset_get(set, conns[k]);
+            const conntab_record *out = connset_get(set, conns[k + 1]);
+            long hi = hop_of[conns[k + 1]];
+            double score = hi >= 0 ? res->hops[hi].score : NAN;
+            fmt_addr(h, sizeof(h), out->family, out->orig_h);
+            if (json) {
+                fprintf(f, "{\"type\":\"hop\",\"chain\":%zu,\"relay\":\"%s\",\"in\":", c + 1, h);
+                json_leg(f, in);
+                fprintf(f, ",\"out\":");
+                json_leg(f, out);
+                fprintf(f, ",\"score\":%.6f}\n", score);
+            } else {
+                fprintf(f, "  hop %zu via %s  score %.4f\n", k + 1, h, score);
+                text_leg(f, "in", in);
+                text_leg(f, "out", out);
+            }
+        }
+        if (json) {
+            fprintf(f, "{\"type\":\"chain\",\"chain\":%zu,\"hosts\":[", c + 1);
+            fmt_addr(h, sizeof(h), first->family, first->orig_h);
+            fprintf(f, "\"%s\"", h);
+            for (size_t k = 0; k < ch->n_conns; k++) {
+                const conntab_record *r = connset_get(set, conns[k]);
+                fmt_addr(h, sizeof(h), r->family, r->resp_h);
+                fprintf(f, ",\"%s\"", h);
+            }
+            fprintf(f, "],\"score\":%.6f}\n", ch->score);
+        } else {
+            fputc('\n', f);
+        }
+    }
+}
+
+static void write_dot(FILE *f, const connset *set, const chains_result *res, const long *hop_of)
+{
+    char a[64], b[64];
+    fprintf(f, "digraph chains {\n  rankdir=LR;\n  node [shape=box];\n");
+    for (size_t c = 0; c < res->n_chains; c++) {
+        const chains_chain *ch = &res->chains[c];
+        const uint32_t *conns = res->conns + ch->first;
+        for (size_t k = 0; k < ch->n_conns; k++) {
+            const conntab_record *r = connset_get(set, conns[k]);
+            fmt_addr(a, sizeof(a), r->family, r->orig_h);
+            fmt_addr(b, sizeof(b), r->family, r->resp_h);
+            long hi = hop_of[conns[k]];
+            if (hi >= 0)
+                fprintf(f, "  \"%s\" -> \"%s\" [label=\"chain %zu: %u -> %u\\nscore %.3f\"];\n",
+                        a, b, c + 1, r->orig_p, r->resp_p, res->hops[hi].score);
+            else
+                fprintf(f, "  \"%s\" -> \"%s\" [label=\"chain %zu: %u -> %u\"];\n", a, b, c + 1,
+                        r->orig_p, r->resp_p);
+        }
+    }
+    fprintf(f, "}\n");
+}
+
+int cmd_chains(int argc, char **argv)
+{
+    enum { O_MODEL = 256, O_THR, O_JSON, O_DOT, O_THREADS };
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, O_MODEL},
+        {"threshold", required_argument, NULL, O_THR},
+        {"json", no_argument, NULL, O_JSON},
+        {"dot", required_argument, NULL, O_DOT},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}
+    };
+    const char *model = NULL, *dot = NULL, *outpath = NULL;
+    double threshold = NAN;
+    int json = 0, threads = 0;
+    char err[SS_ERRBUF_SIZE];
+
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case O_MODEL: model = optarg; break;
+        case O_THR: {
+            char *end;
+            errno = 0;
+            threshold = strtod(optarg, &end);
+            if (end == optarg || *end || errno || !(threshold >= 0 && threshold <= 1)) {
+                fprintf(stderr, "stepstone chains: --threshold needs a number from 0 to 1, "
+                                "got '%s'\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        }
+        case O_JSON: json = 1; break;
+        case O_DOT: dot = optarg; break;
+        case O_THREADS:
+            if (threads_parse(optarg, &threads, err) < 0) {
+                fprintf(stderr, "stepstone chains: %s\n", err);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case 'o': outpath = optarg; break;
+        case 'h': chains_usage(stdout); return CLI_EXIT_OK;
+        case ':':
+            fprintf(stderr, "stepstone chains: option '%s' needs a value\n", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default:
+            fprintf(stderr, "stepstone chains: unknown option '%s'; see "
+                            "'stepstone chains --help'\n", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "stepstone chains: no capture file given; see 'stepstone chains --help'\n");
+        return CLI_EXIT_USAGE;
+    }
+
+    int status = CLI_EXIT_FAILURE;
+    encoder *enc = NULL;
+    connset *set = NULL;
+    candidates_pair *pairs = NULL;
+    size_t n_pairs = 0;
+    double *scores = NULL;
+    long *hop_of = NULL;
+    chains_result res;
+    memset(&res, 0, sizeof(res));
+    int progress = isatty(STDERR_FILENO);
+
+    if (threads_apply(threads, err) < 0) {
+        fprintf(stderr, "stepstone chains: %s\n", err);
+        return CLI_EXIT_USAGE;
+    }
+    if (lstm_method_load_encoder(&enc, model, err) < 0) {
+        fprintf(stderr, "stepstone chains: %s\n", err);
+        goto done;
+    }
+    if (isnan(threshold))
+        threshold = enc->threshold;
+    if (progress)
+        fprintf(stderr, "stepstone chains: reading %d capture file%s...\n", argc - optind,
+                argc - optind == 1 ? "" : "s");
+    connset_config cc;
+    connset_config_default(&cc);
+    cc.tcp_only = 1;
+    cc.warn = warn_cb;
+    if (connset_load(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
+                     err) < 0 ||
+        candidates_find(&pairs, &n_pairs, set, NULL, err) < 0) {
+        fprintf(stderr, "stepstone chains: %s\n", err);
+        goto done;
+    }
+    size_t nc = connset_count(set);
+    if (progress)
+        fprintf(stderr, "stepstone chains: %zu TCP connections, %zu candidate hops: scoring...\n",
+                nc, n_pairs);
+    scores = malloc(sizeof(double) * (n_pairs ? n_pairs : 1));
+    hop_of = malloc(sizeof(long) * (nc ? nc : 1));
+    if (!scores || !hop_of) {
+        fprintf(stderr, "stepstone chains: out of memory\n");
+        goto done;
+    }
+    if (lstm_method_score_pairs(enc, set, pairs, n_pairs, scores, err) < 0 ||
+        chains_link(&res, pairs, scores, n_pairs, nc, threshold, err) < 0) {
+        fprintf(stderr, "stepstone chains: %s\n", err);
+        goto done;
+    }
+    for (size_t k = 0; k < nc; k++)
+        hop_of[k] = -1;
+    for (size_t k = 0; k < res.n_hops; k++)
+        hop_of[res.hops[k].out] = (long)k;
+
+    outfile of;
+    if (outfile_open(&of, outpath) < 0)
+        goto done;
+    write_chains(of.f, json, set, &res, hop_of);
+    if (outfile_close(&of, 1) < 0)
+        goto done;
+    if (dot) {
+        outfile df;
+        if (outfile_open(&df, dot) < 0)
+            goto done;
+        write_dot(df.f, set, &res, hop_of);
+        if (outfile_close(&df, 1) < 0)
+            goto done;
+    }
+    fprintf(stderr, "stepstone chains: %zu connections, %zu candidate hops, %zu hops at "
+                    "threshold %.4f, %zu chains\n", nc, n_pairs, res.n_hops, threshold,
+            res.n_chains);
+    status = CLI_EXIT_OK;
+done:
+    chains_free(&res);
+    free(scores);
+    free(hop_of);
+    candidates_free(pairs);
+    connset_free(set);
+    encoder_destroy(enc);
+    return status;
+}

@@ -1,0 +1,310 @@
+/* cmd_score.c - `stepstone score`: scores every host session of captures
+ * with the session anomaly model (encoders/session.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "connset.h"
+#include "encoder.h"
+#include "session.h"
+#include "status.h"
+#include "threads.h"
+
+int cmd_score(int argc, char **argv);
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: stepstone score [OPTIONS] FILE...\n"
+            "\n"
+            "Reads captures (pcap/pcapng, merged into one timeline), splits each host's\n"
+            "connections into sessions and scores every session (docs/sessions.md):\n"
+            "score = 1 - the mean likelihood the model gave to each connection's state and\n"
+            "size class. A session is flagged when its score is above its host's threshold\n"
+            "(or the global one for hosts not seen in training). One line per session,\n"
+            "in order of start time, as tab-separated values after a '#fields' line:\n"
+            "  host start end conns score threshold flagged least_uid least_state\n"
+            "  least_bytes least_likelihood\n"
+            "(least_*: the connection the model expected least) or as JSON lines.\n"
+            "\n"
+            "Options:\n"
+            "  --model FILE           session model (default: the compiled-in one)\n"
+            "  --method M             bilstm (default), lstm1 (one-layer LSTM predicting\n"
+            "                         the next connection) or markov (first-order chain)\n"
+            "  --encoder MODEL        the connection encoder, for a model trained with one\n"
+            "  --gap S                override the model's session gap (seconds)\n"
+            "  --max-conns N          override the model's session length cut\n"
+            "  --flagged              print flagged sessions only\n"
+            "  --json                 JSON lines\n"
+            "  --threads N            OpenBLAS threads (default: all cores)\n"
+            "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
+            "  -h, --help             this help\n"
+            "\n"
+            "Exit status: 0 ok, 1 failure (unreadable capture or model), 2 usage.\n");
+}
+
+static void warn_cb(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "stepstone score: warning: %s\n", msg);
+}
+
+static void print_session(FILE *f, int json, const session_data *d, const session_span *sp,
+                          const session_result *r, const conntab_record *const *recs)
+{
+    char host[64], state[48];
+    session_host_string(sp->family, sp->host, host, sizeof(host));
+    size_t k = sp->first + (size_t)r->least;
+    const conntab_record *lr = recs[d->list.conn[k]];
+    session_state_key_string(session_state_key(lr, d->list.outbound[k]), state, sizeof(state));
+    unsigned long long bytes = (unsigned long long)(lr->orig_bytes + lr->resp_bytes);
+    if (json)
+        fprintf(f, "{\"host\":\"%s\",\"start\":%.6f,\"end\":%.6f,\"connections\":%d,"
+                "\"score\":%.6f,\"threshold\":%.6f,\"flagged\":%s,\"least_expected\":"
+                "{\"uid\":\"%s\",\"state\":\"%s\",\"size_class\":%d,\"bytes\":%llu,"
+                "\"likelihood\":%.6f}}\n",
+                host, sp->start_us / 1e6, sp->end_us / 1e6, sp->n, r->score, r->threshold,
+                r->flagged ? "true" : "false", lr->uid, state, d->size[k], bytes, r->least_lik);
+    else
+        fprintf(f, "%s\t%.6f\t%.6f\t%d\t%.6f\t%.6f\t%d\t%s\t%s\t%llu\t%.6f\n", host,
+                sp->start_us / 1e6, sp->end_us / 1e6, sp->n, r->score, r->threshold, r->flagged,
+                lr->uid, state, bytes, r->least_lik);
+}
+
+int cmd_score(int argc, char **argv)
+{
+    enum { O_MODEL = 256, O_METHOD, O_ENC, O_GAP, O_MAXC, O_FLAGGED, O_JSON, O_THREADS };
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, O_MODEL},
+        {"method", required_argument, NULL, O_METHOD},
+        {"encoder", required_argument, NULL, O_ENC},
+        {"gap", required_argument, NULL, O_GAP},
+        {"max-conns", required_argument, NULL, O_MAXC},
+        {"flagged", no_argument, NULL, O_FLAGGED},
+        {"json", no_argument, NULL, O_JSON},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}
+    };
+    const char *model_path = NULL, *enc_path = NULL, *out_path = NULL;
+    int method = SESSION_METHOD_BILSTM, json = 0, only_flagged = 0, threads = 0;
+    double gap = 0;
+    long maxc = 0;
+    char *end;
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case O_MODEL: model_path = optarg; break;
+        case O_METHOD:
+            method = session_method_from_string(optarg);
+            if (method < 0) {
+                fprintf(stderr, "stepstone score: --method needs bilstm, lstm1 or markov, "
+                        "got '%s'\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case O_ENC: enc_path = optarg; break;
+        case O_GAP:
+            errno = 0;
+            gap = strtod(optarg, &end);
+            if (end == optarg || *end || errno || !isfinite(gap) || gap <= 0 || gap > 1e6) {
+                fprintf(stderr, "stepstone score: --gap needs a positive number of seconds, "
+                        "got '%s'\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case O_MAXC:
+            errno = 0;
+            maxc = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno || maxc < 1 || maxc > 4096) {
+                fprintf(stderr, "stepstone score: --max-conns needs an integer from 1 to 4096, "
+                        "got '%s'\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case O_FLAGGED: only_flagged = 1; break;
+        case O_JSON: json = 1; break;
+        case O_THREADS:
+            errno = 0;
+            threads = (int)strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno || threads < 1 || threads > 1024) {
+                fprintf(stderr, "stepstone score: --threads needs an integer from 1 to 1024, "
+                        "got '%s'\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case 'o': out_path = optarg; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        case ':':
+            fprintf(stderr, "stepstone score: option %s needs a value\n", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default:
+            fprintf(stderr, "stepstone score: unknown option '%s'\n", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "stepstone score: no capture given\n");
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    char err[SS_ERRBUF_SIZE];
+    if (threads_apply(threads, err) < 0) {
+        fprintf(stderr, "stepstone score: %s\n", err);
+        return CLI_EXIT_USAGE;
+    }
+    int status = CLI_EXIT_FAILURE;
+    session_model *m = NULL;
+    encoder *enc = NULL;
+    connset *set = NULL;
+    const conntab_record **recs = NULL;
+    float *vecs = NULL;
+    double *lik = NULL;
+    session_result *res = NULL;
+    session_data d;
+    memset(&d, 0, sizeof(d));
+    char *tmp = NULL;
+    FILE *f = stdout;
+    int rc = model_path ? session_model_load(&m, model_path, err)
+                        : session_model_load_buffer(&m, session_default_model,
+                                                    session_default_model_len, err);
+    if (rc) {
+        fprintf(stderr, "stepstone score: %s%s\n", model_path ? "" : "default model: ", err);
+        goto done;
+    }
+    if (m->enc_dim > 0 && !enc_path) {
+        fprintf(stderr, "stepstone score: the model was trained with encoder vectors: "
+                "give the encoder with --encoder\n");
+        goto done;
+    }
+    if (enc_path) {
+        if (m->enc_dim == 0) {
+            fprintf(stderr, "stepstone score: the model takes no encoder vectors: "
+                    "drop --encoder\n");
+            goto done;
+        }
+        if (encoder_load(&enc, enc_path, err)) {
+            fprintf(stderr, "stepstone score: %s\n", err);
+            goto done;
+        }
+        if (enc->cfg.dim != m->enc_dim || (m->encoder_id && enc->id != m->encoder_id)) {
+            fprintf(stderr, "stepstone score: %s is not the encoder the model was trained "
+                    "with\n", enc_path);
+            goto done;
+        }
+    }
+    session_config sc = m->sess;
+    if (gap > 0)
+        sc.gap_us = (int64_t)llround(gap * 1e6);
+    if (maxc > 0)
+        sc.max_conns = (int)maxc;
+    connset_config cc;
+    connset_config_default(&cc);
+    cc.warn = warn_cb;
+    if (connset_load(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
+                     err)) {
+        fprintf(stderr, "stepstone score: %s\n", err);
+        goto done;
+    }
+    size_t n = connset_count(set);
+    recs = malloc((n ? n : 1) * sizeof(*recs));
+    if (!recs) {
+        fprintf(stderr, "stepstone score: out of memory\n");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        recs[i] = connset_get(set, i);
+    if (enc) {
+        vecs = malloc((n ? n : 1) * (size_t)m->enc_dim * sizeof(float));
+        if (!vecs) {
+            fprintf(stderr, "stepstone score: out of memory\n");
+            goto done;
+        }
+        if (session_encoder_vectors(vecs, enc, recs, n, err)) {
+            fprintf(stderr, "stepstone score: %s\n", err);
+            goto done;
+        }
+    }
+    if (session_data_build(&d, &m->vocab, recs, n, vecs, m->enc_dim, &sc, err)) {
+        fprintf(stderr, "stepstone score: %s\n", err);
+        goto done;
+    }
+    lik = malloc((d.list.n_members ? d.list.n_members : 1) * sizeof(double));
+    res = malloc((d.list.n_spans ? d.list.n_spans : 1) * sizeof(*res));
+    if (!lik || !res) {
+        fprintf(stderr, "stepstone score: out of memory\n");
+        goto done;
+    }
+    if (d.list.n_spans && session_model_likelihoods(lik, m, method, &d, err)) {
+        fprintf(stderr, "stepstone score: %s\n", err);
+        goto done;
+    }
+    session_model_results(res, m, method, &d, lik);
+    if (out_path) {
+        size_t len = strlen(out_path) + 16;
+        tmp = malloc(len);
+        if (!tmp) {
+            fprintf(stderr, "stepstone score: out of memory\n");
+            goto done;
+        }
+        snprintf(tmp, len, "%s.tmpXXXXXX", out_path);
+        int fd = mkstemp(tmp);
+        if (fd < 0 || !(f = fdopen(fd, "w"))) {
+            fprintf(stderr, "stepstone score: %s: %s\n", out_path, strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+                unlink(tmp);
+            }
+            f = stdout;
+            goto done;
+        }
+    }
+    if (!json)
+        fprintf(f, "#fields\thost\tstart\tend\tconns\tscore\tthreshold\tflagged\tleast_uid\t"
+                "least_state\tleast_bytes\tleast_likelihood\n");
+    size_t flagged = 0;
+    for (size_t s = 0; s < d.list.n_spans; s++) {
+        flagged += res[s].flagged;
+        if (!only_flagged || res[s].flagged)
+            print_session(f, json, &d, &d.list.spans[s], &res[s], recs);
+    }
+    if (out_path) {
+        int bad = fflush(f) != 0 || ferror(f);
+        bad |= fclose(f) != 0;
+        f = stdout;
+        if (bad || rename(tmp, out_path) != 0) {
+            fprintf(stderr, "stepstone score: %s: %s\n", out_path, strerror(errno));
+            unlink(tmp);
+            goto done;
+        }
+    } else if (fflush(stdout) != 0) {
+        fprintf(stderr, "stepstone score: write error: %s\n", strerror(errno));
+        goto done;
+    }
+    fprintf(stderr, "stepstone score: %zu connections, %zu sessions, %zu flagged (%s)\n", n,
+            d.list.n_spans, flagged, session_method_to_string(method));
+    status = CLI_EXIT_OK;
+done:
+    if (f != stdout) {
+        fclose(f);
+        unlink(tmp);
+    }
+    free(tmp);
+    free(lik);
+    free(res);
+    session_data_free(&d);
+    free(vecs);
+    free(recs);
+    connset_free(set);
+    encoder_destroy(enc);
+    session_model_destroy(m);
+    return status;
+}

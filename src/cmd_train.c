@@ -1,0 +1,359 @@
+/* cmd_train.c - `stepstone train correlate`: trains the correlator on
+ * labelled captures and writes a model file. (`train` takes the model to
+ * train as its first word, so other models can be added beside it.) */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "encoder.h"
+#include "status.h"
+#include "threads.h"
+#include "train_correlate.h"
+
+int cmd_train(int argc, char **argv);
+
+static void train_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: stepstone train correlate -o MODEL [OPTIONS] --data CAP[,CAP...]:LABELS...\n"
+            "       stepstone train correlate -o MODEL [OPTIONS] --labels LABELS CAP...\n"
+            "\n"
+            "Trains the connection encoder that scores relay hops (docs/encoder.md) on\n"
+            "labelled captures (labels.csv as written by 'stepstone synth') and writes the\n"
+            "best model (by validation TPR at FPR 1e-3) to MODEL, through a temporary file,\n"
+            "after every improving epoch. Its threshold is calibrated on the validation\n"
+            "captures for a per-pair false-positive rate of 1e-4 (--target-fpr).\n"
+            "Validation is by capture set: the --val sets, or else the last fifth (at least\n"
+            "one) of the --data sets. A progress line per epoch goes to stderr.\n"
+            "\n"
+            "Data:\n"
+            "  --data CAPS:LABELS     one training set: comma-separated captures (merged\n"
+            "                         into one timeline) and their labels; repeat it\n"
+            "  --val CAPS:LABELS      one validation set; repeat it\n"
+            "  --labels LABELS        the labels of the captures given as arguments\n"
+            "Training:\n"
+            "  -o, --output MODEL     model file to write (required)\n"
+            "  --epochs N             most epochs (default 30)\n"
+            "  --steps N              batches per epoch (default 40)\n"
+            "  --batch N              hops per batch (default 64)\n"
+            "  --patience N           stop after N epochs without improvement (default 5)\n"
+            "  --lr X                 AdamW learning rate (default 0.002)\n"
+            "  --seed N               initialisation and sampling seed (default 1)\n"
+            "  --threads N            OpenBLAS threads (default: all cores)\n"
+            "  --target-fpr X         FPR the stored threshold is calibrated for (1e-4)\n"
+            "Model:\n"
+            "  --features seq|bins    per-packet sequence or time-bin channels (bins)\n"
+            "  --hidden N             LSTM units per direction (48)\n"
+            "  --dim N                embedding size (64)\n"
+            "  --window S             window length in seconds (8)\n"
+            "  --stride S             window grid stride in seconds (4)\n"
+            "  --windows K            windows scored per hop (6)\n"
+            "  --steps-per-window T   bins, or most packets, per window (128 / 96)\n"
+            "  -q, --quiet            no progress lines\n"
+            "  -h, --help             this help\n"
+            "\n"
+            "Exit status: 0 ok, 1 failure (unreadable data, no labelled hop...), 2 usage.\n");
+}
+
+/* A set given as CAPS:LABELS: owns a copy of the text and the path array. */
+typedef struct set_arg {
+    char *text;
+    const char **pcaps;
+    size_t n;
+    const char *labels;
+} set_arg;
+
+static int parse_set(set_arg *s, const char *arg)
+{
+    memset(s, 0, sizeof(*s));
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg || !colon[1])
+        return -1;
+    s->text = strdup(arg);
+    if (!s->text)
+        return -1;
+    s->text[colon - arg] = '\0';
+    s->labels = s->text + (colon - arg) + 1;
+    size_t n = 1;
+    for (const char *p = s->text; *p; p++)
+        n += *p == ',';
+    s->pcaps = calloc(n, sizeof(*s->pcaps));
+    if (!s->pcaps) {
+        free(s->text);
+        return -1;
+    }
+    char *save = NULL;
+    for (char *tok = strtok_r(s->text, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        s->pcaps[s->n++] = tok;
+    return s->n ? 0 : -1;
+}
+
+static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "stepstone train: %s needs a number from %g to %g, got '%s'\n", opt, lo,
+                hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
+{
+    double v;
+    if (parse_num(opt, s, (double)lo, (double)hi, &v) < 0)
+        return -1;
+    if (v != floor(v)) {
+        fprintf(stderr, "stepstone train: %s needs an integer, got '%s'\n", opt, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int train_correlate_main(int argc, char **argv)
+{
+    enum { O_DATA = 256, O_VAL, O_LABELS, O_EPOCHS, O_STEPS, O_BATCH, O_PATIENCE, O_LR, O_SEED,
+           O_THREADS, O_FPR, O_FEAT, O_HIDDEN, O_DIM, O_WINDOW, O_STRIDE, O_WINDOWS, O_TSTEPS };
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, O_DATA},
+        {"val", required_argument, NULL, O_VAL},
+        {"labels", required_argument, NULL, O_LABELS},
+        {"output", required_argument, NULL, 'o'},
+        {"epochs", required_argument, NULL, O_EPOCHS},
+        {"steps", required_argument, NULL, O_STEPS},
+        {"batch", required_argument, NULL, O_BATCH},
+        {"patience", required_argument, NULL, O_PATIENCE},
+        {"lr", required_argument, NULL, O_LR},
+        {"seed", required_argument, NULL, O_SEED},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"target-fpr", required_argument, NULL, O_FPR},
+        {"features", required_argument, NULL, O_FEAT},
+        {"hidden", required_argument, NULL, O_HIDDEN},
+        {"dim", required_argument, NULL, O_DIM},
+        {"window", required_argument, NULL, O_WINDOW},
+        {"stride", required_argument, NULL, O_STRIDE},
+        {"windows", required_argument, NULL, O_WINDOWS},
+        {"steps-per-window", required_argument, NULL, O_TSTEPS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}
+    };
+    train_correlate_config cfg;
+    train_correlate_config_default(&cfg);
+    cfg.progress = stderr;
+    const char *labels_path = NULL;
+    int threads = 0, feat = -1, tsteps = 0;
+    double window = 0, stride = 0, v;
+    set_arg *sets = calloc((size_t)argc + 1, sizeof(*sets));
+    int *is_val = calloc((size_t)argc + 1, sizeof(int));
+    size_t n_sets = 0;
+    int status = CLI_EXIT_USAGE;
+    char err[SS_ERRBUF_SIZE];
+    train_correlate_data *tr = NULL, *va = NULL;
+    encoder *enc = NULL;
+    if (!sets || !is_val) {
+        fprintf(stderr, "stepstone train: out of memory\n");
+        status = CLI_EXIT_FAILURE;
+        goto done;
+    }
+
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":o:qh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case O_DATA:
+        case O_VAL:
+            if (parse_set(&sets[n_sets], optarg) < 0) {
+                fprintf(stderr, "stepstone train: %s needs CAP[,CAP...]:LABELS, got '%s'\n",
+                        ch == O_DATA ? "--data" : "--val", optarg);
+                goto done;
+            }
+            is_val[n_sets++] = ch == O_VAL;
+            break;
+        case O_LABELS: labels_path = optarg; break;
+        case 'o': cfg.out_path = optarg; break;
+        case O_EPOCHS: if (parse_int("--epochs", optarg, 1, 100000, &cfg.epochs)) goto done; break;
+        case O_STEPS: if (parse_int("--steps", optarg, 1, 1000000, &cfg.steps)) goto done; break;
+        case O_BATCH: if (parse_int("--batch", optarg, 2, 4096, &cfg.batch)) goto done; break;
+        case O_PATIENCE:
+            if (parse_int("--patience", optarg, 1, 100000, &cfg.patience)) goto done;
+            break;
+        case O_LR:
+            if (parse_num("--lr", optarg, 1e-7, 1, &v)) goto done;
+            cfg.lr = (float)v;
+            break;
+        case O_SEED:
+            if (parse_num("--seed", optarg, 0, 9007199254740992.0, &v) || v != floor(v)) {
+                fprintf(stderr, "stepstone train: --seed needs a non-negative integer\n");
+                goto done;
+            }
+            cfg.seed = (uint64_t)v;
+            break;
+        case O_THREADS:
+            if (threads_parse(optarg, &threads, err) < 0) {
+                fprintf(stderr, "stepstone train: %s\n", err);
+                goto done;
+            }
+            break;
+        case O_FPR: if (parse_num("--target-fpr", optarg, 1e-9, 0.5, &cfg.target_fpr)) goto done;
+            break;
+        case O_FEAT:
+            if ((feat = connfeat_kind_from_string(optarg)) < 0) {
+                fprintf(stderr, "stepstone train: --features is seq or bins, got '%s'\n", optarg);
+                goto done;
+            }
+            break;
+        case O_HIDDEN: if (parse_int("--hidden", optarg, 1, 1024, &cfg.enc.hidden)) goto done;
+            break;
+        case O_DIM: if (parse_int("--dim", optarg, 2, 1024, &cfg.enc.dim)) goto done; break;
+        case O_WINDOW: if (parse_num("--window", optarg, 0.01, 3600, &window)) goto done; break;
+        case O_STRIDE: if (parse_num("--stride", optarg, 0.01, 3600, &stride)) goto done; break;
+        case O_WINDOWS:
+            if (parse_int("--windows", optarg, 1, 1024, &cfg.enc.feat.max_windows)) goto done;
+            break;
+        case O_TSTEPS:
+            if (parse_int("--steps-per-window", optarg, 1, 4096, &tsteps)) goto done;
+            break;
+        case 'q': cfg.progress = NULL; break;
+        case 'h': train_usage(stdout); status = CLI_EXIT_OK; goto done;
+        case ':':
+            fprintf(stderr, "stepstone train: option '%s' needs a value\n", argv[optind - 1]);
+            goto done;
+        default:
+            fprintf(stderr, "stepstone train: unknown option '%s'; see "
+                            "'stepstone train correlate --help'\n", argv[optind - 1]);
+            goto done;
+        }
+    }
+    if (feat >= 0) {
+        encoder_config e = cfg.enc;
+        encoder_config_default(&cfg.enc, feat);
+        cfg.enc.hidden = e.hidden;
+        cfg.enc.dim = e.dim;
+        cfg.enc.feat.max_windows = e.feat.max_windows;
+    }
+    if (window > 0)
+        cfg.enc.feat.window_us = (int64_t)llround(window * 1e6);
+    if (stride > 0)
+        cfg.enc.feat.stride_us = (int64_t)llround(stride * 1e6);
+    else if (window > 0)
+        cfg.enc.feat.stride_us = cfg.enc.feat.window_us / 2;
+    if (tsteps > 0)
+        cfg.enc.feat.steps = tsteps;
+    if (cfg.enc.feat.kind == CONNFEAT_KIND_BINS && cfg.enc.feat.window_us % cfg.enc.feat.steps)
+        cfg.enc.feat.window_us -= cfg.enc.feat.window_us % cfg.enc.feat.steps;
+    if (connfeat_config_check(&cfg.enc.feat, err) < 0) {
+        fprintf(stderr, "stepstone train: %s\n", err);
+        goto done;
+    }
+    if (!cfg.out_path) {
+        fprintf(stderr, "stepstone train: -o MODEL is required; see "
+                        "'stepstone train correlate --help'\n");
+        goto done;
+    }
+    if (labels_path) {
+        if (optind >= argc) {
+            fprintf(stderr, "stepstone train: --labels needs capture files as arguments\n");
+            goto done;
+        }
+        sets[n_sets].pcaps = (const char **)(argv + optind);
+        sets[n_sets].n = (size_t)(argc - optind);
+        sets[n_sets].labels = labels_path;
+        is_val[n_sets++] = 0;
+    } else if (optind < argc) {
+        fprintf(stderr, "stepstone train: captures given without --labels (or use --data)\n");
+        goto done;
+    }
+    size_t n_tr = 0, n_va = 0;
+    for (size_t k = 0; k < n_sets; k++)
+        is_val[k] ? n_va++ : n_tr++;
+    if (n_tr == 0) {
+        fprintf(stderr, "stepstone train: no training data; give --data CAPS:LABELS or "
+                        "--labels LABELS CAP...\n");
+        goto done;
+    }
+    if (n_va == 0 && n_tr >= 2) { /* hold out the last fifth of the sets */
+        size_t hold = (n_tr + 4) / 5;
+        for (size_t k = n_sets; k-- > 0 && hold > 0;)
+            if (!is_val[k]) {
+                is_val[k] = 1;
+                hold--;
+                n_va++;
+                n_tr--;
+            }
+    }
+    status = CLI_EXIT_FAILURE;
+    tr = calloc(n_tr, sizeof(*tr));
+    va = calloc(n_va ? n_va : 1, sizeof(*va));
+    if (!tr || !va) {
+        fprintf(stderr, "stepstone train: out of memory\n");
+        goto done;
+    }
+    size_t a = 0, b = 0;
+    for (size_t k = 0; k < n_sets; k++) {
+        train_correlate_data d = {sets[k].pcaps, sets[k].n, sets[k].labels};
+        if (is_val[k])
+            va[b++] = d;
+        else
+            tr[a++] = d;
+    }
+    if (threads_apply(threads, err) < 0) {
+        fprintf(stderr, "stepstone train: %s\n", err);
+        goto done;
+    }
+    if (cfg.progress)
+        fprintf(stderr, "train: %zu training and %zu validation capture sets, features %s, "
+                        "%d threads, seed %llu\n", n_tr, n_va,
+                connfeat_kind_to_string(cfg.enc.feat.kind), threads_current(),
+                (unsigned long long)cfg.seed);
+    train_correlate_result res;
+    if (train_correlate_run(&enc, &res, &cfg, tr, n_tr, va, n_va, err) < 0) {
+        fprintf(stderr, "stepstone train: %s\n", err);
+        goto done;
+    }
+    fprintf(stderr, "train: wrote %s (epoch %d of %d run: val TPR@1e-3 %.4f AUC %.4f, "
+                    "threshold %.6f)\n", cfg.out_path, res.best_epoch, res.epochs_run,
+            res.best_val_tpr, res.best_val_auc, res.threshold);
+    status = CLI_EXIT_OK;
+done:
+    encoder_destroy(enc);
+    free(tr);
+    free(va);
+    if (sets)
+        for (size_t k = 0; k < n_sets; k++)
+            if (sets[k].text) {
+                free(sets[k].text);
+                free(sets[k].pcaps);
+            }
+    free(sets);
+    free(is_val);
+    return status;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        FILE *f = argc < 2 ? stderr : stdout;
+        fprintf(f, "usage: stepstone train MODEL [OPTIONS]\n"
+                   "\n"
+                   "Models:\n"
+                   "  correlate   the connection encoder that scores relay hops\n"
+                   "\n"
+                   "Run 'stepstone train MODEL --help' for its options.\n");
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "correlate"))
+        return train_correlate_main(argc - 1, argv + 1);
+    fprintf(stderr, "stepstone train: unknown model '%s' (known: correlate)\n", argv[1]);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,275 @@
+/* cmd_train_sessions.c - `stepstone train sessions`: trains the session
+ * anomaly model (encoders/session.h) on benign captures. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "connset.h"
+#include "encoder.h"
+#include "session.h"
+#include "status.h"
+#include "threads.h"
+#include "train_sessions.h"
+
+int cmd_train_sessions(int argc, char **argv);
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: stepstone train sessions -o MODEL [OPTIONS] FILE...\n"
+            "\n"
+            "Trains the session anomaly model (docs/sessions.md) on benign captures (pcap or\n"
+            "pcapng, merged into one timeline): the state vocabulary and size classes, the\n"
+            "BiLSTM scorer, the one-layer LSTM and Markov baselines, and each method's\n"
+            "per-host and global thresholds (a quantile of the benign session scores).\n"
+            "Writes MODEL through a temporary file. A line per epoch goes to stderr.\n"
+            "\n"
+            "Options:\n"
+            "  -o, --output MODEL     model file to write (required)\n"
+            "  --gap S                a connection starting S seconds or more after the\n"
+            "                         previous one opens a new session (default 8)\n"
+            "  --max-conns N          cut sessions after N connections (default 25)\n"
+            "  --states N             state vocabulary size, with 'other' (default 48)\n"
+            "  --size-classes N       size classes at most (default 8)\n"
+            "  --hidden N             LSTM units per direction (default 32)\n"
+            "  --layers N             layers of each BiLSTM stack (default 2)\n"
+            "  --epochs N             most epochs (default 60)\n"
+            "  --patience N           stop after N epochs without improvement (default 8)\n"
+            "  --lr X                 AdamW learning rate (default 0.003)\n"
+            "  --val-frac X           validation share of the sessions (default 0.2)\n"
+            "  --quantile Q           threshold quantile of benign scores (default 0.999)\n"
+            "  --min-host-sessions N  sessions for a host threshold of its own (default 20)\n"
+            "  --seed N               split, order and initialisation seed (default 1)\n"
+            "  --encoder MODEL        add each connection's encoder vector (a correlator\n"
+            "                         model) to the inputs; score then needs it too\n"
+            "  --threads N            OpenBLAS threads (default: all cores)\n"
+            "  -q, --quiet            no progress lines\n"
+            "  -h, --help             this help\n"
+            "\n"
+            "Exit status: 0 ok, 1 failure (unreadable capture, no connection...), 2 usage.\n");
+}
+
+static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "stepstone train sessions: %s needs a number from %g to %g, got '%s'\n",
+                opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
+{
+    double v;
+    if (parse_num(opt, s, (double)lo, (double)hi, &v) < 0)
+        return -1;
+    if (v != floor(v)) {
+        fprintf(stderr, "stepstone train sessions: %s needs an integer, got '%s'\n", opt, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static void warn_cb(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "stepstone train sessions: warning: %s\n", msg);
+}
+
+int cmd_train_sessions(int argc, char **argv)
+{
+    enum { O_GAP = 256, O_MAXC, O_STATES, O_SIZES, O_HIDDEN, O_LAYERS, O_EPOCHS, O_PATIENCE,
+           O_LR, O_VAL, O_Q, O_MINH, O_SEED, O_ENC, O_THREADS };
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"gap", required_argument, NULL, O_GAP},
+        {"max-conns", required_argument, NULL, O_MAXC},
+        {"states", required_argument, NULL, O_STATES},
+        {"size-classes", required_argument, NULL, O_SIZES},
+        {"hidden", required_argument, NULL, O_HIDDEN},
+        {"layers", required_argument, NULL, O_LAYERS},
+        {"epochs", required_argument, NULL, O_EPOCHS},
+        {"patience", required_argument, NULL, O_PATIENCE},
+        {"lr", required_argument, NULL, O_LR},
+        {"val-frac", required_argument, NULL, O_VAL},
+        {"quantile", required_argument, NULL, O_Q},
+        {"min-host-sessions", required_argument, NULL, O_MINH},
+        {"seed", required_argument, NULL, O_SEED},
+        {"encoder", required_argument, NULL, O_ENC},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}
+    };
+    train_sessions_config cfg;
+    train_sessions_config_default(&cfg);
+    cfg.log = stderr;
+    const char *out_path = NULL, *enc_path = NULL;
+    int threads = 0;
+    double v;
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":o:qh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'o': out_path = optarg; break;
+        case O_GAP:
+            if (parse_num("--gap", optarg, 1e-6, 1e6, &v))
+                return CLI_EXIT_USAGE;
+            cfg.sess.gap_us = (int64_t)llround(v * 1e6);
+            break;
+        case O_MAXC:
+            if (parse_int("--max-conns", optarg, 1, 4096, &cfg.sess.max_conns))
+                return CLI_EXIT_USAGE;
+            break;
+        case O_STATES:
+            if (parse_int("--states", optarg, 1, 4096, &cfg.max_states))
+                return CLI_EXIT_USAGE;
+            break;
+        case O_SIZES:
+            if (parse_int("--size-classes", optarg, 1, 256, &cfg.size_classes))
+                return CLI_EXIT_USAGE;
+            break;
+        case O_HIDDEN:
+            if (parse_int("--hidden", optarg, 1, 4096, &cfg.hidden))
+                return CLI_EXIT_USAGE;
+            break;
+        case O_LAYERS:
+            if (parse_int("--layers", optarg, 1, 8, &cfg.layers))
+                return CLI_EXIT_USAGE;
+            break;
+        case O_EPOCHS:
+            if (parse_int("--epochs", optarg, 1, 100000, &cfg.epochs))
+                return CLI_EXIT_USAGE;
+            break;
+        case O_PATIENCE:
+            if (parse_int("--patience", optarg, 1, 100000, &cfg.patience))
+                return CLI_EXIT_USAGE;
+            break;
+        case O_LR:
+            if (parse_num("--lr", optarg, 1e-7, 1, &v))
+                return CLI_EXIT_USAGE;
+            cfg.lr = (float)v;
+            break;
+        case O_VAL:
+            if (parse_num("--val-frac", optarg, 0, 0.9, &v))
+                return CLI_EXIT_USAGE;
+            cfg.val_frac = (float)v;
+            break;
+        case O_Q:
+            if (parse_num("--quantile", optarg, 0, 1, &v))
+                return CLI_EXIT_USAGE;
+            cfg.quantile = v;
+            break;
+        case O_MINH:
+            if (parse_int("--min-host-sessions", optarg, 1, 1000000000, &cfg.min_host_sessions))
+                return CLI_EXIT_USAGE;
+            break;
+        case O_SEED:
+            if (parse_num("--seed", optarg, 0, 9007199254740992.0, &v) || v != floor(v)) {
+                fprintf(stderr, "stepstone train sessions: --seed needs a non-negative integer\n");
+                return CLI_EXIT_USAGE;
+            }
+            cfg.seed = (uint64_t)v;
+            break;
+        case O_ENC: enc_path = optarg; break;
+        case O_THREADS:
+            if (parse_int("--threads", optarg, 1, 1024, &threads))
+                return CLI_EXIT_USAGE;
+            break;
+        case 'q': cfg.log = NULL; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        case ':':
+            fprintf(stderr, "stepstone train sessions: option %s needs a value\n",
+                    argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default:
+            fprintf(stderr, "stepstone train sessions: unknown option '%s'\n", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (!out_path) {
+        fprintf(stderr, "stepstone train sessions: -o MODEL is required\n");
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "stepstone train sessions: no capture given\n");
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    char err[SS_ERRBUF_SIZE];
+    if (threads_apply(threads, err) < 0) {
+        fprintf(stderr, "stepstone train sessions: %s\n", err);
+        return CLI_EXIT_USAGE;
+    }
+    int status = CLI_EXIT_FAILURE;
+    connset *set = NULL;
+    encoder *enc = NULL;
+    const conntab_record **recs = NULL;
+    float *vecs = NULL;
+    session_model *m = NULL;
+    connset_config cc;
+    connset_config_default(&cc);
+    cc.warn = warn_cb;
+    if (enc_path && encoder_load(&enc, enc_path, err)) {
+        fprintf(stderr, "stepstone train sessions: %s\n", err);
+        goto done;
+    }
+    if (connset_load(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
+                     err)) {
+        fprintf(stderr, "stepstone train sessions: %s\n", err);
+        goto done;
+    }
+    size_t n = connset_count(set);
+    if (n == 0) {
+        fprintf(stderr, "stepstone train sessions: no connection in the captures\n");
+        goto done;
+    }
+    recs = malloc(n * sizeof(*recs));
+    if (!recs) {
+        fprintf(stderr, "stepstone train sessions: out of memory\n");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        recs[i] = connset_get(set, i);
+    int E = enc ? enc->cfg.dim : 0;
+    if (enc) {
+        vecs = malloc(n * (size_t)E * sizeof(float));
+        if (!vecs) {
+            fprintf(stderr, "stepstone train sessions: out of memory\n");
+            goto done;
+        }
+        if (session_encoder_vectors(vecs, enc, recs, n, err)) {
+            fprintf(stderr, "stepstone train sessions: %s\n", err);
+            goto done;
+        }
+    }
+    if (train_sessions_run(&m, recs, n, vecs, E, &cfg, err)) {
+        fprintf(stderr, "stepstone train sessions: %s\n", err);
+        goto done;
+    }
+    m->encoder_id = enc ? enc->id : 0;
+    if (session_model_save(m, out_path, err)) {
+        fprintf(stderr, "stepstone train sessions: %s\n", err);
+        goto done;
+    }
+    status = CLI_EXIT_OK;
+done:
+    session_model_destroy(m);
+    free(vecs);
+    free(recs);
+    encoder_destroy(enc);
+    connset_free(set);
+    return status;
+}

@@ -1,0 +1,114 @@
+#!/bin/sh
+# e2e_chains.sh - `stepstone chains` and `stepstone embed` end to end with the
+# compiled-in model: finds exactly the labelled hops and chains of the bundled
+# synthetic sample, --json lines parse, --dot writes a graph, embed's msgpack
+# and JSON lines agree, a bad model file or capture is a
+# one-line error with exit 1, and the real SOCKS5 relay capture (when
+# present) is found as client -> proxy :7890 -> telnet :23.
+. "$top_srcdir/tests/lib.sh"
+tmpdir_make
+PY=/usr/bin/python3
+[ -x "$PY" ] || skip "$PY not found"
+sample="$top_srcdir/datasets/samples/synth-small.pcap"
+labels="$top_srcdir/datasets/samples/synth-small.csv"
+
+"$STEPSTONE" chains --json --dot "$TMPD/g.dot" "$sample" >"$TMPD/out.jsonl" 2>"$TMPD/err" ||
+    fail "chains --json exited $?: $(cat "$TMPD/err")"
+[ -s "$TMPD/out.jsonl" ] || fail "chains --json printed nothing"
+while IFS= read -r line; do
+    printf '%s\n' "$line" | "$PY" -m json.tool >/dev/null 2>&1 || fail "not JSON: $line"
+done <"$TMPD/out.jsonl"
+grep -q '^digraph chains {' "$TMPD/g.dot" || fail "--dot did not write a graph"
+
+# the reported hops and chains are exactly the labelled ones
+"$PY" - "$labels" "$TMPD/out.jsonl" <<'PYEOF' || fail "chains differ from $labels"
+import csv, json, sys
+want = set()
+chains = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    want.add((r["in_src_ip"], int(r["in_src_port"]), r["in_dst_ip"], int(r["in_dst_port"]),
+              r["out_src_ip"], int(r["out_src_port"]), r["out_dst_ip"], int(r["out_dst_port"])))
+    chains.setdefault(r["chain_id"], []).append(r)
+got = set()
+n_chains = 0
+for line in open(sys.argv[2]):
+    o = json.loads(line)
+    if o["type"] == "hop":
+        i, x = o["in"], o["out"]
+        assert 0.0 <= o["score"] <= 1.0, o
+        got.add((i["src"], i["sport"], i["dst"], i["dport"], x["src"], x["sport"], x["dst"], x["dport"]))
+    elif o["type"] == "chain":
+        n_chains += 1
+        assert len(o["hosts"]) >= 3, o
+if want - got:
+    print("missed hops:", sorted(want - got), file=sys.stderr)
+if got - want:
+    print("false hops:", sorted(got - want), file=sys.stderr)
+if n_chains != len(chains):
+    print("chains: got %d, labelled %d" % (n_chains, len(chains)), file=sys.stderr)
+sys.exit(0 if want == got and n_chains == len(chains) else 1)
+PYEOF
+
+# text output: one block per chain
+"$STEPSTONE" chains -o "$TMPD/out.txt" "$sample" 2>"$TMPD/err" || fail "chains -o exited $?"
+n=$(grep -c '^chain [0-9]*:' "$TMPD/out.txt")
+[ "$n" = "$(cut -d, -f1 "$labels" | tail -n +2 | sort -u | wc -l)" ] ||
+    fail "text output has $n chains: $(cat "$TMPD/out.txt")"
+
+# bad inputs: clear one-line errors, exit 1 (or 2 for usage)
+printf 'not a model\n' >"$TMPD/bad.model"
+"$STEPSTONE" chains --model "$TMPD/bad.model" "$sample" >/dev/null 2>"$TMPD/err"
+rc=$?
+[ $rc -eq 1 ] || fail "bad model file: exit $rc, want 1"
+grep -q "bad.model" "$TMPD/err" || fail "bad model message does not name the file: $(cat "$TMPD/err")"
+[ "$(wc -l <"$TMPD/err")" -eq 1 ] || fail "bad model: more than one line: $(cat "$TMPD/err")"
+"$STEPSTONE" chains --model "$TMPD/missing.model" "$sample" >/dev/null 2>&1
+[ $? -eq 1 ] || fail "missing model file: want exit 1"
+"$STEPSTONE" chains "$TMPD/missing.pcap" >/dev/null 2>&1
+[ $? -eq 1 ] || fail "missing capture: want exit 1"
+"$STEPSTONE" chains >/dev/null 2>&1
+[ $? -eq 2 ] || fail "no capture given: want exit 2"
+"$STEPSTONE" chains --threshold 2 "$sample" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--threshold 2: want exit 2"
+
+# embed: msgpack and JSON lines, one vector per window, unit length
+"$STEPSTONE" embed -o "$TMPD/e.msgpack" "$sample" 2>"$TMPD/err" || fail "embed exited $?: $(cat "$TMPD/err")"
+"$STEPSTONE" embed --format jsonl -o "$TMPD/e.jsonl" "$sample" 2>"$TMPD/err" ||
+    fail "embed --format jsonl exited $?"
+"$PY" - "$TMPD/e.jsonl" "$TMPD/e.msgpack" <<'PYEOF' || fail "embeddings are wrong"
+import json, math, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+head, wins = lines[0], lines[1:]
+assert head["type"] == "model" and head["dim"] > 0 and len(head["model_id"]) == 16, head
+assert wins and all(len(w["vector"]) == head["dim"] for w in wins)
+assert all(abs(math.sqrt(sum(v * v for v in w["vector"])) - 1) < 1e-4 for w in wins)
+assert all(w["window_end"] > w["window_start"] for w in wins)
+try:
+    import msgpack, numpy as np
+except ImportError:
+    print("note: python3-msgpack missing: msgpack check skipped", file=sys.stderr)
+    sys.exit(0)
+d = msgpack.unpackb(open(sys.argv[2], "rb").read())
+X = np.frombuffer(d["vectors"], dtype="<f4").reshape(-1, d["dim"])
+assert X.shape == (len(wins), head["dim"]) and len(d["windows"]) == len(wins)
+assert d["model"]["id"] == head["model_id"]
+assert np.allclose(X, np.array([w["vector"] for w in wins]), atol=1e-6)
+assert sum(c["n_windows"] for c in d["connections"]) == len(wins)
+PYEOF
+"$STEPSTONE" embed "$sample" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "embed without -o: want exit 2"
+"$STEPSTONE" embed --model "$TMPD/bad.model" -o "$TMPD/x" "$sample" >/dev/null 2>&1
+[ $? -eq 1 ] || fail "embed with a bad model: want exit 1"
+[ ! -e "$TMPD/x" ] || fail "embed left an output after failing"
+
+# a real relay: client -> SOCKS5 proxy :7890 -> telnet :23
+real="$REALDATA/socks5-telnet-relay.pcapng"
+if [ -r "$real" ]; then
+    "$STEPSTONE" chains --json "$real" >"$TMPD/real.jsonl" 2>"$TMPD/err" ||
+        fail "chains on $real exited $?: $(cat "$TMPD/err")"
+    grep '"type":"hop"' "$TMPD/real.jsonl" | grep '"dport":7890' | grep -q '"dport":23' ||
+        fail "the SOCKS5 relay hop was not found: $(cat "$TMPD/real.jsonl")"
+else
+    echo "note: $real missing: real-capture check skipped" >&2
+fi
+exit 0
