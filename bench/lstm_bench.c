@@ -10,7 +10,8 @@
  * the same FLOPs as the LSTM's GEMMs done as one large GEMM, i.e. the best
  * the LSTM could reach. Prints one tab-separated line per shape:
  *   c THREADS H T B fwd_seq_per_s train_seq_per_s fwd_gflops sgemm_gflops
- * Forward FLOPs counted: 2*B*T*4H*(In+H) (the GEMMs only).
+ * Forward FLOPs counted: 2*B*T*4H*(In+H) (the GEMMs only). Each figure is
+ * from the fastest of the calls made within MIN_SECONDS (default 0.3).
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -68,18 +69,22 @@ static void bench_run_train(bench *b)
     }
 }
 
-/* Seconds per call of fn: one warm-up call, then repeats for min_s. */
+/* Seconds of the fastest call of fn among repeats lasting min_s (after one
+ * warm-up call): the best case is the least disturbed by other work on a
+ * shared machine. */
 static double time_per_call(void (*fn)(bench *), bench *b, double min_s)
 {
     fn(b);
     int n = 0;
-    double t0 = now(), t;
+    double best = 1e30, start = now(), t0, t;
     do {
+        t0 = now();
         fn(b);
-        n++;
         t = now() - t0;
-    } while (t < min_s || n < 3);
-    return t / n;
+        best = t < best ? t : best;
+        n++;
+    } while (now() - start < min_s || n < 3);
+    return best;
 }
 
 static double sgemm_gflops(int M, int N, int K, double min_s)
@@ -93,17 +98,19 @@ static double sgemm_gflops(int M, int N, int K, double min_s)
     /* the LSTM's layout: activations row-major, weights (N,K) read transposed */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, w, K, 1.0f, c, N);
     int n = 0;
-    double t0 = now(), t;
+    double best = 1e30, start = now(), t0, t;
     do {
+        t0 = now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, w, K, 1.0f, c,
                     N);
-        n++;
         t = now() - t0;
-    } while (t < min_s || n < 3);
+        best = t < best ? t : best;
+        n++;
+    } while (now() - start < min_s || n < 3);
     free(a);
     free(w);
     free(c);
-    return 2.0 * M * N * K * n / t / 1e9;
+    return 2.0 * M * N * K / best / 1e9;
 }
 
 int main(int argc, char **argv)

@@ -44,3 +44,4 @@ model: stepstone$(EXEEXT)
 	rm -f model-new.model
 .PHONY: model
 EXTRA_DIST += encoders/mkmodel.sh
+EXTRA_DIST += datasets/pcapshift.py datasets/session_eval.py

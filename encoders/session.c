@@ -886,7 +886,7 @@ void session_model_results(session_result *res, const session_model *m, int meth
         }
         res[s].score = 1.0 - sum / sp->n;
         res[s].threshold = session_model_threshold(m, method, sp->family, sp->host);
-        res[s].flagged = res[s].score > res[s].threshold;
+        res[s].flagged = res[s].score > res[s].threshold + SESSION_THRESHOLD_SLACK;
         res[s].least = li;
         res[s].least_lik = least;
     }
@@ -930,7 +930,8 @@ static int set_thresholds(modelfile_t *mf, int method, const session_thresholds 
         r[0] = t->hosts[h].family;
         for (int j = 0; j < 16; j++)
             r[1 + j] = t->hosts[h].host[j];
-        r[17] = (float)t->hosts[h].threshold;
+        float thr = (float)t->hosts[h].threshold; /* rounded up: a training score is never above it */
+        r[17] = (double)thr < t->hosts[h].threshold ? nextafterf(thr, INFINITY) : thr;
     }
     snprintf(k, sizeof(k), "thr.%s.hosts", session_method_to_string(method));
     rc = modelfile_set_norm(mf, k, a, t->n_hosts * HOST_FLOATS, errbuf);

@@ -60,6 +60,8 @@
 #define SESSION_DEFAULT_MAX_CONNS 25
 #define SESSION_N_OUTCOMES CONNTAB_STATE_COUNT /* Zeek conn_state one-hot width */
 #define SESSION_N_EXTRA 2                      /* gap and duration inputs */
+#define SESSION_THRESHOLD_SLACK 1e-6 /* flagged: score > threshold + slack, so sums in
+                                        another thread count's order do not flip ties */
 
 /* Scoring methods: the model and its two baselines. */
 enum session_method {
@@ -281,7 +283,7 @@ void session_model_destroy(session_model *m);
 typedef struct session_result {
     double score;      /* 1 - mean likelihood of what was observed */
     double threshold;  /* the host's threshold (or the global one) */
-    int flagged;       /* score > threshold */
+    int flagged;       /* score > threshold + SESSION_THRESHOLD_SLACK */
     int least;         /* member index (0..n-1) of the least expected connection */
     double least_lik;  /* its likelihood */
 } session_result;

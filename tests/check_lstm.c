@@ -372,6 +372,15 @@ START_TEST(test_gradcheck_bidir_ragged)
 }
 END_TEST
 
+/* Sorted by decreasing length with trailing steps no sequence reaches: the
+ * per-step GEMMs then cover only the running prefix of the batch. */
+START_TEST(test_gradcheck_sorted_short)
+{
+    int lengths[3] = {4, 3, 1};
+    gradcheck((lstm_config){2, 3, 1, 1}, 3, 6, lengths, 14);
+}
+END_TEST
+
 START_TEST(test_gradcheck_unidir_single_steps)
 {
     int lengths[2] = {1, 1}; /* T = 1: no recurrence at all */
@@ -579,6 +588,7 @@ Suite *lstm_suite(void)
     TCase *num = tcase_create("numeric");
     tcase_add_test(num, test_gradcheck_bidir_ragged);
     tcase_add_test(num, test_gradcheck_unidir_single_steps);
+    tcase_add_test(num, test_gradcheck_sorted_short);
     tcase_add_test(num, test_pytorch_parity);
     suite_add_tcase(s, num);
     return s;

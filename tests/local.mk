@@ -19,3 +19,5 @@ EXTRA_DIST += tests/e2e_chains.sh
 tests_check_stepstone_SOURCES += tests/check_train.c
 tests_check_stepstone_SOURCES += tests/check_session.c
 tests_check_stepstone_SOURCES += tests/check_dedup.c
+TESTS += tests/e2e_score.sh
+EXTRA_DIST += tests/e2e_score.sh
