@@ -15,6 +15,7 @@
 #include "train_correlate.h"
 
 int cmd_train(int argc, char **argv);
+int cmd_train_sessions(int argc, char **argv); /* src/cmd_train_sessions.c */
 
 static void train_usage(FILE *f)
 {
@@ -348,12 +349,16 @@ int cmd_train(int argc, char **argv)
                    "\n"
                    "Models:\n"
                    "  correlate   the connection encoder that scores relay hops\n"
+                   "  sessions    the session anomaly model, on benign captures (docs/sessions.md)\n"
                    "\n"
                    "Run 'stepstone train MODEL --help' for its options.\n");
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (!strcmp(argv[1], "correlate"))
         return train_correlate_main(argc - 1, argv + 1);
-    fprintf(stderr, "stepstone train: unknown model '%s' (known: correlate)\n", argv[1]);
+    if (!strcmp(argv[1], "sessions"))
+        return cmd_train_sessions(argc - 1, argv + 1);
+    fprintf(stderr, "stepstone train: unknown model '%s' (known: correlate, sessions)\n",
+            argv[1]);
     return CLI_EXIT_USAGE;
 }
