@@ -20,7 +20,7 @@ void candidates_config_default(candidates_config *cfg)
 {
     cfg->min_overlap_us = 0;
     cfg->min_pkts = 1;
-    cfg->max_lead_us = 0;
+    cfg->max_lead_us = 5000000; /* netcat pipelines connect onward first */
 }
 
 /* Groups legs by host, then by start time; inbound before outbound at the

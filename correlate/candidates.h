@@ -5,7 +5,7 @@
  * open. For every host, candidates_find pairs each TCP outbound connection
  * `out` with each TCP inbound `in` of the same host such that
  *   - in.start_us <= out.start_us + max_lead_us (a relay connects onward
- *     after it is reached; max_lead_us, default 0, admits relays that open
+ *     after it is reached; max_lead_us, default 5 s, admits relays that open
  *     their onward connection first, like a `nc -l | nc` pipeline),
  *   - they overlap for at least min_overlap_us:
  *     min(in.end_us, out.end_us) - max(in.start_us, out.start_us)
@@ -38,7 +38,7 @@ typedef struct candidates_pair {
 typedef struct candidates_config {
     int64_t min_overlap_us; /* default 0: any overlap (touching counts) */
     uint32_t min_pkts;      /* packets per leg, both directions; default 1 */
-    int64_t max_lead_us;    /* how long out may start before in; default 0 */
+    int64_t max_lead_us;    /* how long out may start before in; default 5 s */
 } candidates_config;
 
 /* Fills cfg with the defaults listed in candidates_config. */

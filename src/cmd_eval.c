@@ -44,7 +44,7 @@ static void eval_usage(FILE *f)
             "  --min-overlap S      candidate legs overlap at least S seconds (default 0)\n"
             "  --min-pkts N         packets per candidate leg (default 1)\n"
             "  --max-lead S         an outbound leg may start up to S seconds before its\n"
-            "                       inbound (relays that connect onward first; default 0)\n"
+            "                       inbound (relays that connect onward first; default 5)\n"
             "  -o, --output FILE    write the report to FILE (atomically) instead of stdout\n"
             "  -h, --help           this help\n"
             "\n"
