@@ -285,6 +285,72 @@ done:
     return rc;
 }
 
+int train_correlate_recalibrate(encoder *enc, size_t *n_neg, size_t *n_pos, double *tpr,
+                                const train_correlate_data *data, size_t n, double target_fpr,
+                                char *errbuf)
+{
+    *n_neg = *n_pos = 0;
+    if (tpr)
+        *tpr = 0;
+    if (n == 0)
+        return ss_errf(errbuf, SS_ERR_ARG, "calibration: no capture set");
+    if (!(target_fpr > 0 && target_fpr < 1))
+        return ss_errf(errbuf, SS_ERR_ARG, "calibration: target FPR %g not in (0,1)",
+                       target_fpr);
+    size_t cap_neg = 0, cap_pos = 0, nn = 0, np = 0;
+    double *neg = NULL, *pos = NULL, *scores = NULL;
+    int rc = SS_OK;
+    for (size_t k = 0; k < n; k++) {
+        tc_set s;
+        if ((rc = set_load(&s, &data[k], errbuf)))
+            goto done;
+        double *sc = realloc(scores, sizeof(double) * (s.n_pairs ? s.n_pairs : 1));
+        if (!sc) {
+            set_free(&s);
+            rc = ss_errf(errbuf, SS_ERR_NOMEM, "calibration: out of memory");
+            goto done;
+        }
+        scores = sc;
+        rc = lstm_method_score_pairs(enc, s.cs, s.pairs, s.n_pairs, scores, errbuf);
+        for (size_t i = 0; rc == SS_OK && i < s.n_pairs; i++) {
+            double **arr = s.is_hop[i] ? &pos : &neg;
+            size_t *cnt = s.is_hop[i] ? &np : &nn, *cap = s.is_hop[i] ? &cap_pos : &cap_neg;
+            if (*cnt == *cap) {
+                size_t c2 = *cap ? 2 * *cap : 4096;
+                double *g = realloc(*arr, sizeof(double) * c2);
+                if (!g) {
+                    rc = ss_errf(errbuf, SS_ERR_NOMEM, "calibration: out of memory");
+                    break;
+                }
+                *arr = g;
+                *cap = c2;
+            }
+            (*arr)[(*cnt)++] = scores[i];
+        }
+        set_free(&s);
+        if (rc)
+            goto done;
+    }
+    if (nn == 0) {
+        rc = ss_errf(errbuf, SS_ERR_EMPTY, "calibration: no negative pair in the captures");
+        goto done;
+    }
+    enc->threshold = train_correlate_calibrate(neg, nn, target_fpr);
+    *n_neg = nn;
+    *n_pos = np;
+    if (tpr && np) {
+        size_t hit = 0;
+        for (size_t i = 0; i < np; i++)
+            hit += pos[i] >= enc->threshold;
+        *tpr = (double)hit / (double)np;
+    }
+done:
+    free(neg);
+    free(pos);
+    free(scores);
+    return rc;
+}
+
 /* ---- training ---- */
 
 /* Buffers of one batch. */

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "encoder.h"
+#include "lstm_method.h"
 #include "status.h"
 #include "threads.h"
 #include "train_correlate.h"
@@ -341,6 +342,150 @@ done:
     return status;
 }
 
+static void calibrate_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: stepstone train calibrate -o OUT [--model MODEL] [OPTIONS] --data CAPS:LABELS...\n"
+            "       stepstone train calibrate -o OUT [--model MODEL] [OPTIONS] --labels LABELS CAP...\n"
+            "\n"
+            "Recalibrates a correlator's hop-score threshold without retraining it: scores\n"
+            "every candidate pair of the labelled captures (one set at a time, so many large\n"
+            "captures can be used) and stores in OUT the threshold above which at most the\n"
+            "target fraction of the negative pairs lie. A per-pair FPR of 1e-4 needs at\n"
+            "least 10^4 negatives (better 10^5): use captures never used for evaluation.\n"
+            "\n"
+            "  --model MODEL          model to calibrate (default: the compiled-in one)\n"
+            "  -o, --output OUT       model file to write (required; may equal MODEL)\n"
+            "  --data CAPS:LABELS     one set: comma-separated captures and their labels\n"
+            "  --labels LABELS        the labels of the captures given as arguments\n"
+            "  --target-fpr X         per-pair false-positive rate (default 1e-4)\n"
+            "  --threads N            OpenBLAS threads (default: all cores)\n"
+            "  -q, --quiet            no summary line\n"
+            "  -h, --help             this help\n"
+            "\n"
+            "Exit status: 0 ok, 1 failure (unreadable data, no negative pair...), 2 usage.\n");
+}
+
+static int train_calibrate_main(int argc, char **argv)
+{
+    enum { O_DATA = 256, O_LABELS, O_MODEL, O_FPR, O_THREADS };
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, O_DATA},
+        {"labels", required_argument, NULL, O_LABELS},
+        {"model", required_argument, NULL, O_MODEL},
+        {"output", required_argument, NULL, 'o'},
+        {"target-fpr", required_argument, NULL, O_FPR},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}
+    };
+    const char *model = NULL, *out = NULL, *labels_path = NULL;
+    double fpr = 1e-4;
+    int threads = 0, quiet = 0;
+    set_arg *sets = calloc((size_t)argc + 1, sizeof(*sets));
+    train_correlate_data *data = calloc((size_t)argc + 1, sizeof(*data));
+    size_t n_sets = 0;
+    int status = CLI_EXIT_USAGE, ch;
+    char err[SS_ERRBUF_SIZE];
+    encoder *enc = NULL;
+    if (!sets || !data) {
+        fprintf(stderr, "stepstone train: out of memory\n");
+        status = CLI_EXIT_FAILURE;
+        goto done;
+    }
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":o:qh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case O_DATA:
+            if (parse_set(&sets[n_sets], optarg) < 0) {
+                fprintf(stderr, "stepstone train: --data needs CAP[,CAP...]:LABELS, got '%s'\n",
+                        optarg);
+                goto done;
+            }
+            n_sets++;
+            break;
+        case O_LABELS: labels_path = optarg; break;
+        case O_MODEL: model = optarg; break;
+        case 'o': out = optarg; break;
+        case O_FPR: if (parse_num("--target-fpr", optarg, 1e-9, 0.5, &fpr)) goto done; break;
+        case O_THREADS:
+            if (threads_parse(optarg, &threads, err) < 0) {
+                fprintf(stderr, "stepstone train: %s\n", err);
+                goto done;
+            }
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': calibrate_usage(stdout); status = CLI_EXIT_OK; goto done;
+        case ':':
+            fprintf(stderr, "stepstone train: option '%s' needs a value\n", argv[optind - 1]);
+            goto done;
+        default:
+            fprintf(stderr, "stepstone train: unknown option '%s'; see "
+                            "'stepstone train calibrate --help'\n", argv[optind - 1]);
+            goto done;
+        }
+    }
+    if (!out) {
+        fprintf(stderr, "stepstone train: -o OUT is required; see "
+                        "'stepstone train calibrate --help'\n");
+        goto done;
+    }
+    if (labels_path) {
+        if (optind >= argc) {
+            fprintf(stderr, "stepstone train: --labels needs capture files as arguments\n");
+            goto done;
+        }
+        sets[n_sets].pcaps = (const char **)(argv + optind);
+        sets[n_sets].n = (size_t)(argc - optind);
+        sets[n_sets++].labels = labels_path;
+    } else if (optind < argc) {
+        fprintf(stderr, "stepstone train: captures given without --labels (or use --data)\n");
+        goto done;
+    }
+    if (n_sets == 0) {
+        fprintf(stderr, "stepstone train: no calibration data; give --data CAPS:LABELS or "
+                        "--labels LABELS CAP...\n");
+        goto done;
+    }
+    for (size_t k = 0; k < n_sets; k++)
+        data[k] = (train_correlate_data){sets[k].pcaps, sets[k].n, sets[k].labels};
+    status = CLI_EXIT_FAILURE;
+    if (threads_apply(threads, err) < 0) {
+        fprintf(stderr, "stepstone train: %s\n", err);
+        goto done;
+    }
+    if (lstm_method_load_encoder(&enc, model, err) < 0) {
+        fprintf(stderr, "stepstone train: %s\n", err);
+        goto done;
+    }
+    double old = enc->threshold, tpr = 0;
+    size_t n_neg = 0, n_pos = 0;
+    if (train_correlate_recalibrate(enc, &n_neg, &n_pos, &tpr, data, n_sets, fpr, err) < 0 ||
+        encoder_save(enc, out, err) < 0) {
+        fprintf(stderr, "stepstone train: %s\n", err);
+        goto done;
+    }
+    if (!quiet)
+        fprintf(stderr, "calibrate: wrote %s: threshold %.6f (was %.6f) for FPR %g on %zu "
+                        "negative pairs%s; %zu labelled hops, %.4f of them at or above it\n",
+                out, enc->threshold, old, fpr, n_neg,
+                (double)n_neg * fpr < 1 ? " (too few for that FPR)" : "", n_pos, tpr);
+    status = CLI_EXIT_OK;
+done:
+    encoder_destroy(enc);
+    if (sets)
+        for (size_t k = 0; k < n_sets; k++)
+            if (sets[k].text) {
+                free(sets[k].text);
+                free(sets[k].pcaps);
+            }
+    free(sets);
+    free(data);
+    return status;
+}
+
 int cmd_train(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -349,6 +494,7 @@ int cmd_train(int argc, char **argv)
                    "\n"
                    "Models:\n"
                    "  correlate   the connection encoder that scores relay hops\n"
+                   "  calibrate   recalibrates a correlator's threshold on many negatives\n"
                    "  sessions    the session anomaly model, on benign captures (docs/sessions.md)\n"
                    "\n"
                    "Run 'stepstone train MODEL --help' for its options.\n");
@@ -356,9 +502,11 @@ int cmd_train(int argc, char **argv)
     }
     if (!strcmp(argv[1], "correlate"))
         return train_correlate_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "calibrate"))
+        return train_calibrate_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sessions"))
         return cmd_train_sessions(argc - 1, argv + 1);
-    fprintf(stderr, "stepstone train: unknown model '%s' (known: correlate, sessions)\n",
+    fprintf(stderr, "stepstone train: unknown model '%s' (known: correlate, calibrate, sessions)\n",
             argv[1]);
     return CLI_EXIT_USAGE;
 }
