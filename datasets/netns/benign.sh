@@ -1,0 +1,362 @@
+#!/bin/bash
+# benign.sh - benign per-host activity in network namespaces, captured on one bridge.
+#
+# usage: benign.sh -o OUTDIR [--hosts N] [--duration S] [--seed N] [--snaplen N]
+#                  [--max-time S]
+#
+# Builds hosts h1..hN (one network namespace each, 198.18.0.11.. on 198.18.0.0/24, no route
+# out, IPv6 off) on a Linux bridge living in a namespace of its own; every name carries a
+# per-run id. Every host runs sshd (key auth, generated keys); h1..h4 serve HTTP
+# (python3 -m http.server: h1, h2 on 8000, h3, h4 on 80), h1 and h5 answer DNS-like UDP
+# queries on port 53 (a tiny python responder). Each host runs a "user" (python, in its
+# namespace) that until the end of the run thinks (log-normal pauses, median 12 s), then does
+# one activity: web browsing (a page then a few assets, curl, wget or python), a DNS-like
+# lookup (often before the other activities), ssh commands (one or several in a row), an
+# ssh session running commands over tens of seconds, a file transfer (scp either way, or a
+# wget download). Captures the bridge (merged.pcap, every packet once).
+#
+# Output in OUTDIR: merged.pcap, hosts.csv, activity.csv (one row per activity: time, host,
+# kind, peer, status), run.log. Exit status: 0 done, 1 failure, 2 bad usage, 3 missing
+# privilege or tool. Everything started is stopped and removed on exit, on failure and on
+# the global timeout (--max-time, default duration + 120 s).
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PY=/usr/bin/python3
+
+usage() { sed -n '4,5p' "$0" | sed 's/^# //' >&2; exit 2; }
+die() { echo "benign.sh: $*" >&2; exit 1; }
+
+OUTDIR= NHOSTS=16 DURATION=300 SEED=1 SNAPLEN=128 MAXTIME=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -o) OUTDIR=${2:-}; shift 2 || usage ;;
+        --hosts) NHOSTS=${2:-}; shift 2 || usage ;;
+        --duration) DURATION=${2:-}; shift 2 || usage ;;
+        --seed) SEED=${2:-}; shift 2 || usage ;;
+        --snaplen) SNAPLEN=${2:-}; shift 2 || usage ;;
+        --max-time) MAXTIME=${2:-}; shift 2 || usage ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "benign.sh: unknown argument '$1'" >&2; usage ;;
+    esac
+done
+[ -n "$OUTDIR" ] || { echo "benign.sh: -o OUTDIR is required" >&2; usage; }
+for v in "$NHOSTS" "$DURATION" "$SEED" "$SNAPLEN" ${MAXTIME:+"$MAXTIME"}; do
+    [[ "$v" =~ ^[0-9]+$ ]] || { echo "benign.sh: '$v' is not a whole number" >&2; exit 2; }
+done
+[ "$NHOSTS" -ge 5 ] && [ "$NHOSTS" -le 200 ] || { echo "benign.sh: --hosts must be 5..200" >&2; exit 2; }
+[ "$DURATION" -ge 10 ] || { echo "benign.sh: --duration must be at least 10 s" >&2; exit 2; }
+: "${MAXTIME:=$((DURATION + 120))}"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "benign.sh: needs root (network namespaces, sshd, tcpdump)" >&2; exit 3
+fi
+missing=
+need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $1 (Debian package $2)"; }
+need ip iproute2; need /usr/sbin/sshd openssh-server; need ssh openssh-client
+need scp openssh-client; need ssh-keygen openssh-client; need tcpdump tcpdump
+need curl curl; need wget wget; need $PY python3; need timeout coreutils
+[ -z "$missing" ] || { echo "benign.sh: missing:$missing" >&2; exit 3; }
+
+# Bound the whole run: re-run under timeout(1); the TERM it sends runs the cleanup trap.
+if [ -z "${SS_NETNS_TIMED:-}" ]; then
+    SS_NETNS_TIMED=1 exec timeout --kill-after=30 "$MAXTIME" "$0" -o "$OUTDIR" --hosts "$NHOSTS" \
+        --duration "$DURATION" --seed "$SEED" --snaplen "$SNAPLEN" --max-time "$MAXTIME"
+fi
+
+mkdir -p "$OUTDIR" || die "cannot create $OUTDIR"
+RUNID=$(printf 'b%x%04x' $$ $((RANDOM)))
+PFX="stepstone-$RUNID"
+export STEPSTONE_NETNS_RUN=$RUNID  # inherited by everything the run starts: leftovers can be found
+SW="$PFX-sw"
+TMP=$(mktemp -d /tmp/ssbn.XXXXXX) || die "cannot create a temp dir"
+STAGE=$(mktemp -d "$OUTDIR/.partial.XXXXXX") || die "cannot write in $OUTDIR"
+NSLIST=()
+CAPPID= USERPIDS=()
+
+log() { echo "benign.sh: $*" | tee -a "$STAGE/run.log" >&2; }
+
+cleanup() {
+    local rc=$? ns pids left
+    trap - EXIT INT TERM
+    set +e
+    for ns in "${NSLIST[@]}"; do
+        pids=$(ip netns pids "$ns" 2>/dev/null)
+        [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
+    done
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        left=
+        for ns in "${NSLIST[@]}"; do left="$left$(ip netns pids "$ns" 2>/dev/null)"; done
+        [ -z "$left" ] && break
+        sleep 0.3
+    done
+    for ns in "${NSLIST[@]}"; do
+        pids=$(ip netns pids "$ns" 2>/dev/null)
+        [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+    done
+    wait 2>/dev/null
+    for ns in "${NSLIST[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    rm -rf "$TMP" "$STAGE"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "stopped (global timeout of ${MAXTIME}s or TERM)"; exit 143' TERM
+
+# ---------------------------------------------------------------- hosts and network
+ipof() { echo "198.18.0.$((10 + ${1#h}))"; }
+nsof() { echo "$PFX-$1"; }
+
+ip netns add "$SW" || die "cannot create namespace $SW"
+NSLIST+=("$SW")
+ip netns exec "$SW" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip -n "$SW" link set lo up
+ip -n "$SW" link add br0 type bridge || die "cannot create the bridge"
+ip -n "$SW" link set br0 up
+mkdir -p "$TMP/www" "$TMP/logs"
+echo "host,ip,netns" > "$STAGE/hosts.csv"
+for i in $(seq 1 "$NHOSTS"); do
+    h=h$i ns=$(nsof h$i) ip=$(ipof h$i)
+    ip netns add "$ns" || die "cannot create namespace $ns"
+    NSLIST+=("$ns")
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip -n "$SW" link add "p$i" type veth peer name eth0 netns "$ns" || die "cannot create veth for $h"
+    ip -n "$SW" link set "p$i" master br0 up
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$ip/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    echo "$h,$ip,$ns" >> "$STAGE/hosts.csv"
+done
+
+# ---------------------------------------------------------------- keys, sshd, files
+[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd  # sshd's privilege-separation dir (Debian path)
+ssh-keygen -q -t ed25519 -N '' -C stepstone-benign -f "$TMP/id" || die "ssh-keygen failed"
+cp "$TMP/id.pub" "$TMP/authorized_keys"
+CFG=$TMP/ssh_config
+{
+    for i in $(seq 1 "$NHOSTS"); do printf 'Host h%d\n  HostName %s\n' "$i" "$(ipof h$i)"; done
+    printf 'Host *\n  User root\n  IdentityFile %s/id\n  IdentitiesOnly yes\n' "$TMP"
+    printf '  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  LogLevel ERROR\n'
+    printf '  BatchMode yes\n  ConnectTimeout 10\n'
+} > "$CFG"
+for i in $(seq 1 "$NHOSTS"); do
+    d=$TMP/h$i
+    mkdir -p "$d"
+    ssh-keygen -q -t ed25519 -N '' -f "$d/hostkey" || die "ssh-keygen failed"
+    cat > "$d/sshd_config" <<EOF
+ListenAddress $(ipof h$i):22
+HostKey $d/hostkey
+PidFile $d/sshd.pid
+UsePAM no
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile $TMP/authorized_keys
+StrictModes no
+X11Forwarding no
+PrintMotd no
+PrintLastLog no
+UseDNS no
+MaxStartups 100
+MaxSessions 50
+LogLevel ERROR
+EOF
+    /usr/sbin/sshd -t -f "$d/sshd_config" || die "sshd config for h$i rejected"
+    ip netns exec "$(nsof h$i)" /usr/sbin/sshd -D -e -f "$d/sshd_config" \
+        >> "$TMP/logs/sshd-h$i.log" 2>&1 &
+done
+# Web pages, assets and downloads: a few hundred bytes to a few megabytes.
+$PY - "$TMP/www" "$SEED" <<'EOF' || die "cannot generate files"
+import os, random, sys
+d, r = sys.argv[1], random.Random(int(sys.argv[2]))
+words = "alpha beta gamma delta server client token retry cache queue worker disk".split()
+for p in range(12):
+    body = "".join("<p>%s</p>\n" % " ".join(r.choice(words) for _ in range(r.randint(5, 40)))
+                   for _ in range(r.randint(3, 200)))
+    open(os.path.join(d, "page%d.html" % p), "w").write("<html><body>\n%s</body></html>\n" % body)
+for a in range(30):
+    open(os.path.join(d, "asset%d.bin" % a), "wb").write(r.randbytes(int(r.lognormvariate(8.5, 1.2))))
+for f in range(6):
+    open(os.path.join(d, "file%d.tar" % f), "wb").write(r.randbytes(int(r.lognormvariate(12.5, 1.0))))
+EOF
+# DNS-like responder: answers every query with the question and one A record.
+cat > "$TMP/dnsd.py" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+while True:
+    q, peer = s.recvfrom(2048)
+    if len(q) < 12:
+        continue
+    qid, = struct.unpack("!H", q[:2])
+    ans = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) + socket.inet_aton("198.18.0.%d" % (11 + qid % 50))
+    s.sendto(struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q[12:] + ans, peer)
+EOF
+# The user of one host: think, act, repeat until the deadline.
+cat > "$TMP/user.py" <<'EOF'
+import os, random, socket, struct, subprocess, sys, time, urllib.request
+me, nh, until, seed, cfg, www, act_log = (sys.argv[1], int(sys.argv[2]), float(sys.argv[3]),
+                                          int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7])
+r = random.Random(seed)
+ip = lambda i: "198.18.0.%d" % (10 + i)
+web = [(1, 8000), (2, 8000), (3, 80), (4, 80)]
+dns = [1, 5]
+others = [i for i in range(1, nh + 1) if ip(i) != me]
+pages = sorted(f for f in os.listdir(www) if f.startswith("page"))
+assets = sorted(f for f in os.listdir(www) if f.startswith("asset"))
+files = sorted(f for f in os.listdir(www) if f.startswith("file"))
+ssh = ["ssh", "-F", cfg]
+logf = open(act_log, "a")
+
+def run(cmd, t=60):
+    try:
+        return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=t).returncode
+    except subprocess.TimeoutExpired:
+        return -1
+
+def lookup():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    name = b"".join(bytes([len(l)]) + l for l in r.choice(
+        [b"www.example.test", b"files.example.test", b"mail.example.test", b"h%d.lan.test" % r.randint(1, 99)]).split(b".")) + b"\0"
+    qid = r.getrandbits(16)
+    for qt in ([1] if r.random() < 0.6 else [1, 28]):
+        s.sendto(struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", qt, 1),
+                 (ip(r.choice(dns)), 53))
+        try:
+            s.recvfrom(2048)
+        except OSError:
+            s.close()
+            return 1
+    s.close()
+    return 0
+
+def get(url):
+    tool = r.choice(["curl", "curl", "wget", "py"])
+    if tool == "curl":
+        return run(["curl", "-s", "-o", "/dev/null", "--max-time", "30", url])
+    if tool == "wget":
+        return run(["wget", "-q", "-O", "/dev/null", "-T", "30", "-t", "1", url])
+    try:
+        urllib.request.urlopen(url, timeout=30).read()
+        return 0
+    except OSError:
+        return 1
+
+def browse():
+    h, port = r.choice(web)
+    base = "http://%s:%d/" % (ip(h), port)
+    rc = get(base + r.choice(pages))
+    for _ in range(r.choice([0, 1, 2, 3, 4, 6])):
+        time.sleep(r.uniform(0.0, 0.4))
+        rc |= get(base + r.choice(assets))
+    return "web", ip(h), rc
+
+def command():
+    h = r.choice(others)
+    cmds = ["uptime", "ls -la /tmp", "ps aux", "df -h", "cat /etc/os-release", "date; id",
+            "head -c %d %s/%s" % (r.randint(100, 200000), www, r.choice(files)), "uname -a; free"]
+    rc = 0
+    for _ in range(r.choice([1, 1, 1, 2, 3])):
+        rc |= run(ssh + [ip(h), r.choice(cmds)])
+        time.sleep(r.uniform(0.2, 3.0))
+    return "ssh", ip(h), rc
+
+def shell():
+    h = r.choice(others)
+    steps = "; ".join("%s; sleep %.1f" % (r.choice(["ls /", "ps", "date", "cat /proc/loadavg",
+                      "head -n 20 /etc/services", "ls -la %s" % www]), r.uniform(1, 8))
+                      for _ in range(r.randint(2, 8)))
+    return "shell", ip(h), run(ssh + ["-tt", ip(h), steps], 120)
+
+def transfer():
+    h = r.choice(others)
+    f = r.choice(files)
+    if r.random() < 0.5:
+        rc = run(["scp", "-q", "-F", cfg, "%s:%s/%s" % (ip(h), www, f), "/dev/null"], 120)
+        return "scp-get", ip(h), rc
+    rc = run(["scp", "-q", "-F", cfg, "%s/%s" % (www, f), "%s:/dev/null" % ip(h)], 120)
+    return "scp-put", ip(h), rc
+
+def download():
+    h, port = r.choice(web)
+    return "download", ip(h), get("http://%s:%d/%s" % (ip(h), port, r.choice(files)))
+
+acts = [(browse, 0.35), (command, 0.22), (shell, 0.08), (transfer, 0.1), (download, 0.07), (None, 0.18)]
+time.sleep(r.uniform(0, 10))
+while time.time() < until:
+    x, f = r.random(), None
+    for f, w in acts:
+        x -= w
+        if x < 0:
+            break
+    t0 = time.time()
+    if f is None or r.random() < 0.5:
+        rc = lookup()
+        logf.write("%.3f,%s,dns,,%d\n" % (t0, me, rc))
+        time.sleep(r.uniform(0.0, 0.3))
+    if f is not None:
+        kind, peer, rc = f()
+        logf.write("%.3f,%s,%s,%s,%d\n" % (t0, me, kind, peer, rc))
+    logf.flush()
+    time.sleep(min(120.0, r.lognormvariate(2.5, 0.9)))
+EOF
+
+# ---------------------------------------------------------------- capture, servers, users
+ip netns exec "$SW" tcpdump -i br0 -n -U -s "$SNAPLEN" -w "$STAGE/merged.pcap" \
+    > "$TMP/logs/tcpdump-br0.log" 2>&1 &
+CAPPID=$!
+for _ in $(seq 1 50); do
+    grep -q 'listening on' "$TMP/logs/tcpdump-br0.log" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q 'listening on' "$TMP/logs/tcpdump-br0.log" || die "tcpdump did not start"
+for i in 1 2 3 4; do
+    port=8000; [ "$i" -ge 3 ] && port=80
+    (cd "$TMP/www" && exec ip netns exec "$(nsof h$i)" $PY -m http.server -b "$(ipof h$i)" "$port" \
+        > "$TMP/logs/http-h$i.log" 2>&1) &
+done
+for i in 1 5; do
+    ip netns exec "$(nsof h$i)" $PY "$TMP/dnsd.py" "$(ipof h$i)" > "$TMP/logs/dns-h$i.log" 2>&1 &
+done
+waitport() {  # HOST PROTO PORT
+    for _ in $(seq 1 50); do
+        ip netns exec "$(nsof "$1")" ss -"$2"lnH "sport = :$3" | grep -q . && return 0
+        sleep 0.1
+    done
+    die "nothing listens on $1 $2 port $3"
+}
+for i in $(seq 1 "$NHOSTS"); do waitport h$i t 22; done
+waitport h1 t 8000; waitport h2 t 8000; waitport h3 t 80; waitport h4 t 80
+waitport h1 u 53; waitport h5 u 53
+START=$(date +%s)
+UNTIL=$((START + DURATION))
+echo "time,host,kind,peer,status" > "$STAGE/activity.csv"
+: > "$TMP/activity.part"
+for i in $(seq 1 "$NHOSTS"); do
+    ip netns exec "$(nsof h$i)" $PY "$TMP/user.py" "$(ipof h$i)" "$NHOSTS" "$UNTIL" \
+        $((SEED * 1000 + i)) "$CFG" "$TMP/www" "$TMP/activity.part" 2> "$TMP/logs/user-h$i.err" &
+    USERPIDS+=($!)
+done
+log "run $RUNID: $NHOSTS hosts, ${DURATION}s, seed $SEED, temp $TMP"
+
+# ---------------------------------------------------------------- wait, stop, write
+for p in "${USERPIDS[@]}"; do
+    while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt $((UNTIL + 100)) ]; do sleep 1; done
+    kill -0 "$p" 2>/dev/null && { log "warning: a user ran past the deadline; stopped"; kill -TERM "$p"; }
+    wait "$p" || log "warning: a user ended with an error: $(cat "$TMP"/logs/user-*.err | tail -n 2 | tr '\n' ' ')"
+done
+sleep 2
+kill -TERM "$CAPPID" 2>/dev/null
+wait "$CAPPID" 2>/dev/null
+sort -n "$TMP/activity.part" >> "$STAGE/activity.csv"
+n=$(($(wc -l < "$STAGE/activity.csv") - 1))
+nfail=$(tail -n +2 "$STAGE/activity.csv" | awk -F, '$5 != 0' | wc -l)
+log "activities: $n ($nfail failed); capture $(stat -c %s "$STAGE/merged.pcap") bytes"
+[ "$n" -gt 0 ] || die "no activity recorded"
+[ -s "$STAGE/merged.pcap" ] || die "empty capture"
+for f in "$STAGE"/*; do mv -f "$f" "$OUTDIR/"; done
+echo "benign.sh: done: $OUTDIR" >&2
+exit 0
