@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cblas.h>
 
@@ -54,10 +55,31 @@ int lstm_method_pair_windows(const connfeat_config *f, const conntab_record *in,
     return k;
 }
 
+#ifndef LSTM_METHOD_PRIOR_WINDOWS
+#define LSTM_METHOD_PRIOR_WINDOWS 1.0
+#endif
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 int lstm_method_score_pairs(const encoder *enc, const connset *set,
                             const candidates_pair *pairs, size_t n, double *scores,
                             char *errbuf)
 {
+    return lstm_method_score_pairs_stats(enc, set, pairs, n, scores, NULL, errbuf);
+}
+
+int lstm_method_score_pairs_stats(const encoder *enc, const connset *set,
+                                  const candidates_pair *pairs, size_t n, double *scores,
+                                  lstm_method_stats *st, char *errbuf)
+{
+    double t_start = st ? now_s() : 0;
+    if (st)
+        memset(st, 0, sizeof(*st));
     const connfeat_config *f = &enc->cfg.feat;
     const int E = enc->cfg.dim;
     size_t cap = n * 2 * (size_t)f->max_windows, nk = 0;
@@ -101,8 +123,13 @@ int lstm_method_score_pairs(const encoder *enc, const connset *set,
         recs[k] = connset_get(set, keys[k].conn);
         w0[k] = connfeat_window_start(f, keys[k].g);
     }
+    double t_embed = st ? now_s() : 0;
     if ((rc = encoder_embed_windows(emb, nd, enc, recs, w0, nk, errbuf)))
         goto done;
+    if (st) {
+        st->embed_s = now_s() - t_embed;
+        st->windows = nk;
+    }
     for (size_t i = 0; i < n; i++) {
         const conntab_record *in = connset_get(set, pairs[i].in);
         const conntab_record *out = connset_get(set, pairs[i].out);
@@ -118,8 +145,12 @@ int lstm_method_score_pairs(const encoder *enc, const connset *set,
             sum += cblas_sdot(E, emb + a * E, 1, emb + b * E, 1);
             used++;
         }
-        double s = used ? (sum / used + 1.0) / 2.0 : 0.0;
+        double s = used ? (sum / (used + LSTM_METHOD_PRIOR_WINDOWS) + 1.0) / 2.0 : 0.0;
         scores[i] = s < 0 ? 0 : s > 1 ? 1 : s;
+    }
+    if (st) {
+        st->pairs = n;
+        st->total_s = now_s() - t_start;
     }
 done:
     free(keys);

@@ -36,6 +36,22 @@ int lstm_method_score_pairs(const encoder *enc, const connset *set,
                             const candidates_pair *pairs, size_t n, double *scores,
                             char *errbuf);
 
+/* What one scoring call measured (for `stepstone chains --stats` and the
+ * benchmark): windows embedded, pairs scored, and wall-clock seconds spent
+ * embedding and in the whole call. */
+typedef struct lstm_method_stats {
+    size_t windows;   /* distinct (connection, window) embeddings computed */
+    size_t pairs;     /* candidate pairs scored */
+    double embed_s;   /* seconds in the encoder */
+    double total_s;   /* seconds in the whole call (window keys, encoder, dots) */
+} lstm_method_stats;
+
+/* As lstm_method_score_pairs, and fills *st (when not NULL) with its counts
+ * and times, so the cost per embedding and per pair can be reported. */
+int lstm_method_score_pairs_stats(const encoder *enc, const connset *set,
+                                  const candidates_pair *pairs, size_t n, double *scores,
+                                  lstm_method_stats *st, char *errbuf);
+
 /* Loads the method's model: the file at path, or the compiled-in default
  * model when path is NULL or empty. */
 int lstm_method_load_encoder(encoder **out, const char *path, char *errbuf);

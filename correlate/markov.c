@@ -1,6 +1,7 @@
 /* markov.c - first-order Markov chain baseline (see markov.h). */
 #include "markov.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "status.h"
@@ -60,6 +61,22 @@ double markov_prob(const markov_t *mk, int prev, int next)
     for (int s = 0; s < mk->n_states; s++)
         total += row[s];
     return (row[next] + mk->alpha) / (total + mk->alpha * mk->n_states);
+}
+
+double markov_entropy(const markov_t *mk, int prev)
+{
+    if (prev < -1 || prev >= mk->n_states)
+        return 0.0;
+    const float *row = mk->counts + (size_t)(prev + 1) * mk->n_states;
+    double total = 0.0, h = 0.0;
+    for (int s = 0; s < mk->n_states; s++)
+        total += row[s];
+    double den = total + mk->alpha * mk->n_states;
+    for (int s = 0; s < mk->n_states; s++) {
+        double p = (row[s] + mk->alpha) / den;
+        h -= p * log(p);
+    }
+    return h;
 }
 
 double markov_score(const markov_t *mk, const int *states, int n, double *lik)

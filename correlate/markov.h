@@ -39,6 +39,10 @@ void markov_observe(markov_t *mk, const int *states, int n);
 /* Smoothed probability of next after prev (prev = -1: first state). */
 double markov_prob(const markov_t *mk, int prev, int next);
 
+/* Entropy (nats) of the next state after prev (-1: of the first state): the
+ * surprisal expected from the chain itself, which session scores subtract. */
+double markov_entropy(const markov_t *mk, int prev);
+
 /* Likelihood of each state of states[0..n) into lik[0..n) (may be NULL);
  * returns the score 1 - mean likelihood (0 for n == 0). */
 double markov_score(const markov_t *mk, const int *states, int n, double *lik);

@@ -45,3 +45,7 @@ model: stepstone$(EXEEXT)
 .PHONY: model
 EXTRA_DIST += encoders/mkmodel.sh
 EXTRA_DIST += datasets/pcapshift.py datasets/session_eval.py
+# Session data generators (benign activity, attacks) in network namespaces: needs root.
+TESTS += tests/e2e_session_netns.sh
+EXTRA_DIST += tests/e2e_session_netns.sh
+EXTRA_DIST += bench/chains_bench.sh

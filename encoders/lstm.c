@@ -21,6 +21,7 @@
 #include "lstm.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -206,6 +207,13 @@ static int check_call(const lstm_config *cfg, int B, int T, const int *lengths, 
         return rc;
     if (B <= 0 || T <= 0)
         return ss_errf(errbuf, SS_ERR_ARG, "lstm: batch %d x steps %d, both must be > 0", B, T);
+    /* GEMM sizes and leading dimensions are ints */
+    size_t widest = (size_t)lstm_num_directions(cfg) * 4 * (size_t)cfg->hidden_size;
+    if ((size_t)cfg->input_size > widest)
+        widest = (size_t)cfg->input_size;
+    if ((size_t)B * (size_t)T > (size_t)INT_MAX / widest)
+        return ss_errf(errbuf, SS_ERR_ARG, "lstm: batch %d x steps %d too large for one call",
+                       B, T);
     if (!lengths)
         return ss_errf(errbuf, SS_ERR_ARG, "lstm: no lengths");
     for (int b = 0; b < B; b++)
@@ -227,26 +235,41 @@ static int active_rows(const int *lengths, int B, int t)
     return m;
 }
 
-/* One step of one row: g holds the 4H pre-activations and gets the gates;
- * writes c, tanh(c) and h. cprev NULL means a zero previous cell state. */
+/* One step of one direction for the first m rows of the batch: g (rows of
+ * stride gs) holds the 4H pre-activations and gets the gates; writes c,
+ * tanh(c) and h (rows of stride hs). cprev NULL means a zero previous cell
+ * state. One call per step, activations inlined: the loops vectorize. */
 LSTM_CLONES
-static void cell_forward(float *restrict g, float *restrict c, float *restrict tc,
-                         float *restrict h, const float *restrict cprev, int H)
+static void step_forward(float *restrict g, float *restrict c, float *restrict tc,
+                         float *restrict h, const float *restrict cprev, int m, int H,
+                         size_t gs, size_t hs)
 {
-    act_sigmoid(g, g, 2 * H);
-    act_tanh(g + 2 * H, g + 2 * H, H);
-    act_sigmoid(g + 3 * H, g + 3 * H, H);
-    const float *ig = g, *fg = g + H, *gg = g + 2 * H, *og = g + 3 * H;
-    if (cprev) {
-        for (int j = 0; j < H; j++)
-            c[j] = fg[j] * cprev[j] + ig[j] * gg[j];
-    } else {
-        for (int j = 0; j < H; j++)
-            c[j] = ig[j] * gg[j];
+    for (int b = 0; b < m; b++) {
+        float *restrict gr = g + (size_t)b * gs;
+        float *restrict cr = c + (size_t)b * hs;
+        float *restrict tcr = tc + (size_t)b * hs;
+        float *restrict hr = h + (size_t)b * hs;
+        for (int k = 0; k < 2 * H; k++)
+            gr[k] = act_sigmoid_inline(gr[k]);
+        for (int k = 2 * H; k < 3 * H; k++)
+            gr[k] = act_tanh_inline(gr[k]);
+        for (int k = 3 * H; k < 4 * H; k++)
+            gr[k] = act_sigmoid_inline(gr[k]);
+        const float *ig = gr, *fg = gr + H, *gg = gr + 2 * H, *og = gr + 3 * H;
+        if (cprev) {
+            const float *restrict cp = cprev + (size_t)b * hs;
+            for (int j = 0; j < H; j++)
+                cr[j] = fg[j] * cp[j] + ig[j] * gg[j];
+        } else {
+            for (int j = 0; j < H; j++)
+                cr[j] = ig[j] * gg[j];
+        }
+        for (int j = 0; j < H; j++) {
+            float t = act_tanh_inline(cr[j]);
+            tcr[j] = t;
+            hr[j] = og[j] * t;
+        }
     }
-    act_tanh(tc, c, H);
-    for (int j = 0; j < H; j++)
-        h[j] = og[j] * tc[j];
 }
 
 /* Runs one direction d of one layer over all steps; av.g already holds the
@@ -264,25 +287,21 @@ static void direction_forward(acts_view av, const float *whh, const int *lengths
                         av.y + (size_t)tp * B * DH + (size_t)d * H, (int)DH,
                         whh, H, 1.0f,
                         av.g + (size_t)t * B * G4 + (size_t)d * 4 * H, (int)G4);
+        /* the previous state is zero at the start of the sequence; for the
+         * reverse direction, steps t+1 >= length are padding and hold zeros */
+        size_t off_g = (size_t)t * B * G4 + (size_t)d * 4 * H;
+        size_t off_h = (size_t)t * B * DH + (size_t)d * H;
+        const float *cprev = s > 0 ? av.c + (size_t)tp * B * DH + (size_t)d * H : NULL;
+        step_forward(av.g + off_g, av.c + off_h, av.tc + off_h, av.y + off_h, cprev, m, H, G4,
+                     DH);
         for (int b = 0; b < B; b++) {
-            size_t row = (size_t)t * B + (size_t)b;
-            float *g = av.g + row * G4 + (size_t)d * 4 * H;
-            float *c = av.c + row * DH + (size_t)d * H;
-            float *tc = av.tc + row * DH + (size_t)d * H;
-            float *h = av.y + row * DH + (size_t)d * H;
-            if (t >= lengths[b]) {
-                memset(g, 0, sizeof(float) * 4 * (size_t)H);
-                memset(c, 0, sizeof(float) * (size_t)H);
-                memset(tc, 0, sizeof(float) * (size_t)H);
-                memset(h, 0, sizeof(float) * (size_t)H);
+            if (t < lengths[b])
                 continue;
-            }
-            /* the previous state is zero at the start of the sequence; for the
-             * reverse direction step t+1 >= length is padding and holds zeros */
-            const float *cprev = NULL;
-            if (s > 0 && !(d && tp >= lengths[b]))
-                cprev = av.c + ((size_t)tp * B + (size_t)b) * DH + (size_t)d * H;
-            cell_forward(g, c, tc, h, cprev, H);
+            size_t row = (size_t)t * B + (size_t)b;
+            memset(av.g + row * G4 + (size_t)d * 4 * H, 0, sizeof(float) * 4 * (size_t)H);
+            memset(av.c + row * DH + (size_t)d * H, 0, sizeof(float) * (size_t)H);
+            memset(av.tc + row * DH + (size_t)d * H, 0, sizeof(float) * (size_t)H);
+            memset(av.y + row * DH + (size_t)d * H, 0, sizeof(float) * (size_t)H);
         }
     }
 }
@@ -368,8 +387,8 @@ static void cell_backward(float *restrict dg, float *restrict dcar, const float 
     }
 }
 
-/* BPTT of direction d of one layer: fills its columns of dG (B,T,D*4H) from
- * dY (B,T,D*H) and adds its recurrent weight gradient to dwhh (4H,H). */
+/* BPTT of direction d of one layer: fills its columns of dG (T,B,D*4H) from
+ * dY (T,B,D*H) and adds its recurrent weight gradient to dwhh (4H,H). */
 static void direction_backward(float *dG, float *dwhh, float *dh, float *dcar,
                                const float *dY, acts_view av, const float *whh,
                                const int *lengths, int d, int D, int H, int B, int T)

@@ -7,7 +7,9 @@
  *                          (t >= lengths[b]) are 0, as pad_packed_sequence gives
  *   hlast  (B,D*H)         last hidden state of the top layer: forward state at
  *                          step lengths[b]-1, backward state at step 0
- *   lengths[B]             1 <= lengths[b] <= T, any order (no sorting needed)
+ *   lengths[B]             1 <= lengths[b] <= T, any order; sorted by
+ *                          decreasing length, the per-step GEMMs skip the
+ *                          finished sequences (as packed sequences do)
  * The reverse direction of a sequence of length L starts at step L-1 from a
  * zero state, as PyTorch's packed sequences do. Initial states are zero.
  *

@@ -193,24 +193,107 @@ void session_host_string(uint8_t family, const uint8_t *host, char *buf, size_t 
 
 /* ---- tokens ---- */
 
-uint32_t session_state_key(const conntab_record *rec, int outbound)
+int session_outcome(int conn_state)
 {
-    uint32_t port = rec->resp_p;
-    if (rec->proto == 1 || rec->proto == 58) /* ICMP, ICMPv6: the type */
+    switch (conn_state) {
+    case CONNTAB_STATE_SF:
+    case CONNTAB_STATE_S1:
+    case CONNTAB_STATE_S2:
+    case CONNTAB_STATE_S3:
+        return SESSION_OUTCOME_OK;
+    case CONNTAB_STATE_RSTO:
+    case CONNTAB_STATE_RSTR:
+        return SESSION_OUTCOME_RESET;
+    case CONNTAB_STATE_REJ:
+        return SESSION_OUTCOME_REJECTED;
+    default:
+        return SESSION_OUTCOME_UNANSWERED;
+    }
+}
+
+static uint32_t proto_class(uint8_t proto)
+{
+    switch (proto) {
+    case 6: return 0;
+    case 17: return 1;
+    case 1:
+    case 58: return 2;
+    default: return 3;
+    }
+}
+
+uint32_t session_state_key(const conntab_record *rec, int outbound, int repeat, int spread)
+{
+    uint32_t pc = proto_class(rec->proto), port = rec->resp_p;
+    if (pc == 2) /* ICMP, ICMPv6: the type */
         port = rec->orig_p;
-    return (uint32_t)rec->proto << 17 | (uint32_t)(outbound ? 1 : 0) << 16 | (port & 0xffff);
+    else if (pc == 3) /* another protocol: its number */
+        port = rec->proto;
+    uint32_t rb = repeat <= 0 ? 0 : repeat == 1 ? 1 : repeat <= 3 ? 2 : 3;
+    uint32_t sb = spread <= 0 ? 0 : spread <= 2 ? 1 : 2;
+    return pc << 24 | (uint32_t)session_outcome(rec->state) << 22 |
+           (uint32_t)(outbound ? 1 : 0) << 21 | sb << 18 | rb << 16 | (port & 0xffff);
+}
+
+uint32_t session_state_class_key(uint32_t key)
+{
+    if (key & SESSION_KEY_CLASS_BIT)
+        return key;
+    uint32_t port = key & 0xffff, pc = key >> 24;
+    uint32_t cls = pc >= 2 ? 0 : port < 1024 ? 0 : port < 49152 ? 1 : 2;
+    return (key & ~UINT32_C(0xffff)) | SESSION_KEY_CLASS_BIT | cls;
+}
+
+void session_list_keys(uint32_t *keys, const session_list *l, const conntab_record *const *recs)
+{
+    for (size_t s = 0; s < l->n_spans; s++) {
+        const session_span *sp = &l->spans[s];
+        for (int t = 0; t < sp->n; t++) {
+            size_t k = sp->first + (size_t)t;
+            const conntab_record *r = recs[l->conn[k]];
+            uint32_t base = session_state_key(r, l->outbound[k], 0, 0);
+            const uint8_t *peer = l->outbound[k] ? r->resp_h : r->orig_h;
+            uint32_t ports[3];
+            int rep = 0, spread = 0;
+            for (int j = 0; j < t; j++) {
+                size_t kj = sp->first + (size_t)j;
+                const conntab_record *q = recs[l->conn[kj]];
+                if (memcmp(peer, l->outbound[kj] ? q->resp_h : q->orig_h, 16))
+                    continue;
+                uint32_t qb = session_state_key(q, l->outbound[kj], 0, 0);
+                if (qb == base) {
+                    rep++;
+                    continue;
+                }
+                uint32_t qp = qb & 0xffff;
+                if (qp == (base & 0xffff) || spread >= 3)
+                    continue;
+                int seen = 0;
+                for (int i = 0; i < spread; i++)
+                    seen |= ports[i] == qp;
+                if (!seen)
+                    ports[spread++] = qp;
+            }
+            keys[k] = session_state_key(r, l->outbound[k], rep, spread);
+        }
+    }
 }
 
 void session_state_key_string(uint32_t key, char *buf, size_t n)
 {
-    unsigned proto = key >> 17, port = key & 0xffff;
-    const char *dir = key >> 16 & 1 ? "out" : "in";
-    const char *name = proto == 6 ? "tcp" : proto == 17 ? "udp" : proto == 1 ? "icmp"
-                     : proto == 58 ? "icmp6" : NULL;
-    if (name)
-        snprintf(buf, n, "%s/%u %s", name, port, dir);
+    static const char *const protos[] = {"tcp", "udp", "icmp", "ip"};
+    static const char *const outcomes[] = {"ok", "reset", "rej", "noans"};
+    static const char *const classes[] = {"wk", "reg", "dyn", "?"};
+    static const char *const repeats[] = {"", " x2", " x3-4", " x5+"};
+    static const char *const spreads[] = {"", " +1-2ports", " +3ports", " ?"};
+    unsigned pc = key >> 24 & 3, port = key & 0xffff;
+    const char *dir = key >> 21 & 1 ? "out" : "in";
+    const char *oc = outcomes[key >> 22 & 3], *rep = repeats[key >> 16 & 3];
+    const char *spr = spreads[key >> 18 & 3];
+    if (key & SESSION_KEY_CLASS_BIT)
+        snprintf(buf, n, "%s/%s %s %s%s%s", protos[pc], classes[port & 3], dir, oc, rep, spr);
     else
-        snprintf(buf, n, "proto%u/%u %s", proto, port, dir);
+        snprintf(buf, n, "%s/%u %s %s%s%s", protos[pc], port, dir, oc, rep, spr);
 }
 
 typedef struct key_count {
@@ -251,7 +334,7 @@ int session_vocab_build(session_vocab *v, const uint32_t *keys, const uint64_t *
         return ss_errf(errbuf, SS_ERR_EMPTY, "no connections to build a vocabulary from");
     uint32_t *ks = malloc(n * sizeof(*ks));
     uint64_t *bs = malloc(n * sizeof(*bs));
-    key_count *kc = malloc(n * sizeof(*kc));
+    key_count *kc = malloc(2 * n * sizeof(*kc)); /* counts, then class counts */
     v->state_keys = malloc((size_t)max_states * sizeof(uint32_t));
     v->size_edges = malloc((size_t)size_classes * sizeof(float));
     if (!ks || !bs || !kc || !v->state_keys || !v->size_edges) {
@@ -273,10 +356,41 @@ int session_vocab_build(session_vocab *v, const uint32_t *keys, const uint64_t *
         i = j;
     }
     qsort(kc, nk, sizeof(*kc), cmp_key_count);
+    /* Exact states seen min_count times, most frequent first; the observations of the
+     * others are counted under their port-class state, and the class states seen
+     * min_count times take the places of the least frequent exact ones. */
+    size_t mc = (size_t)(min_count > 0 ? min_count : 1), cap = (size_t)max_states - 1;
+    size_t n_exact = 0;
+    while (n_exact < nk && n_exact < cap && kc[n_exact].count >= mc)
+        n_exact++;
+    size_t n_cls = 0;
+    for (int round = 0; round < 2; round++) {
+        /* class counts of the observations not kept exact: kc[nk..2nk) as scratch */
+        key_count *cc = kc + nk;
+        n_cls = 0;
+        for (size_t i = n_exact; i < nk; i++) {
+            uint32_t ck = session_state_class_key(kc[i].key);
+            size_t j = 0;
+            while (j < n_cls && cc[j].key != ck)
+                j++;
+            if (j == n_cls)
+                cc[n_cls++] = (key_count){ck, 0};
+            cc[j].count += kc[i].count;
+        }
+        qsort(cc, n_cls, sizeof(*cc), cmp_key_count);
+        while (n_cls && cc[n_cls - 1].count < mc)
+            n_cls--;
+        if (n_exact + n_cls <= cap || round == 1)
+            break;
+        n_exact = cap > n_cls ? cap - n_cls : 0;
+    }
+    if (n_exact + n_cls > cap)
+        n_cls = cap - n_exact;
     v->n_states = 1;
-    for (size_t i = 0; i < nk && v->n_states < max_states; i++)
-        if (kc[i].count >= (size_t)(min_count > 0 ? min_count : 1))
-            v->state_keys[v->n_states++ - 1] = kc[i].key;
+    for (size_t i = 0; i < n_exact; i++)
+        v->state_keys[v->n_states++ - 1] = kc[i].key;
+    for (size_t i = 0; i < n_cls; i++)
+        v->state_keys[v->n_states++ - 1] = kc[nk + i].key;
     qsort(bs, n, sizeof(*bs), cmp_u64);
     size_t nd = 0; /* distinct byte counts, so one frequent size cannot eat every bin */
     for (size_t i = 0; i < n; i++)
@@ -308,6 +422,10 @@ int session_vocab_state(const session_vocab *v, uint32_t key)
 {
     for (int k = 0; k + 1 < v->n_states; k++)
         if (v->state_keys[k] == key)
+            return k + 1;
+    uint32_t ck = session_state_class_key(key);
+    for (int k = 0; k + 1 < v->n_states; k++)
+        if (v->state_keys[k] == ck)
             return k + 1;
     return 0;
 }
@@ -342,18 +460,20 @@ int session_data_build(session_data *d, const session_vocab *v, const conntab_re
     d->input_size = In;
     d->x = calloc(nm ? nm * (size_t)In : 1, sizeof(float));
     d->state = malloc((nm ? nm : 1) * sizeof(int));
+    d->key = malloc((nm ? nm : 1) * sizeof(uint32_t));
     d->size = malloc((nm ? nm : 1) * sizeof(int));
-    if (!d->x || !d->state || !d->size) {
+    if (!d->x || !d->state || !d->size || !d->key) {
         session_data_free(d);
         return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
     }
+    session_list_keys(d->key, &d->list, recs);
     for (size_t s = 0; s < d->list.n_spans; s++) {
         const session_span *sp = &d->list.spans[s];
         int64_t prev = 0;
         for (int j = 0; j < sp->n; j++) {
             size_t k = sp->first + (size_t)j;
             const conntab_record *r = recs[d->list.conn[k]];
-            int st = session_vocab_state(v, session_state_key(r, d->list.outbound[k]));
+            int st = session_vocab_state(v, d->key[k]);
             int sz = session_vocab_size(v, r->orig_bytes + r->resp_bytes);
             d->state[k] = st;
             d->size[k] = sz;
@@ -384,6 +504,7 @@ void session_data_free(session_data *d)
     free(d->x);
     free(d->state);
     free(d->size);
+    free(d->key);
     memset(d, 0, sizeof(*d));
 }
 
@@ -789,16 +910,29 @@ void session_model_destroy(session_model *m)
 
 #define SCORE_BATCH 64
 
-int session_model_likelihoods(double *lik, const session_model *m, int method,
+static double row_entropy(const float *p, int C)
+{
+    double h = 0.0;
+    for (int c = 0; c < C; c++)
+        if (p[c] > 0.0f)
+            h -= (double)p[c] * log((double)p[c]);
+    return h;
+}
+
+int session_model_likelihoods(double *lik, double *ent, const session_model *m, int method,
                               const session_data *d, char *errbuf)
 {
     const session_list *sl = &d->list;
     if (method == SESSION_METHOD_MARKOV) {
         if (!m->markov)
             return ss_errf(errbuf, SS_ERR_ARG, "session model has no Markov chain");
-        for (size_t s = 0; s < sl->n_spans; s++)
-            markov_score(m->markov, d->state + sl->spans[s].first, sl->spans[s].n,
-                         lik + sl->spans[s].first);
+        for (size_t s = 0; s < sl->n_spans; s++) {
+            const session_span *sp = &sl->spans[s];
+            markov_score(m->markov, d->state + sp->first, sp->n, lik + sp->first);
+            for (int t = 0; ent && t < sp->n; t++)
+                ent[sp->first + (size_t)t] =
+                    markov_entropy(m->markov, t ? d->state[sp->first + (size_t)t - 1] : -1);
+        }
         return SS_OK;
     }
     if (method != SESSION_METHOD_BILSTM && method != SESSION_METHOD_LSTM1)
@@ -841,8 +975,11 @@ int session_model_likelihoods(double *lik, const session_model *m, int method,
             const session_span *sp = &sl->spans[s0 + (size_t)b];
             for (int t = 0; t < sp->n; t++) {
                 size_t k = sp->first + (size_t)t, row = (size_t)b * T + t;
-                lik[k] = 0.5 * ((double)ps[row * net->cfg.n_states + d->state[k]] +
-                                (double)pz[row * net->cfg.n_sizes + d->size[k]]);
+                const float *rs = ps + row * net->cfg.n_states, *rz = pz + row * net->cfg.n_sizes;
+                lik[k] = sqrt((double)rs[d->state[k]] * (double)rz[d->size[k]]);
+                if (ent)
+                    ent[k] = 0.5 * (row_entropy(rs, net->cfg.n_states) +
+                                    row_entropy(rz, net->cfg.n_sizes));
             }
         }
     }
@@ -870,7 +1007,7 @@ double session_model_threshold(const session_model *m, int method, uint8_t famil
 }
 
 void session_model_results(session_result *res, const session_model *m, int method,
-                           const session_data *d, const double *lik)
+                           const session_data *d, const double *lik, const double *ent)
 {
     for (size_t s = 0; s < d->list.n_spans; s++) {
         const session_span *sp = &d->list.spans[s];
@@ -878,13 +1015,15 @@ void session_model_results(session_result *res, const session_model *m, int meth
         int li = 0;
         for (int t = 0; t < sp->n; t++) {
             double l = lik[sp->first + (size_t)t];
-            sum += l;
+            sum += -log(l > SESSION_MIN_LIKELIHOOD ? l : SESSION_MIN_LIKELIHOOD);
+            if (ent)
+                sum -= ent[sp->first + (size_t)t];
             if (l < least) {
                 least = l;
                 li = t;
             }
         }
-        res[s].score = 1.0 - sum / sp->n;
+        res[s].score = sum / sqrt((double)sp->n);
         res[s].threshold = session_model_threshold(m, method, sp->family, sp->host);
         res[s].flagged = res[s].score > res[s].threshold + SESSION_THRESHOLD_SLACK;
         res[s].least = li;
@@ -953,13 +1092,15 @@ int session_model_to_file(modelfile_t **out, params_t **params, const session_mo
     if ((rc = modelfile_create(&mf, SESSION_MODEL_KIND, errbuf)))
         return rc;
     size_t nk = (size_t)m->vocab.n_states - 1, ne = (size_t)m->vocab.n_sizes - 1;
-    tmp = malloc((nk + ne + 1) * sizeof(float));
+    tmp = malloc((2 * nk + ne + 1) * sizeof(float));
     if (!tmp) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "session model: out of memory");
         goto fail;
     }
-    for (size_t k = 0; k < nk; k++)
-        tmp[k] = (float)m->vocab.state_keys[k];
+    for (size_t k = 0; k < nk; k++) { /* two halves: each exact as a float */
+        tmp[2 * k] = (float)(m->vocab.state_keys[k] & 0xffff);
+        tmp[2 * k + 1] = (float)(m->vocab.state_keys[k] >> 16);
+    }
     if ((rc = modelfile_set_int(mf, "gap_us", m->sess.gap_us, errbuf)) ||
         (rc = modelfile_set_int(mf, "max_conns", m->sess.max_conns, errbuf)) ||
         (rc = modelfile_set_int(mf, "enc_dim", m->enc_dim, errbuf)) ||
@@ -967,9 +1108,10 @@ int session_model_to_file(modelfile_t **out, params_t **params, const session_mo
         (rc = modelfile_set_int(mf, "n_states", m->vocab.n_states, errbuf)) ||
         (rc = modelfile_set_int(mf, "n_sizes", m->vocab.n_sizes, errbuf)) ||
         (rc = modelfile_set_int(mf, "outcomes", SESSION_N_OUTCOMES, errbuf)) ||
+        (rc = modelfile_set_int(mf, "state_layout", SESSION_STATE_LAYOUT, errbuf)) ||
         (rc = modelfile_set_float(mf, "quantile", m->quantile, errbuf)) ||
         (rc = modelfile_set_float(mf, "markov.alpha", m->markov->alpha, errbuf)) ||
-        (rc = modelfile_set_norm(mf, "state_keys", tmp, nk, errbuf)) ||
+        (rc = modelfile_set_norm(mf, "state_keys", tmp, 2 * nk, errbuf)) ||
         (rc = modelfile_set_norm(mf, "size_edges", m->vocab.size_edges, ne, errbuf)) ||
         (rc = modelfile_set_norm(mf, "markov.counts", m->markov->counts,
                                  markov_counts_size(m->markov->n_states), errbuf)))
@@ -1162,6 +1304,11 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
         (rc = modelfile_get_float(mf, "quantile", &q, errbuf)) ||
         (rc = modelfile_get_float(mf, "markov.alpha", &alpha, errbuf)))
         return rc;
+    int64_t layout = 0;
+    if (modelfile_get_int(mf, "state_layout", &layout, errbuf) || layout != SESSION_STATE_LAYOUT)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: state layout %lld, this build "
+                       "reads %d (retrain the model with this build)", (long long)layout,
+                       SESSION_STATE_LAYOUT);
     if (nout != SESSION_N_OUTCOMES)
         return ss_errf(errbuf, SS_ERR_SHAPE, "session model: %lld connection states, this build "
                        "has %d", (long long)nout, SESSION_N_OUTCOMES);
@@ -1180,9 +1327,9 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
     size_t n;
     if ((rc = modelfile_get_norm(mf, "state_keys", &keys, &n, 0, errbuf)))
         goto fail;
-    if (n != (size_t)V - 1) {
-        rc = ss_errf(errbuf, SS_ERR_SHAPE, "session model: %zu state keys for %lld states", n,
-                     (long long)V);
+    if (n != 2 * ((size_t)V - 1)) {
+        rc = ss_errf(errbuf, SS_ERR_SHAPE, "session model: %zu state key halves for %lld "
+                     "states", n, (long long)V);
         goto fail;
     }
     if ((rc = modelfile_get_norm(mf, "size_edges", &edges, &n, 0, errbuf)))
@@ -1201,11 +1348,13 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
         goto fail;
     }
     for (int k = 0; k + 1 < V; k++) {
-        if (!(keys[k] >= 0 && keys[k] < 16777216.0f)) {
+        float lo = keys[2 * k], hi = keys[2 * k + 1];
+        if (!(lo >= 0 && lo < 65536.0f && hi >= 0 && hi < 65536.0f && lo == (float)(int)lo &&
+              hi == (float)(int)hi)) {
             rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: bad state key %d", k);
             goto fail;
         }
-        m->vocab.state_keys[k] = (uint32_t)keys[k];
+        m->vocab.state_keys[k] = (uint32_t)hi << 16 | (uint32_t)lo;
     }
     for (int k = 0; k + 1 < K; k++) {
         if (!isfinite(edges[k]) || (k && edges[k] <= edges[k - 1])) {

@@ -8,9 +8,14 @@
  * inbound for its responder).
  *
  * Tokens. Each connection of a session becomes:
- *   state       (protocol, server port, direction relative to the host): the
- *               most frequent states of the training data form a vocabulary
- *               (id 1..V-1), every other state is id 0 ("other");
+ *   state       (protocol, server port, direction relative to the host,
+ *               outcome: answered, reset, refused, unanswered; and, with the
+ *               same peer earlier in the session, how many connections in
+ *               the same state (0, 1, 2-3, 4+) and how many other server
+ *               ports (0, 1-2, 3+)): the most
+ *               frequent states of the training data form a vocabulary
+ *               (id 1..V-1), with port-class states (well-known, registered,
+ *               dynamic) for the rare ports; every other state is id 0;
  *   size class  total payload bytes (orig + resp) binned at quantiles of the
  *               distinct byte counts of the training data (K classes, K-1
  *               ascending edges);
@@ -32,10 +37,19 @@
  * With bidirectional = 0 the net is the "predict next" baseline: context =
  * fwd output at t-1 only.
  *
- * Score of a session = 1 - mean over its connections t of
- *   (p_state[t](observed state) + p_size[t](observed size class)) / 2,
- * i.e. 1 - the mean likelihood the model gave to what was observed. The
- * connection with the lowest likelihood is the least expected one.
+ * Likelihood of connection t = sqrt(p_state[t](observed state) *
+ * p_size[t](observed size class)) (Markov: P(state t | state t-1)); its
+ * surprisal is -ln(likelihood) (floored at SESSION_MIN_LIKELIHOOD) and its
+ * expected surprisal the mean entropy of the two predicted distributions
+ * (Markov: of the transition row). Score of a session of n connections =
+ *   sum over t of (surprisal[t] - expected[t]) / sqrt(n),
+ * the excess surprisal in nats, scaled like a z statistic: about 0 for what the
+ * model predicts well whatever its length, growing with sqrt(n) when every
+ * connection is more surprising than the model expected (a run of refused
+ * ports, dozens of logins in a row). A plain mean of likelihoods lets one odd
+ * connection of a short benign session outscore 25 never-seen ones. The
+ * connection with the lowest
+ * likelihood is the least expected one.
  *
  * Ownership: session_list, session_vocab, session_data and session_model own
  * their arrays (freed by their _free/_destroy, which accept NULL). Functions
@@ -60,6 +74,7 @@
 #define SESSION_DEFAULT_MAX_CONNS 25
 #define SESSION_N_OUTCOMES CONNTAB_STATE_COUNT /* Zeek conn_state one-hot width */
 #define SESSION_N_EXTRA 2                      /* gap and duration inputs */
+#define SESSION_MIN_LIKELIHOOD 1e-12 /* floor of a likelihood in scores (27.6 nats) */
 #define SESSION_THRESHOLD_SLACK 1e-6 /* flagged: score > threshold + slack, so sums in
                                         another thread count's order do not flip ties */
 
@@ -124,11 +139,47 @@ void session_host_string(uint8_t family, const uint8_t *host, char *buf, size_t 
 
 /* ---- tokens ---- */
 
-/* State key of a connection seen from one of its hosts:
- * proto << 17 | outbound << 16 | server port (TCP/UDP: resp_p, ICMP: orig_p). */
-uint32_t session_state_key(const conntab_record *rec, int outbound);
+/* Outcome of a connection, the part of its Zeek conn_state a state keeps. */
+enum session_outcome {
+    SESSION_OUTCOME_OK = 0,         /* established: SF, S1, S2, S3 */
+    SESSION_OUTCOME_RESET = 1,      /* established, then aborted: RSTO, RSTR */
+    SESSION_OUTCOME_REJECTED = 2,   /* refused: REJ */
+    SESSION_OUTCOME_UNANSWERED = 3  /* no handshake seen: S0, SH, SHR, RSTOS0, RSTRH, OTH
+                                       (UDP/ICMP without a reply: S0) */
+};
 
-/* Formats a state key as "tcp/22 out" into buf (size n). */
+/* Outcome (enum session_outcome) of a conntab_state. */
+int session_outcome(int conn_state);
+
+/* Layout of state keys; stored in model files, which are refused when it differs. */
+#define SESSION_STATE_LAYOUT 4
+#define SESSION_KEY_CLASS_BIT (UINT32_C(1) << 20)
+
+/* State key of a connection seen from one of its hosts, given what this host
+ * did with the same peer earlier in the session: repeat = connections in the
+ * same state (same port, outcome, direction), spread = distinct other server
+ * ports. Layout: protocol class << 24 (tcp 0, udp 1, icmp/icmp6 2, other 3) |
+ * outcome << 22 | outbound << 21 | port-class flag (bit 20) | spread class << 18
+ * (0: none, 1: 1-2, 2: 3 or more) | repeat class << 16 (0: first, 1: second,
+ * 2: third or fourth, 3: fifth and later) | server port (TCP/UDP: resp_p, ICMP:
+ * the type, other: the protocol number). The repeat class tells a few logins
+ * to one server from dozens in a row (brute force), the spread class one or
+ * two services of a peer from many of its ports (a scan). */
+uint32_t session_state_key(const conntab_record *rec, int outbound, int repeat, int spread);
+
+/* State keys (with their repeat and spread classes) of every member of l into keys
+ * (l->n_members); recs are the records l was built from. */
+void session_list_keys(uint32_t *keys, const session_list *l, const conntab_record *const *recs);
+
+/* Port-class key of a state key: the same protocol, outcome and direction with the port
+ * replaced by its class (0: below 1024 or ICMP/other, 1: 1024..49151, 2: 49152 and up)
+ * and SESSION_KEY_CLASS_BIT set. States too rare to be in the vocabulary fall back to
+ * it, so an unknown port still says what happened (a refused connection to some low
+ * port is not an answered one to some high port). A class key maps to itself. */
+uint32_t session_state_class_key(uint32_t key);
+
+/* Formats a state key as "tcp/22 out ok", "tcp/22 in ok x5+" or "tcp/wk in rej" into buf
+ * (size n). */
 void session_state_key_string(uint32_t key, char *buf, size_t n);
 
 /* The vocabulary of states and the size-class edges, built from training data. */
@@ -141,7 +192,10 @@ typedef struct session_vocab {
 
 /* Builds a vocabulary from n (state key, total bytes) observations: the
  * states seen at least min_count times, most frequent first (ties: lower
- * key), at most max_states - 1 of them; size edges at the quantiles
+ * key), then the port-class states (session_state_class_key) of the other
+ * observations seen at least min_count times, which take the places of the
+ * least frequent exact states when there are more than max_states - 1 in
+ * all; size edges at the quantiles
  * i/size_classes of the distinct byte counts (so a size repeated by many
  * identical connections cannot collapse the bins; equal edges are merged).
  * Returns 0 or a negative status. */
@@ -152,7 +206,7 @@ int session_vocab_build(session_vocab *v, const uint32_t *keys, const uint64_t *
 /* Frees the arrays of v and zeroes it; NULL is a no-op. */
 void session_vocab_free(session_vocab *v);
 
-/* Token id of a state key (0 when not in the vocabulary). */
+/* Token id of a state key: its own, else its port class's, else 0 ("other"). */
 int session_vocab_state(const session_vocab *v, uint32_t key);
 
 /* Size class of a byte count: the number of edges below it. */
@@ -166,6 +220,7 @@ typedef struct session_data {
     session_list list;   /* the sessions (owned) */
     int input_size;      /* In */
     float *x;            /* (n_members, In) input rows, members in list order */
+    uint32_t *key;       /* (n_members) state keys (session_list_keys) */
     int *state;          /* (n_members) state ids */
     int *size;           /* (n_members) size classes */
 } session_data;
@@ -281,7 +336,7 @@ void session_model_destroy(session_model *m);
 
 /* Scores of one session. */
 typedef struct session_result {
-    double score;      /* 1 - mean likelihood of what was observed */
+    double score;      /* excess surprisal (nats) / sqrt(connections) */
     double threshold;  /* the host's threshold (or the global one) */
     int flagged;       /* score > threshold + SESSION_THRESHOLD_SLACK */
     int least;         /* member index (0..n-1) of the least expected connection */
@@ -289,9 +344,10 @@ typedef struct session_result {
 } session_result;
 
 /* Likelihood of every member of d under method: lik (d->list.n_members)
- * receives, for each connection, the mean of the probabilities of its state
- * and size class (Markov: of its state given the previous one). */
-int session_model_likelihoods(double *lik, const session_model *m, int method,
+ * receives, for each connection, the geometric mean of the probabilities of
+ * its state and size class (Markov: of its state given the previous one),
+ * and ent (may be NULL) the expected surprisal of that prediction (nats). */
+int session_model_likelihoods(double *lik, double *ent, const session_model *m, int method,
                               const session_data *d, char *errbuf);
 
 /* Threshold of a host for a method: the host's own if it was seen in
@@ -300,9 +356,10 @@ double session_model_threshold(const session_model *m, int method, uint8_t famil
                                const uint8_t *host);
 
 /* Scores every session of d: res (d->list.n_spans) from the likelihoods lik
- * (d->list.n_members) of session_model_likelihoods. */
+ * and expected surprisals ent (d->list.n_members each) of
+ * session_model_likelihoods; ent NULL counts as 0. */
 void session_model_results(session_result *res, const session_model *m, int method,
-                           const session_data *d, const double *lik);
+                           const session_data *d, const double *lik, const double *ent);
 
 /* Describes m in a new model file (kind "session"); *params receives a new
  * parameter set holding both networks' tensors ("bilstm." / "lstm1."

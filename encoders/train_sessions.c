@@ -12,7 +12,7 @@
 void train_sessions_config_default(train_sessions_config *cfg)
 {
     session_config_default(&cfg->sess);
-    cfg->max_states = 48;
+    cfg->max_states = 64;
     cfg->min_count = 3;
     cfg->size_classes = 8;
     cfg->hidden = 32;
@@ -26,7 +26,7 @@ void train_sessions_config_default(train_sessions_config *cfg)
     cfg->patience = 8;
     cfg->seed = 1;
     cfg->quantile = 0.999;
-    cfg->min_host_sessions = 20;
+    cfg->min_host_sessions = 1000; /* a 0.999 quantile needs ~1/(1-q) scores */
     cfg->markov_alpha = 0.1;
     cfg->log = NULL;
 }
@@ -244,7 +244,7 @@ int train_sessions_thresholds(session_model *m, int method, const session_data *
     const session_list *sl = &d->list;
     if (sl->n_spans == 0)
         return ss_errf(errbuf, SS_ERR_EMPTY, "no sessions to set thresholds from");
-    double *lik = malloc((sl->n_members ? sl->n_members : 1) * sizeof(double));
+    double *lik = malloc(2 * (sl->n_members ? sl->n_members : 1) * sizeof(double));
     session_result *res = malloc(sl->n_spans * sizeof(*res));
     double *sc = malloc(sl->n_spans * sizeof(double));
     size_t *byhost = malloc(sl->n_spans * sizeof(size_t));
@@ -254,9 +254,9 @@ int train_sessions_thresholds(session_model *m, int method, const session_data *
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "thresholds: out of memory");
         goto done;
     }
-    if ((rc = session_model_likelihoods(lik, m, method, d, errbuf)))
+    if ((rc = session_model_likelihoods(lik, lik + sl->n_members, m, method, d, errbuf)))
         goto done;
-    session_model_results(res, m, method, d, lik);
+    session_model_results(res, m, method, d, lik, lik + sl->n_members);
     for (size_t s = 0; s < sl->n_spans; s++) {
         sc[s] = res[s].score;
         byhost[s] = s;
@@ -317,9 +317,9 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
         rc = ss_errf(errbuf, SS_ERR_EMPTY, "no connections to train on");
         goto done;
     }
+    session_list_keys(keys, &sl, recs);
     for (size_t k = 0; k < sl.n_members; k++) {
         const conntab_record *r = recs[sl.conn[k]];
-        keys[k] = session_state_key(r, sl.outbound[k]);
         bytes[k] = r->orig_bytes + r->resp_bytes;
     }
     m->sess = cfg->sess;

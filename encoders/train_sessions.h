@@ -30,7 +30,7 @@
 /* Training options; fill with train_sessions_config_default. */
 typedef struct train_sessions_config {
     session_config sess;    /* sessionisation (8 s gap, 25 connections) */
-    int max_states;         /* vocabulary size with "other" (48) */
+    int max_states;         /* vocabulary size with "other" (64) */
     int min_count;          /* occurrences for a state to enter it (3) */
     int size_classes;       /* size classes at most (8) */
     int hidden;             /* LSTM units per direction (32) */
@@ -44,7 +44,9 @@ typedef struct train_sessions_config {
     int patience;           /* epochs without improvement before stopping (8) */
     uint64_t seed;          /* split, order and initialisation (1) */
     double quantile;        /* threshold quantile of benign scores (0.999) */
-    int min_host_sessions;  /* sessions for a host threshold of its own (20) */
+    int min_host_sessions;  /* sessions for a host threshold of its own (1000: with
+                               fewer, the 0.999 quantile of a host is its maximum and
+                               about 1/(n+1) of its new benign sessions exceed it) */
     double markov_alpha;    /* Markov smoothing (0.1) */
     FILE *log;              /* one line per epoch (NULL: quiet) */
 } train_sessions_config;

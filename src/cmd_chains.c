@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "candidates.h"
@@ -20,6 +21,13 @@
 #include "threads.h"
 
 int cmd_chains(int argc, char **argv);
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void chains_usage(FILE *f)
 {
@@ -44,6 +52,8 @@ static void chains_usage(FILE *f)
             "                    per chain (docs/formats.md, \"Chains\")\n"
             "  --dot FILE        also write the chains as a Graphviz graph\n"
             "  --threads N       OpenBLAS threads (default: all cores)\n"
+            "  --stats           also print the time of each stage on stderr (reading,\n"
+            "                    pairing, embedding, scoring, linking) and the rates\n"
             "  -o, --output FILE write to FILE (atomically) instead of stdout\n"
             "  -h, --help        this help\n"
             "\n"
@@ -241,20 +251,21 @@ static void write_dot(FILE *f, const connset *set, const chains_result *res, con
 
 int cmd_chains(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_THR, O_JSON, O_DOT, O_THREADS };
+    enum { O_MODEL = 256, O_THR, O_JSON, O_DOT, O_THREADS, O_STATS };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
         {"threshold", required_argument, NULL, O_THR},
         {"json", no_argument, NULL, O_JSON},
         {"dot", required_argument, NULL, O_DOT},
         {"threads", required_argument, NULL, O_THREADS},
+        {"stats", no_argument, NULL, O_STATS},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
     };
     const char *model = NULL, *dot = NULL, *outpath = NULL;
     double threshold = NAN;
-    int json = 0, threads = 0;
+    int json = 0, threads = 0, stats = 0;
     char err[SS_ERRBUF_SIZE];
 
     optind = 1;
@@ -276,6 +287,7 @@ int cmd_chains(int argc, char **argv)
         }
         case O_JSON: json = 1; break;
         case O_DOT: dot = optarg; break;
+        case O_STATS: stats = 1; break;
         case O_THREADS:
             if (threads_parse(optarg, &threads, err) < 0) {
                 fprintf(stderr, "stepstone chains: %s\n", err);
@@ -326,8 +338,11 @@ int cmd_chains(int argc, char **argv)
     connset_config_default(&cc);
     cc.tcp_only = 1;
     cc.warn = warn_cb;
+    double t0 = now_s(), t_read = 0, t_pair = 0, t_link = 0;
+    lstm_method_stats st;
     if (connset_load(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
                      err) < 0 ||
+        (t_read = now_s()) < 0 ||
         candidates_find(&pairs, &n_pairs, set, NULL, err) < 0) {
         fprintf(stderr, "stepstone chains: %s\n", err);
         goto done;
@@ -342,7 +357,9 @@ int cmd_chains(int argc, char **argv)
         fprintf(stderr, "stepstone chains: out of memory\n");
         goto done;
     }
-    if (lstm_method_score_pairs(enc, set, pairs, n_pairs, scores, err) < 0 ||
+    t_pair = now_s();
+    if (lstm_method_score_pairs_stats(enc, set, pairs, n_pairs, scores, &st, err) < 0 ||
+        (t_link = now_s()) < 0 ||
         chains_link(&res, pairs, scores, n_pairs, nc, threshold, err) < 0) {
         fprintf(stderr, "stepstone chains: %s\n", err);
         goto done;
@@ -369,6 +386,16 @@ int cmd_chains(int argc, char **argv)
     fprintf(stderr, "stepstone chains: %zu connections, %zu candidate hops, %zu hops at "
                     "threshold %.4f, %zu chains\n", nc, n_pairs, res.n_hops, threshold,
             res.n_chains);
+    if (stats) {
+        double t_end = now_s();
+        fprintf(stderr, "stepstone chains: stats: read %.3f s, pairing %.3f s, embedding %.3f s "
+                        "(%zu windows, %.0f/s), scoring %.3f s (%zu pairs, %.0f/s with "
+                        "embedding), linking and output %.3f s, total %.3f s\n",
+                t_read - t0, t_pair - t_read, st.embed_s, st.windows,
+                st.embed_s > 0 ? (double)st.windows / st.embed_s : 0.0, st.total_s, st.pairs,
+                st.total_s > 0 ? (double)st.pairs / st.total_s : 0.0, t_end - t_link,
+                t_end - t0);
+    }
     status = CLI_EXIT_OK;
 done:
     chains_free(&res);

@@ -61,7 +61,7 @@ static void print_session(FILE *f, int json, const session_data *d, const sessio
     session_host_string(sp->family, sp->host, host, sizeof(host));
     size_t k = sp->first + (size_t)r->least;
     const conntab_record *lr = recs[d->list.conn[k]];
-    session_state_key_string(session_state_key(lr, d->list.outbound[k]), state, sizeof(state));
+    session_state_key_string(d->key[k], state, sizeof(state));
     unsigned long long bytes = (unsigned long long)(lr->orig_bytes + lr->resp_bytes);
     if (json)
         fprintf(f, "{\"host\":\"%s\",\"start\":%.6f,\"end\":%.6f,\"connections\":%d,"
@@ -237,17 +237,18 @@ int cmd_score(int argc, char **argv)
         fprintf(stderr, "stepstone score: %s\n", err);
         goto done;
     }
-    lik = malloc((d.list.n_members ? d.list.n_members : 1) * sizeof(double));
+    lik = malloc(2 * (d.list.n_members ? d.list.n_members : 1) * sizeof(double));
     res = malloc((d.list.n_spans ? d.list.n_spans : 1) * sizeof(*res));
     if (!lik || !res) {
         fprintf(stderr, "stepstone score: out of memory\n");
         goto done;
     }
-    if (d.list.n_spans && session_model_likelihoods(lik, m, method, &d, err)) {
+    if (d.list.n_spans && session_model_likelihoods(lik, lik + d.list.n_members, m, method, &d,
+                                                      err)) {
         fprintf(stderr, "stepstone score: %s\n", err);
         goto done;
     }
-    session_model_results(res, m, method, &d, lik);
+    session_model_results(res, m, method, &d, lik, lik + d.list.n_members);
     if (out_path) {
         size_t len = strlen(out_path) + 16;
         tmp = malloc(len);

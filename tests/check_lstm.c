@@ -225,6 +225,10 @@ START_TEST(test_bad_arguments)
                      SS_ERR_ARG);
     ck_assert_int_eq(lstm_forward(r.out, NULL, NULL, r.inp, ok, r.params, &r.cfg, 2, 4, err),
                      SS_ERR_ARG);
+    ck_assert_int_eq(lstm_forward(r.out, NULL, r.acts, r.inp, ok, r.params, &r.cfg, 1 << 20,
+                                  1 << 10, err),
+                     SS_ERR_ARG); /* rejected before lengths or buffers are touched */
+    ck_assert_ptr_nonnull(strstr(err, "too large"));
     ck_assert_int_eq(lstm_backward(r.dinp, NULL, r.out, NULL, r.acts, r.ws, r.inp, ok, r.params,
                                    &r.cfg, 2, 4, err),
                      SS_ERR_ARG);

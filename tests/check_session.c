@@ -152,13 +152,61 @@ START_TEST(test_tokens)
     recset *s = calloc(1, sizeof(*s));
     ck_assert_ptr_nonnull(s);
     add_rec(s, 1, 2, 6, 22, 0.0, 1.0, 100, CONNTAB_STATE_SF);
-    uint32_t out = session_state_key(&s->r[0], 1), in = session_state_key(&s->r[0], 0);
+    uint32_t out = session_state_key(&s->r[0], 1, 0, 0), in = session_state_key(&s->r[0], 0, 0, 0);
     ck_assert_uint_ne(out, in);
     char buf[48];
     session_state_key_string(out, buf, sizeof(buf));
-    ck_assert_str_eq(buf, "tcp/22 out");
+    ck_assert_str_eq(buf, "tcp/22 out ok");
     session_state_key_string(in, buf, sizeof(buf));
-    ck_assert_str_eq(buf, "tcp/22 in");
+    ck_assert_str_eq(buf, "tcp/22 in ok");
+    /* the outcome is part of the state: a refused or unanswered attempt is another state */
+    add_rec(s, 1, 2, 6, 22, 0.0, 0.0, 0, CONNTAB_STATE_REJ);
+    add_rec(s, 1, 2, 6, 22, 0.0, 0.0, 0, CONNTAB_STATE_S0);
+    add_rec(s, 1, 2, 6, 22, 0.0, 0.0, 0, CONNTAB_STATE_RSTR);
+    uint32_t rej = session_state_key(&s->r[1], 1, 0, 0), s0 = session_state_key(&s->r[2], 1, 0, 0);
+    ck_assert_uint_ne(rej, out);
+    ck_assert_uint_ne(rej, s0);
+    ck_assert_uint_ne(session_state_key(&s->r[3], 1, 0, 0), out);
+    session_state_key_string(rej, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "tcp/22 out rej");
+    session_state_key_string(s0, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "tcp/22 out noans");
+    ck_assert_int_eq(session_outcome(CONNTAB_STATE_S1), SESSION_OUTCOME_OK);
+    ck_assert_int_eq(session_outcome(CONNTAB_STATE_RSTO), SESSION_OUTCOME_RESET);
+    ck_assert_int_eq(session_outcome(CONNTAB_STATE_OTH), SESSION_OUTCOME_UNANSWERED);
+    /* port classes: 22 and 1023 share one, 1024 and 49152 do not; keys stay below 2^24 */
+    uint32_t c22 = session_state_class_key(out);
+    ck_assert(c22 & SESSION_KEY_CLASS_BIT);
+    ck_assert_uint_eq(session_state_class_key(c22), c22);
+    s->r[0].resp_p = 1023;
+    ck_assert_uint_eq(session_state_class_key(session_state_key(&s->r[0], 1, 0, 0)), c22);
+    s->r[0].resp_p = 1024;
+    uint32_t creg = session_state_class_key(session_state_key(&s->r[0], 1, 0, 0));
+    s->r[0].resp_p = 49152;
+    uint32_t cdyn = session_state_class_key(session_state_key(&s->r[0], 1, 0, 0));
+    ck_assert_uint_ne(creg, c22);
+    ck_assert_uint_ne(creg, cdyn);
+    ck_assert_uint_lt(cdyn, 1u << 26);
+    session_state_key_string(creg, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "tcp/reg out ok");
+    s->r[0].resp_p = 22;
+    /* repeat classes: the same state with the same peer again is another state, and
+     * the 5th time on stays one state */
+    uint32_t r1 = session_state_key(&s->r[0], 1, 1, 0), r4 = session_state_key(&s->r[0], 1, 4, 0);
+    ck_assert_uint_ne(r1, out);
+    ck_assert_uint_ne(r4, r1);
+    ck_assert_uint_eq(session_state_key(&s->r[0], 1, 9, 0), r4);
+    ck_assert_uint_eq(session_state_key(&s->r[0], 1, 3, 0), session_state_key(&s->r[0], 1, 2, 0));
+    session_state_key_string(r4, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "tcp/22 out ok x5+");
+    uint32_t sp1 = session_state_key(&s->r[0], 1, 0, 2), sp3 = session_state_key(&s->r[0], 1, 0, 3);
+    ck_assert_uint_ne(sp1, out);
+    ck_assert_uint_ne(sp1, sp3);
+    ck_assert_uint_eq(session_state_key(&s->r[0], 1, 0, 1), sp1);
+    ck_assert_uint_eq(session_state_key(&s->r[0], 1, 0, 30), sp3);
+    session_state_key_string(sp3, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "tcp/22 out ok +3ports");
+    ck_assert(!(sp3 & SESSION_KEY_CLASS_BIT));
     /* vocabulary: key 7 x5, key 3 x5, key 9 x1 (below min_count 2) */
     uint32_t keys[11] = {7, 7, 3, 7, 3, 3, 9, 7, 3, 7, 3};
     uint64_t bytes[11] = {0, 10, 10, 20, 30, 40, 50, 60, 70, 80, 90};
@@ -168,14 +216,75 @@ START_TEST(test_tokens)
     ck_assert_int_eq(v.n_states, 3);
     ck_assert_int_eq(session_vocab_state(&v, 3), 1); /* tie on count: lower key first */
     ck_assert_int_eq(session_vocab_state(&v, 7), 2);
-    ck_assert_int_eq(session_vocab_state(&v, 9), 0);
+    ck_assert_int_eq(session_vocab_state(&v, 9), 0); /* its class (seen once) is not in */
     ck_assert_int_eq(v.n_sizes, 4);
     ck_assert_int_eq(session_vocab_size(&v, 0), 0);
     ck_assert_int_eq(session_vocab_size(&v, 1000), 3);
     for (uint64_t b = 1; b < 100; b++)
         ck_assert_int_ge(session_vocab_size(&v, b), session_vocab_size(&v, b - 1));
     session_vocab_free(&v);
+    /* rare ports fall back to their class: ports 1000..1004 once each form "tcp/wk out
+     * ok"; key 7 stays exact; an unseen low port maps to the class, an unseen refused one
+     * or a high port to "other" */
+    uint32_t k2[8] = {7, 7, 7, 1000, 1001, 1002, 1003, 1004};
+    for (int k = 0; k < 8; k++)
+        k2[k] |= 1u << 21;
+    ck_assert_int_eq(session_vocab_build(&v, k2, bytes, 8, 10, 2, 4, err), 0);
+    ck_assert_int_eq(v.n_states, 3);
+    ck_assert_int_eq(session_vocab_state(&v, k2[0]), 1);
+    int cls = session_vocab_state(&v, k2[3]);
+    ck_assert_int_eq(cls, 2);
+    ck_assert_int_eq(session_vocab_state(&v, (1u << 21) | 555), cls);
+    ck_assert_int_eq(session_vocab_state(&v, (1u << 21) | 5555), 0);
+    ck_assert_int_eq(session_vocab_state(&v, (1u << 21) | (2u << 22) | 555), 0);
+    session_vocab_free(&v);
+    /* with room for one state only, the class (5 observations) beats key 7 (3) */
+    ck_assert_int_eq(session_vocab_build(&v, k2, bytes, 8, 2, 2, 4, err), 0);
+    ck_assert_int_eq(v.n_states, 2);
+    ck_assert_int_eq(session_vocab_state(&v, k2[4]), 1);
+    ck_assert_int_eq(session_vocab_state(&v, k2[0]), 1); /* 7 is a well-known port too */
+    session_vocab_free(&v);
     session_vocab_free(NULL);
+    free(s);
+}
+END_TEST
+
+/* Repeat and spread classes come from what the host did with the same peer
+ * earlier in the session; another peer does not count. */
+START_TEST(test_session_keys)
+{
+    recset *s = calloc(1, sizeof(*s));
+    ck_assert_ptr_nonnull(s);
+    for (int k = 0; k < 6; k++) /* host 1 -> host 2 on port 22, six times */
+        add_rec(s, 1, 2, 6, 22, 0.5 * k, 0.1, 100, CONNTAB_STATE_SF);
+    add_rec(s, 1, 3, 6, 22, 3.2, 0.1, 100, CONNTAB_STATE_SF); /* another peer */
+    for (int k = 0; k < 5; k++) /* then ports 80, 81, 82, 83, 84 of host 2, refused */
+        add_rec(s, 1, 2, 6, 80 + k, 3.5 + 0.1 * k, 0.0, 0, CONNTAB_STATE_REJ);
+    session_config cfg;
+    session_config_default(&cfg);
+    session_list l;
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    uint32_t *keys = malloc(l.n_members * sizeof(uint32_t));
+    ck_assert_ptr_nonnull(keys);
+    session_list_keys(keys, &l, s->p);
+    int found = 0;
+    for (size_t sp = 0; sp < l.n_spans; sp++) {
+        if (l.spans[sp].host[3] != 1)
+            continue;
+        found = 1;
+        ck_assert_int_eq(l.spans[sp].n, 12);
+        const int rep[12] = {0, 1, 2, 2, 3, 3, 0, 0, 0, 0, 0, 0};
+        const int spr[12] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 2};
+        for (int t = 0; t < 12; t++) {
+            uint32_t key = keys[l.spans[sp].first + (size_t)t];
+            ck_assert_int_eq((int)(key >> 16 & 3), rep[t]);
+            ck_assert_int_eq((int)(key >> 18 & 3), spr[t]);
+        }
+    }
+    ck_assert(found);
+    free(keys);
+    session_list_free(&l);
     free(s);
 }
 END_TEST
@@ -392,8 +501,8 @@ START_TEST(test_model_round_trip)
     double *l2 = malloc(d.list.n_members * sizeof(double));
     ck_assert(l1 && l2);
     for (int k = 0; k < SESSION_METHOD_COUNT; k++) {
-        ck_assert_int_eq(session_model_likelihoods(l1, m, k, &d, err), 0);
-        ck_assert_int_eq(session_model_likelihoods(l2, m2, k, &d, err), 0);
+        ck_assert_int_eq(session_model_likelihoods(l1, NULL, m, k, &d, err), 0);
+        ck_assert_int_eq(session_model_likelihoods(l2, NULL, m2, k, &d, err), 0);
         ck_assert_mem_eq(l1, l2, d.list.n_members * sizeof(double));
         ck_assert_double_eq_tol(m2->thr[k].global, m->thr[k].global, 1e-6);
         ck_assert_uint_eq(m2->thr[k].n_hosts, m->thr[k].n_hosts);
@@ -451,14 +560,17 @@ START_TEST(test_unseen_pattern_scores_higher)
         add_rec(s, 9, 101, 6, 1000 + 7 * k, 5000.0 + 0.05 * k, 0.001, 0, CONNTAB_STATE_REJ);
     session_data d;
     ck_assert_int_eq(session_data_build(&d, &m->vocab, s->p, s->n, NULL, 0, &cfg.sess, err), 0);
-    double *lik = malloc(d.list.n_members * sizeof(double));
+    double *lik = malloc(2 * d.list.n_members * sizeof(double));
     session_result *res = malloc(d.list.n_spans * sizeof(*res));
     ck_assert(lik && res);
+    double *ent = lik + d.list.n_members;
     for (int k = 0; k < SESSION_METHOD_COUNT; k++) {
         if (k != SESSION_METHOD_BILSTM)
             continue;
-        ck_assert_int_eq(session_model_likelihoods(lik, m, k, &d, err), 0);
-        session_model_results(res, m, k, &d, lik);
+        ck_assert_int_eq(session_model_likelihoods(lik, ent, m, k, &d, err), 0);
+        for (size_t j = 0; j < d.list.n_members; j++)
+            ck_assert(ent[j] >= 0.0 && ent[j] < 10.0);
+        session_model_results(res, m, k, &d, lik, ent);
         double worst_benign = 0.0, scan = -1.0;
         for (size_t sp = 0; sp < d.list.n_spans; sp++) {
             const session_span *span = &d.list.spans[sp];
@@ -533,6 +645,7 @@ Suite *session_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_sessions_gap_and_cut);
     tcase_add_test(tc, test_tokens);
+    tcase_add_test(tc, test_session_keys);
     tcase_add_test(tc, test_no_self_visibility_bilstm);
     tcase_add_test(tc, test_no_self_visibility_lstm1);
     tcase_add_test(tc, test_gradients);

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "candidates.h"
+#include "connset.h"
 #include "encoder.h"
+#include "lstm_method.h"
 #include "status.h"
 #include "synth.h"
 #include "threads.h"
@@ -104,6 +107,65 @@ START_TEST(test_train_improves)
     ck_assert_int_eq(memcmp(e1->params->data, e2->params->data,
                             e1->params->total * sizeof(float)), 0);
     encoder_destroy(e2);
+
+    /* recalibration: at most target_fpr of the set's negatives (scored here
+     * independently, as `chains` scores) lie at or above the new threshold,
+     * and a slightly lower threshold lets more through */
+    size_t nn = 0, np = 0;
+    double tpr = -1;
+    ck_assert_msg(train_correlate_recalibrate(e1, &nn, &np, &tpr, va, 1, 0.1, err) == 0, "%s",
+                  err);
+    {
+        connset *cs = NULL;
+        candidates_pair *pairs = NULL;
+        size_t n = 0;
+        connset_config cc;
+        connset_config_default(&cc);
+        cc.tcp_only = 1;
+        ck_assert_msg(connset_load(&cs, p2, 1, &cc, err) == 0, "%s", err);
+        ck_assert_msg(candidates_find(&pairs, &n, cs, NULL, err) == 0, "%s", err);
+        int *hop = calloc(n, sizeof(int));
+        double *sc = calloc(n, sizeof(double));
+        ck_assert(hop && sc);
+        ck_assert_msg(train_correlate_label_pairs(hop, NULL, cs, pairs, n, paths[2][1], err) == 0,
+                      "%s", err);
+        ck_assert_msg(lstm_method_score_pairs(e1, cs, pairs, n, sc, err) == 0, "%s", err);
+        size_t neg = 0, pos = 0, above = 0, below_hit = 0, pos_hit = 0, few = 0;
+        for (size_t i = 0; i < n; i++) {
+            /* a pair seen on k windows scores at most (k/(k+1) + 1)/2: little
+             * evidence cannot give a high score */
+            int64_t g0;
+            int k = lstm_method_pair_windows(&e1->cfg.feat, connset_get(cs, pairs[i].in),
+                                             connset_get(cs, pairs[i].out), &g0);
+            few += k <= 2;
+            ck_assert_msg(sc[i] <= (k / (k + 1.0) + 1.0) / 2.0 + 1e-9,
+                          "pair %zu: %d windows, score %g", i, k, sc[i]);
+            if (hop[i]) {
+                pos++;
+                pos_hit += sc[i] >= e1->threshold;
+            } else {
+                neg++;
+                above += sc[i] >= e1->threshold;
+                below_hit += sc[i] >= e1->threshold - 1e-3;
+            }
+        }
+        ck_assert_uint_eq(nn, neg);
+        ck_assert_uint_eq(np, pos);
+        ck_assert_uint_gt(nn, 5);
+        ck_assert_uint_gt(few, 0);
+        ck_assert_msg(above <= (size_t)floor(0.1 * (double)neg), "%zu of %zu negatives above",
+                      above, neg);
+        ck_assert_msg(below_hit > above || e1->threshold <= 1e-3 || above == neg,
+                      "threshold %g is not the lowest allowed", e1->threshold);
+        ck_assert_double_eq_tol(tpr, (double)pos_hit / (double)pos, 1e-12);
+        free(hop);
+        free(sc);
+        candidates_free(pairs);
+        connset_free(cs);
+    }
+    ck_assert_int_eq(train_correlate_recalibrate(e1, &nn, &np, NULL, va, 0, 1e-4, err),
+                     SS_ERR_ARG);
+    ck_assert_int_eq(train_correlate_recalibrate(e1, &nn, &np, NULL, va, 1, 0, err), SS_ERR_ARG);
 
     /* labels that match nothing: a clear error */
     char bad[160];

@@ -2,7 +2,8 @@
 # e2e_chains.sh - `stepstone chains` and `stepstone embed` end to end with the
 # compiled-in model: finds exactly the labelled hops and chains of the bundled
 # synthetic sample, --json lines parse, --dot writes a graph, embed's msgpack
-# and JSON lines agree, a bad model file or capture is a
+# and JSON lines agree, --stats reports the stage times, `train calibrate`
+# stores a new threshold, a bad model file or capture is a
 # one-line error with exit 1, and the real SOCKS5 relay capture (when
 # present) is found as client -> proxy :7890 -> telnet :23.
 . "$top_srcdir/tests/lib.sh"
@@ -100,6 +101,40 @@ PYEOF
 "$STEPSTONE" embed --model "$TMPD/bad.model" -o "$TMPD/x" "$sample" >/dev/null 2>&1
 [ $? -eq 1 ] || fail "embed with a bad model: want exit 1"
 [ ! -e "$TMPD/x" ] || fail "embed left an output after failing"
+
+# --stats: one line with the stage times and rates; the chains are unchanged
+"$STEPSTONE" chains --stats -o "$TMPD/stats.txt" "$sample" 2>"$TMPD/err" ||
+    fail "chains --stats exited $?: $(cat "$TMPD/err")"
+grep -Eq '^stepstone chains: stats: read [0-9.]+ s, .*embedding [0-9.]+ s \([1-9][0-9]* windows, [0-9]+/s\), scoring [0-9.]+ s \([1-9][0-9]* pairs' "$TMPD/err" ||
+    fail "chains --stats: no stats line: $(cat "$TMPD/err")"
+cmp -s "$TMPD/stats.txt" "$TMPD/out.txt" || fail "chains --stats changed the output"
+
+# train calibrate: a new threshold from the sample's negatives, stored in a
+# model that chains then uses; at FPR 0.5 it is lower than the default one
+"$STEPSTONE" train calibrate --target-fpr 0.5 -o "$TMPD/cal.model" --data "$sample:$labels" \
+    2>"$TMPD/err" || fail "train calibrate exited $?: $(cat "$TMPD/err")"
+grep -Eq '^calibrate: wrote .*cal.model: threshold [0-9.]+ \(was [0-9.]+\) for FPR 0.5 on [1-9][0-9]* negative pairs' \
+    "$TMPD/err" || fail "train calibrate summary: $(cat "$TMPD/err")"
+"$PY" - "$TMPD/err" <<'PYEOF' || fail "calibration at FPR 0.5 did not lower the threshold: $(cat "$TMPD/err")"
+import re, sys
+m = re.search(r"threshold ([0-9.]+) \(was ([0-9.]+)\)", open(sys.argv[1]).read())
+sys.exit(0 if m and float(m.group(1)) < float(m.group(2)) else 1)
+PYEOF
+"$STEPSTONE" chains --model "$TMPD/cal.model" "$sample" >/dev/null 2>"$TMPD/err" ||
+    fail "chains with the calibrated model exited $?"
+grep -q 'hops at threshold' "$TMPD/err" || fail "chains with the calibrated model: $(cat "$TMPD/err")"
+"$STEPSTONE" train calibrate --data "$sample:$labels" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "train calibrate without -o: want exit 2"
+"$STEPSTONE" train calibrate -o "$TMPD/c2.model" --data "$TMPD/missing.pcap:$labels" \
+    >/dev/null 2>"$TMPD/err"
+[ $? -eq 1 ] || fail "train calibrate on a missing capture: want exit 1"
+[ "$(wc -l <"$TMPD/err")" -eq 1 ] || fail "missing capture: not one line: $(cat "$TMPD/err")"
+[ ! -e "$TMPD/c2.model" ] || fail "train calibrate left an output after failing"
+"$STEPSTONE" train calibrate --model "$TMPD/bad.model" -o "$TMPD/c2.model" \
+    --data "$sample:$labels" >/dev/null 2>&1
+[ $? -eq 1 ] || fail "train calibrate with a bad model: want exit 1"
+"$STEPSTONE" train nosuchmodel >/dev/null 2>&1
+[ $? -eq 2 ] || fail "train with an unknown model: want exit 2"
 
 # a real relay: client -> SOCKS5 proxy :7890 -> telnet :23
 real="$REALDATA/socks5-telnet-relay.pcapng"

@@ -10,7 +10,7 @@ cap="$REALDATA/zeek-sshguess.pcap"
 
 check_json() { # FILE METHOD: every line a session with consistent fields
     /usr/bin/python3 - "$1" "$2" <<'PY' || fail "bad JSON output for $2"
-import json, sys
+import json, math, sys
 path, method = sys.argv[1], sys.argv[2]
 lines = open(path).read().splitlines()
 assert lines, "no session printed"
@@ -22,7 +22,10 @@ for line in lines:
     assert s["host"] in ("192.168.56.1", "192.168.56.103"), s["host"]
     assert 1 <= s["connections"] <= 25
     assert s["start"] <= s["end"]
-    assert 0.0 <= s["score"] <= 1.0
+    # excess surprisal / sqrt(n): at least -sqrt(n) ln(V) (every prediction certain and
+    # right), at most sqrt(n) * 27.7 (every likelihood at its 1e-12 floor)
+    n = s["connections"]
+    assert math.isfinite(s["score"]) and -5.0 * n ** 0.5 <= s["score"] <= 27.7 * n ** 0.5, line
     assert s["flagged"] == (s["score"] > s["threshold"] + 1e-6) or abs(s["score"] - s["threshold"]) < 2e-6, line
     le = s["least_expected"]
     assert le["uid"].startswith("C") and 0.0 <= le["likelihood"] <= 1.0

@@ -155,6 +155,7 @@ KbdInteractiveAuthentication no
 AuthorizedKeysFile $TMP/authorized_keys
 StrictModes no
 X11Forwarding no
+Subsystem sftp internal-sftp
 PrintMotd no
 PrintLastLog no
 UseDNS no
@@ -301,7 +302,7 @@ while time.time() < until:
         kind, peer, rc = f()
         logf.write("%.3f,%s,%s,%s,%d\n" % (t0, me, kind, peer, rc))
     logf.flush()
-    time.sleep(min(120.0, r.lognormvariate(2.5, 0.9)))
+    time.sleep(max(0.0, min(120.0, r.lognormvariate(2.5, 0.9), until - time.time())))
 EOF
 
 # ---------------------------------------------------------------- capture, servers, users

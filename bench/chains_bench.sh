@@ -1,0 +1,82 @@
+#!/bin/sh
+# chains_bench.sh - speed of `stepstone chains` (the learned correlator) on a
+# large synthetic capture, against `stepstone conns` (reading the same capture
+# into connections, its first stage) in the same run. Run by hand, not by the
+# tests; results go to docs/results/chains.md.
+#
+# usage: bench/chains_bench.sh [BUILD_DIR]   (BUILD_DIR holds the stepstone
+#        binary, default .)
+# Environment: DURATION (s, default 600), BACKGROUND (background sessions,
+# default 50000: about 10^5 connections and a 9 GB capture), CHAINS (200),
+# THREADS (OpenBLAS threads for chains, default all cores), REPEAT (timed runs
+# of each command, default 2; the best is kept), TMPDIR (where the capture is
+# written; it is deleted at the end).
+#
+# Prints: the capture's size, the connections and candidate pairs, the
+# windows embedded per second, the candidate pairs scored per second
+# (embedding included), and the wall-clock times of conns and chains with
+# their ratio. The capture is read once before timing so both commands find
+# it in the page cache.
+set -eu
+build=${1:-.}
+ss="$(cd "$build" && pwd)/stepstone"
+[ -x "$ss" ] || { echo "chains_bench.sh: no stepstone binary in $build" >&2; exit 1; }
+DURATION=${DURATION:-600}
+BACKGROUND=${BACKGROUND:-50000}
+CHAINS=${CHAINS:-200}
+THREADS=${THREADS:-0}
+REPEAT=${REPEAT:-2}
+work=$(mktemp -d "${TMPDIR:-/tmp}/stepstone-chains-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+
+t0=$(now)
+"$ss" synth -q -o "$work/big.pcap" --labels "$work/big.csv" --seed 7001 --duration "$DURATION" \
+    --chains "$CHAINS" --background "$BACKGROUND" --max-output 20000 --kind mix
+t1=$(now)
+size=$(wc -c <"$work/big.pcap")
+echo "capture: synth --duration $DURATION --chains $CHAINS --background $BACKGROUND" \
+     "--max-output 20000 --kind mix: $size bytes, written in $(elapsed "$t0" "$t1") s"
+cat "$work/big.pcap" >/dev/null # into the page cache
+
+thr=""
+[ "$THREADS" -gt 0 ] && thr="--threads $THREADS"
+conns_s=""
+chains_s=""
+r=0
+while [ "$r" -lt "$REPEAT" ]; do
+    t0=$(now)
+    "$ss" conns "$work/big.pcap" >"$work/conns.tsv" 2>"$work/conns.err"
+    t1=$(now)
+    # shellcheck disable=SC2086
+    "$ss" chains --stats $thr -o "$work/chains.txt" "$work/big.pcap" 2>"$work/chains.err"
+    t2=$(now)
+    conns_s=$(best "$conns_s" "$(elapsed "$t0" "$t1")")
+    c=$(elapsed "$t1" "$t2")
+    if [ "$(best "$chains_s" "$c")" = "$c" ]; then
+        chains_s=$c
+        cp "$work/chains.err" "$work/chains.best"
+    fi
+    r=$((r + 1))
+done
+grep -v '^stepstone chains: warning' "$work/conns.err" | tail -n 1
+grep -v '^stepstone chains: warning' "$work/chains.best"
+/usr/bin/python3 - "$work/chains.best" "$conns_s" "$chains_s" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+conns_s, chains_s = float(sys.argv[2]), float(sys.argv[3])
+m = re.search(r"(\d+) connections, (\d+) candidate hops", text)
+s = re.search(r"embedding ([\d.]+) s \((\d+) windows, (\d+)/s\), scoring ([\d.]+) s "
+              r"\((\d+) pairs, (\d+)/s", text)
+if not m or not s:
+    sys.exit("chains_bench.sh: cannot parse the chains --stats line")
+print("connections %s, candidate pairs %s" % (m.group(1), m.group(2)))
+print("embeddings per second: %s (%s windows in %s s)" % (s.group(3), s.group(2), s.group(1)))
+print("candidate pairs scored per second (embedding included): %s (%s pairs in %s s)"
+      % (s.group(6), s.group(5), s.group(4)))
+print("end to end (best of runs): conns %.3f s, chains %.3f s: chains takes %.2fx conns"
+      % (conns_s, chains_s, chains_s / conns_s if conns_s > 0 else float("nan")))
+PY
