@@ -209,6 +209,10 @@ static int decode_ipv6(packet_t *out, const uint8_t *p, size_t len)
             return DECODE_MALFORMED;
         if (hl > cap)
             return DECODE_TRUNCATED;
+        /* Type 0 routing header with segments left: the connection's real
+         * destination is the last address listed (as tshark and Zeek read it). */
+        if (nh == PROTO_V6_ROUTING && q[2] == 0 && q[3] > 0 && q[1] >= 2)
+            memcpy(out->dst, q + 8 + ((size_t)q[1] / 2 - 1) * 16, 16);
         nh = q[0];
         q += hl;
         cap -= hl;

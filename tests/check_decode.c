@@ -567,6 +567,33 @@ START_TEST(test_ipv6_extension_headers)
 }
 END_TEST
 
+/* A type 0 routing header with segments left: the destination is the last
+ * address it lists, not the IPv6 header's (tshark and Zeek read it so). */
+START_TEST(test_ipv6_routing0_final_destination)
+{
+    static const uint8_t FINAL[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                                      0, 0, 0, 0, 0, 0, 0, 0x99};
+    frame f = {.n = 0};
+    packet_t p;
+    put_ipv6(&f, 43, 24 + 8 + 5);
+    put8(&f, 17); /* next: UDP */
+    put8(&f, 2);  /* (2 + 1) * 8 = 24 bytes: one address */
+    put8(&f, 0);  /* type 0 */
+    put8(&f, 1);  /* segments left */
+    put_zero(&f, 4);
+    put(&f, FINAL, 16);
+    put_udp(&f, 5);
+    ck_assert_int_eq(decode(&p, T_RAW, &f), DECODE_OK);
+    ck_assert_mem_eq(p.dst, FINAL, 16);
+    ck_assert_mem_eq(p.src, SRC6, 16);
+    ck_assert_uint_eq(p.payload_len, 5);
+    /* No segments left: the header's destination stands. */
+    f.b[40 + 3] = 0;
+    ck_assert_int_eq(decode(&p, T_RAW, &f), DECODE_OK);
+    ck_assert_mem_eq(p.dst, DST6, 16);
+}
+END_TEST
+
 START_TEST(test_icmp)
 {
     frame f = {.n = 0}, g = {.n = 0};
@@ -748,6 +775,7 @@ Suite *decode_suite(void)
     tcase_add_test(tc, test_ipv4_fragments);
     tcase_add_test(tc, test_ipv6_fragments);
     tcase_add_test(tc, test_ipv6_extension_headers);
+    tcase_add_test(tc, test_ipv6_routing0_final_destination);
     tcase_add_test(tc, test_icmp);
     tcase_add_test(tc, test_other_proto);
     tcase_add_test(tc, test_malformed);
