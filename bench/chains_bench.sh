@@ -6,8 +6,11 @@
 #
 # usage: bench/chains_bench.sh [BUILD_DIR]   (BUILD_DIR holds the stepstone
 #        binary, default .)
-# Environment: DURATION (s, default 600), BACKGROUND (background sessions,
-# default 50000: about 10^5 connections and a 9 GB capture), CHAINS (200),
+# Environment: PARTS (captures, default 3: `synth` caps the hosts of one
+# capture, so the large input is several captures one after another on one
+# timeline, read together as `chains FILE...` reads them), DURATION (s per
+# part, default 600), BACKGROUND (background sessions per part, default 16000:
+# about 36 000 connections and 3.3 GB per part), CHAINS (per part, 100),
 # THREADS (OpenBLAS threads for chains, default all cores), REPEAT (timed runs
 # of each command, default 2; the best is kept), TMPDIR (where the capture is
 # written; it is deleted at the end).
@@ -22,8 +25,9 @@ build=${1:-.}
 ss="$(cd "$build" && pwd)/stepstone"
 [ -x "$ss" ] || { echo "chains_bench.sh: no stepstone binary in $build" >&2; exit 1; }
 DURATION=${DURATION:-600}
-BACKGROUND=${BACKGROUND:-50000}
-CHAINS=${CHAINS:-200}
+BACKGROUND=${BACKGROUND:-16000}
+CHAINS=${CHAINS:-100}
+PARTS=${PARTS:-3}
 THREADS=${THREADS:-0}
 REPEAT=${REPEAT:-2}
 work=$(mktemp -d "${TMPDIR:-/tmp}/stepstone-chains-bench.XXXXXX")
@@ -34,13 +38,21 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 
 t0=$(now)
-"$ss" synth -q -o "$work/big.pcap" --labels "$work/big.csv" --seed 7001 --duration "$DURATION" \
-    --chains "$CHAINS" --background "$BACKGROUND" --max-output 20000 --kind mix
+files=""
+p=0
+while [ "$p" -lt "$PARTS" ]; do
+    "$ss" synth -q -o "$work/part$p.pcap" --labels "$work/part$p.csv" --seed $((7001 + p)) \
+        --start $((1700000000 + p * (DURATION + 60))) --duration "$DURATION" \
+        --chains "$CHAINS" --background "$BACKGROUND" --max-output 20000 --kind mix
+    files="$files $work/part$p.pcap"
+    p=$((p + 1))
+done
 t1=$(now)
-size=$(wc -c <"$work/big.pcap")
-echo "capture: synth --duration $DURATION --chains $CHAINS --background $BACKGROUND" \
-     "--max-output 20000 --kind mix: $size bytes, written in $(elapsed "$t0" "$t1") s"
-cat "$work/big.pcap" >/dev/null # into the page cache
+size=$(cat $files | wc -c)
+echo "capture: $PARTS parts of synth --duration $DURATION --chains $CHAINS --background" \
+     "$BACKGROUND --max-output 20000 --kind mix: $size bytes, written in $(elapsed "$t0" "$t1") s"
+# shellcheck disable=SC2086
+cat $files >/dev/null # into the page cache
 
 thr=""
 [ "$THREADS" -gt 0 ] && thr="--threads $THREADS"
@@ -49,10 +61,11 @@ chains_s=""
 r=0
 while [ "$r" -lt "$REPEAT" ]; do
     t0=$(now)
-    "$ss" conns "$work/big.pcap" >"$work/conns.tsv" 2>"$work/conns.err"
+    # shellcheck disable=SC2086
+    "$ss" conns $files >"$work/conns.tsv" 2>"$work/conns.err"
     t1=$(now)
     # shellcheck disable=SC2086
-    "$ss" chains --stats $thr -o "$work/chains.txt" "$work/big.pcap" 2>"$work/chains.err"
+    "$ss" chains --stats $thr -o "$work/chains.txt" $files 2>"$work/chains.err"
     t2=$(now)
     conns_s=$(best "$conns_s" "$(elapsed "$t0" "$t1")")
     c=$(elapsed "$t1" "$t2")

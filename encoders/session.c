@@ -140,8 +140,9 @@ int session_list_build(session_list *out, const conntab_record *const *recs, siz
         const member *m = &mem[k];
         const conntab_record *r = recs[m->rec];
         session_span *cur = ns ? &spans[ns - 1] : NULL;
+        /* idle time: from the end of the session's latest connection (0 if one is open) */
         int join = cur && !cmp_host(cur->family, cur->host, m->family, m->host) &&
-                   m->start_us - mem[k - 1].start_us < cfg->gap_us && cur->n < cfg->max_conns;
+                   m->start_us - cur->end_us < cfg->gap_us && cur->n < cfg->max_conns;
         if (!join) {
             cur = &spans[ns++];
             cur->family = m->family;

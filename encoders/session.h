@@ -2,8 +2,9 @@
  *
  * Sessions. For every host (address), that host's connections, inbound and
  * outbound, in time order (start_us, then serial). A connection joins the
- * host's current session when it starts less than gap_us after the previous
- * one; a session is cut after max_conns connections. A connection between
+ * host's current session when it starts less than gap_us after the end of
+ * the session's latest connection (idle time; a connection still open keeps
+ * the host active); a session is cut after max_conns connections. A connection between
  * two hosts belongs to one session of each (outbound for its originator,
  * inbound for its responder).
  *
@@ -96,8 +97,8 @@ int session_method_from_string(const char *s);
 
 /* Session rules; fill with session_config_default. */
 typedef struct session_config {
-    int64_t gap_us; /* a connection starting this long after the previous one
-                       opens a new session (default 8 s) */
+    int64_t gap_us; /* a connection starting this long after the end of the
+                       session's latest one opens a new session (default 8 s) */
     int max_conns;  /* connections per session at most (default 25) */
 } session_config;
 

@@ -239,10 +239,13 @@ static int cmp_span_host(const void *a, const void *b, void *ctx)
 }
 
 int train_sessions_thresholds(session_model *m, int method, const session_data *d,
-                              double q, int min_host_sessions, char *errbuf)
+                              const size_t *sel, size_t n_sel, double q, int min_host_sessions,
+                              char *errbuf)
 {
     const session_list *sl = &d->list;
-    if (sl->n_spans == 0)
+    if (!sel)
+        n_sel = sl->n_spans;
+    if (sl->n_spans == 0 || n_sel == 0)
         return ss_errf(errbuf, SS_ERR_EMPTY, "no sessions to set thresholds from");
     double *lik = malloc(2 * (sl->n_members ? sl->n_members : 1) * sizeof(double));
     session_result *res = malloc(sl->n_spans * sizeof(*res));
@@ -257,17 +260,17 @@ int train_sessions_thresholds(session_model *m, int method, const session_data *
     if ((rc = session_model_likelihoods(lik, lik + sl->n_members, m, method, d, errbuf)))
         goto done;
     session_model_results(res, m, method, d, lik, lik + sl->n_members);
-    for (size_t s = 0; s < sl->n_spans; s++) {
-        sc[s] = res[s].score;
-        byhost[s] = s;
+    for (size_t s = 0; s < n_sel; s++) {
+        byhost[s] = sel ? sel[s] : s;
+        sc[s] = res[byhost[s]].score;
     }
-    double global = quantile(sc, sl->n_spans, q);
-    qsort_r(byhost, sl->n_spans, sizeof(size_t), cmp_span_host, sl->spans);
+    double global = quantile(sc, n_sel, q);
+    qsort_r(byhost, n_sel, sizeof(size_t), cmp_span_host, sl->spans);
     size_t nh = 0;
-    for (size_t i = 0; i < sl->n_spans;) {
+    for (size_t i = 0; i < n_sel;) {
         const session_span *a = &sl->spans[byhost[i]];
         size_t j = i;
-        while (j < sl->n_spans && sl->spans[byhost[j]].family == a->family &&
+        while (j < n_sel && sl->spans[byhost[j]].family == a->family &&
                !memcmp(sl->spans[byhost[j]].host, a->host, 16)) {
             sc[j - i] = res[byhost[j]].score;
             j++;
@@ -358,11 +361,16 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
     }
     if ((rc = markov_create(&m->markov, m->vocab.n_states, cfg->markov_alpha, errbuf)))
         goto done;
-    for (size_t s = 0; s < ns; s++)
-        markov_observe(m->markov, d.state + d.list.spans[s].first, d.list.spans[s].n);
+    /* The chain counts the training part only, and every method's thresholds are
+     * quantiles of the validation part's scores: sessions no method was fit on. Scores
+     * of the sessions a network was trained on are lower than those of new benign
+     * sessions, so thresholds taken from them flag several times more of the latter
+     * than the quantile says. Without a validation part, every session is used. */
+    for (size_t s = n_val; s < ns; s++)
+        markov_observe(m->markov, d.state + d.list.spans[idx[s]].first, d.list.spans[idx[s]].n);
     for (int k = 0; k < SESSION_METHOD_COUNT; k++)
-        if ((rc = train_sessions_thresholds(m, k, &d, cfg->quantile, cfg->min_host_sessions,
-                                            errbuf)))
+        if ((rc = train_sessions_thresholds(m, k, &d, n_val ? idx : NULL, n_val, cfg->quantile,
+                                            cfg->min_host_sessions, errbuf)))
             goto done;
     if (cfg->log)
         for (int k = 0; k < SESSION_METHOD_COUNT; k++)

@@ -9,10 +9,12 @@
  * parameters kept; training stops after `patience` epochs without a better
  * validation loss (or after `epochs`). Same data and seed, same model.
  *
- * Thresholds: every benign session (training and validation parts) is
- * scored with each method; the global threshold is the `quantile` (0.999)
- * of all those scores (linear interpolation), and a host with at least
- * min_host_sessions sessions gets the quantile of its own scores.
+ * Thresholds: the validation sessions (which no network was trained on and
+ * the Markov chain did not count) are scored with each method; the global
+ * threshold is the `quantile` (0.999) of those scores (linear
+ * interpolation), and a host with at least min_host_sessions of them gets
+ * the quantile of its own scores. Without a validation part (fewer than 5
+ * sessions) every session is used.
  *
  * Ownership: records and vectors are read during the call only; the model
  * returned is the caller's (session_model_destroy).
@@ -66,9 +68,11 @@ int train_sessions_net(session_net *net, const session_data *d, const size_t *tr
                        size_t n_train, const size_t *val, size_t n_val,
                        const train_sessions_config *cfg, double *best_val, char *errbuf);
 
-/* Fills m->thr[method] from the scores of every session of d. */
+/* Fills m->thr[method] from the scores of the sessions sel[0..n_sel) of d
+ * (sel NULL: every session). */
 int train_sessions_thresholds(session_model *m, int method, const session_data *d,
-                              double quantile, int min_host_sessions, char *errbuf);
+                              const size_t *sel, size_t n_sel, double quantile,
+                              int min_host_sessions, char *errbuf);
 
 /* Trains a whole model on recs[0..n) (benign). vecs (n, enc_dim) are the
  * encoder vectors of the records (NULL when enc_dim is 0). */

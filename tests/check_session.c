@@ -79,7 +79,7 @@ static void small_train_config(train_sessions_config *cfg)
     cfg->epochs = 40;
     cfg->batch = 16;
     cfg->lr = 1e-2f;
-    cfg->min_host_sessions = 5;
+    cfg->min_host_sessions = 2; /* of the validation part: a few hosts get their own */
     cfg->patience = 10;
 }
 
@@ -89,11 +89,12 @@ START_TEST(test_sessions_gap_and_cut)
 {
     recset *s = calloc(1, sizeof(*s));
     ck_assert_ptr_nonnull(s);
-    /* host 1 -> host 2: starts at 0, 7.9 (joins), 15.9 (joins: 8.0 after 7.9 is
-     * not less than 8 -> new session) */
+    /* host 1 -> host 2: idle time runs from the end of the latest connection:
+     * 0..1 s, 8.9..9.9 s (7.9 s idle: joins), 17.9 s (8.0 s idle is not less than 8:
+     * new session) */
     add_rec(s, 1, 2, 6, 22, 0.0, 1.0, 100, CONNTAB_STATE_SF);
-    add_rec(s, 1, 2, 6, 22, 7.9, 1.0, 100, CONNTAB_STATE_SF);
-    add_rec(s, 1, 2, 6, 22, 15.9, 1.0, 100, CONNTAB_STATE_SF);
+    add_rec(s, 1, 2, 6, 22, 8.9, 1.0, 100, CONNTAB_STATE_SF);
+    add_rec(s, 1, 2, 6, 22, 17.9, 1.0, 100, CONNTAB_STATE_SF);
     /* host 3 -> host 4: 30 connections 1 s apart from t = 100: cut at 25 */
     for (int k = 0; k < 30; k++)
         add_rec(s, 3, 4, 6, 80, 100.0 + k, 0.5, 100, CONNTAB_STATE_SF);
@@ -143,6 +144,22 @@ START_TEST(test_sessions_gap_and_cut)
     ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), SS_ERR_ARG);
     ck_assert(strlen(err) > 0);
     session_list_free(NULL);
+    /* a connection open for 60 s keeps its host active: one starting 30 s after it
+     * started (but while it is open) joins, one 8 s after it ended does not */
+    s->n = 0;
+    add_rec(s, 5, 6, 6, 22, 0.0, 60.0, 100, CONNTAB_STATE_SF);
+    add_rec(s, 5, 7, 6, 80, 30.0, 0.1, 100, CONNTAB_STATE_SF);
+    add_rec(s, 5, 7, 6, 80, 68.0, 0.1, 100, CONNTAB_STATE_SF);
+    session_config_default(&cfg);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    int h5 = 0;
+    for (size_t k = 0; k < l.n_spans; k++)
+        if (l.spans[k].host[3] == 5) {
+            ck_assert_int_eq(l.spans[k].n, h5 == 0 ? 2 : 1);
+            h5++;
+        }
+    ck_assert_int_eq(h5, 2);
+    session_list_free(&l);
     free(s);
 }
 END_TEST
