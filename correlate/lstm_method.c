@@ -55,6 +55,7 @@ int lstm_method_pair_windows(const connfeat_config *f, const conntab_record *in,
     return k;
 }
 
+/* Windows of similarity 0 added to every pair's mean (lstm_method.h). */
 #ifndef LSTM_METHOD_PRIOR_WINDOWS
 #define LSTM_METHOD_PRIOR_WINDOWS 1.0
 #endif

@@ -6,10 +6,14 @@
  * embedded once per (connection, window) by the encoder (encoder.h), however
  * many pairs use it, so the cost is linear in connections and windows; a
  * pair's window similarity is the dot product of its two unit vectors. Windows
- * where neither leg sent payload are skipped; the score is
- * (mean similarity + 1) / 2 in [0,1] over the remaining windows, 0 when none
- * is left. Averaging over windows drives the false positives down: an
- * unrelated connection may match one window by chance, rarely all of them.
+ * where neither leg sent payload are skipped; over the k remaining windows
+ * the score is (sum of similarities / (k + 1) + 1) / 2 in [0,1] (0 when
+ * k = 0): the mean with one extra window of similarity 0, a prior that keeps
+ * a pair seen on few windows from scoring high (one window: at most 0.75).
+ * Averaging over windows drives the false positives down: an unrelated
+ * connection may match one window by chance, rarely all of them; in busy
+ * captures the highest-scoring negatives were short connections (one window)
+ * beside a long session, which the prior pushes below the real hops.
  *
  * Ownership: a method context owns its encoder; lstm_method_score_pairs
  * borrows enc and allocates only its own scratch.

@@ -141,6 +141,8 @@ def main():
         print("Benign training captures (whole): %s; held-out captures (whole): %s."
               % (", ".join(a.benign_train) or "none", ", ".join(a.benign_test) or "none"))
     print("Attacks mixed into: %s." % base)
+    if a.train_opt:
+        print("Training options: %s." % " ".join(a.train_opt))
     for m in METHODS:
         ben, per_cap = [], []
         for te in test:

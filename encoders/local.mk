@@ -27,13 +27,15 @@ libstepstone_a_SOURCES += encoders/session.c encoders/session.h \
 	src/cmd_score.c src/cmd_train_sessions.c
 EXTRA_DIST += encoders/session_model.sh
 # Regenerates encoders/default_session_model.c (needs the real captures; extra
-# benign captures: make session-model SESSION_EXTRA="a.pcap b.pcap").
+# benign captures: make session-model SESSION_EXTRA="a.pcap b.pcap"; captures
+# that set the thresholds only: SESSION_CALIBRATE="c.pcap").
 .PHONY: session-model
 session-model: stepstone$(EXEEXT)
-	$(SHELL) $(srcdir)/encoders/session_model.sh ./stepstone$(EXEEXT) \
+	SESSION_CALIBRATE="$(SESSION_CALIBRATE)" $(SHELL) $(srcdir)/encoders/session_model.sh ./stepstone$(EXEEXT) \
 	  $(srcdir)/encoders/default_session_model.c $(SESSION_EXTRA)
 # `make model` regenerates encoders/default_model.c: synthetic training sets
-# (seeds < 1000) in model-data/, training, then the byte array (see
+# (seeds < 1000) in model-data/, training, threshold calibration on about
+# 10^5 negative pairs, then the byte array (see
 # docs/encoder.md for the time it takes). Remove model-data/ afterwards.
 MODEL_TRAIN_FLAGS = --features seq --epochs 40 --steps 60 --patience 8
 model: stepstone$(EXEEXT)

@@ -12,15 +12,15 @@
 # the best epoch is chosen at FPR 1e-3 on about
 # 2.5 10^4 negatives). Then trains MODEL and recalibrates its threshold
 # (`stepstone train calibrate`, per-pair FPR 1e-4) on calibration sets,
-# seeds 500.., with about 10^5 negative pairs. WORKDIR keeps the captures
-# (about 13 GB with the defaults); delete it afterwards.
+# seeds 500.., with about 1.2 10^5 negative pairs. WORKDIR keeps the captures
+# (about 18 GB with the defaults); delete it afterwards.
 # NTRAIN, NVAL and NCAL in the environment change the number of sets.
 set -eu
 [ $# -ge 3 ] || { echo "usage: mkmodel.sh STEPSTONE WORKDIR MODEL [train options]" >&2; exit 2; }
 ss=$1; work=$2; model=$3; shift 3
 ntrain=${NTRAIN:-48}
 nval=${NVAL:-8}
-ncal=${NCAL:-8}
+ncal=${NCAL:-16}
 mkdir -p "$work"
 
 kinds="ssh plain mix mix"

@@ -245,39 +245,88 @@ uint32_t session_state_class_key(uint32_t key)
     return (key & ~UINT32_C(0xffff)) | SESSION_KEY_CLASS_BIT | cls;
 }
 
-void session_list_keys(uint32_t *keys, const session_list *l, const conntab_record *const *recs)
+/* What a host did with one peer before: connections in one state (rep) and the
+ * other server ports (ports[0..*spread), at most 3 kept). */
+typedef struct peer_tally {
+    const uint8_t *peer;
+    uint32_t base;
+    int rep, spread;
+    uint32_t ports[3];
+} peer_tally;
+
+static void tally_add(peer_tally *pt, const session_list *l, const conntab_record *const *recs,
+                      size_t kj)
 {
-    for (size_t s = 0; s < l->n_spans; s++) {
+    const conntab_record *q = recs[l->conn[kj]];
+    if (memcmp(pt->peer, l->outbound[kj] ? q->resp_h : q->orig_h, 16))
+        return;
+    uint32_t qb = session_state_key(q, l->outbound[kj], 0, 0);
+    if (qb == pt->base) {
+        pt->rep++;
+        return;
+    }
+    uint32_t qp = qb & 0xffff;
+    if (qp == (pt->base & 0xffff) || pt->spread >= 3)
+        return;
+    for (int i = 0; i < pt->spread; i++)
+        if (pt->ports[i] == qp)
+            return;
+    pt->ports[pt->spread++] = qp;
+}
+
+static int cmp_span_idx(const void *a, const void *b, void *ctx)
+{
+    const session_span *sp = ctx, *x = &sp[*(const size_t *)a], *y = &sp[*(const size_t *)b];
+    int c = cmp_host(x->family, x->host, y->family, y->host);
+    if (c)
+        return c;
+    if (x->start_us != y->start_us)
+        return x->start_us < y->start_us ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+int session_list_keys(uint32_t *keys, const session_list *l, const conntab_record *const *recs,
+                      char *errbuf)
+{
+    size_t ns = l->n_spans;
+    size_t *order = malloc((ns ? ns : 1) * sizeof(size_t));
+    size_t *prev = malloc((ns ? ns : 1) * sizeof(size_t)); /* the host's session before */
+    if (!order || !prev) {
+        free(order);
+        free(prev);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "session keys: out of memory");
+    }
+    for (size_t s = 0; s < ns; s++)
+        order[s] = s;
+    qsort_r(order, ns, sizeof(size_t), cmp_span_idx, l->spans);
+    for (size_t i = 0; i < ns; i++) {
+        const session_span *a = &l->spans[order[i]];
+        prev[order[i]] = i && !cmp_host(a->family, a->host, l->spans[order[i - 1]].family,
+                                        l->spans[order[i - 1]].host) ? order[i - 1] : SIZE_MAX;
+    }
+    for (size_t s = 0; s < ns; s++) {
         const session_span *sp = &l->spans[s];
         for (int t = 0; t < sp->n; t++) {
             size_t k = sp->first + (size_t)t;
             const conntab_record *r = recs[l->conn[k]];
-            uint32_t base = session_state_key(r, l->outbound[k], 0, 0);
-            const uint8_t *peer = l->outbound[k] ? r->resp_h : r->orig_h;
-            uint32_t ports[3];
-            int rep = 0, spread = 0;
-            for (int j = 0; j < t; j++) {
-                size_t kj = sp->first + (size_t)j;
-                const conntab_record *q = recs[l->conn[kj]];
-                if (memcmp(peer, l->outbound[kj] ? q->resp_h : q->orig_h, 16))
-                    continue;
-                uint32_t qb = session_state_key(q, l->outbound[kj], 0, 0);
-                if (qb == base) {
-                    rep++;
-                    continue;
+            peer_tally pt = {.peer = l->outbound[k] ? r->resp_h : r->orig_h,
+                             .base = session_state_key(r, l->outbound[k], 0, 0)};
+            for (int j = 0; j < t; j++)
+                tally_add(&pt, l, recs, sp->first + (size_t)j);
+            /* the host's earlier sessions: connections started in the last minute */
+            int64_t since = r->start_us - SESSION_HISTORY_US;
+            for (size_t p = prev[s]; p != SIZE_MAX && l->spans[p].end_us >= since; p = prev[p])
+                for (int j = 0; j < l->spans[p].n; j++) {
+                    size_t kj = l->spans[p].first + (size_t)j;
+                    if (recs[l->conn[kj]]->start_us >= since)
+                        tally_add(&pt, l, recs, kj);
                 }
-                uint32_t qp = qb & 0xffff;
-                if (qp == (base & 0xffff) || spread >= 3)
-                    continue;
-                int seen = 0;
-                for (int i = 0; i < spread; i++)
-                    seen |= ports[i] == qp;
-                if (!seen)
-                    ports[spread++] = qp;
-            }
-            keys[k] = session_state_key(r, l->outbound[k], rep, spread);
+            keys[k] = session_state_key(r, l->outbound[k], pt.rep, pt.spread);
         }
     }
+    free(order);
+    free(prev);
+    return SS_OK;
 }
 
 void session_state_key_string(uint32_t key, char *buf, size_t n)
@@ -467,7 +516,10 @@ int session_data_build(session_data *d, const session_vocab *v, const conntab_re
         session_data_free(d);
         return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
     }
-    session_list_keys(d->key, &d->list, recs);
+    if ((rc = session_list_keys(d->key, &d->list, recs, errbuf))) {
+        session_data_free(d);
+        return rc;
+    }
     for (size_t s = 0; s < d->list.n_spans; s++) {
         const session_span *sp = &d->list.spans[s];
         int64_t prev = 0;
@@ -731,14 +783,23 @@ static int check_batch(const int *lengths, int B, int T, char *errbuf)
 }
 
 /* Mean -log p of the target of each row with a target >= 0; *count rows. */
-static double nll(const float *p, const int *tgt, size_t N, int C, size_t *count)
+/* Cross-entropy against the target smoothed by eps: (1 - eps) on it, eps / C on
+ * every class. */
+static double nll(const float *p, const int *tgt, size_t N, int C, float eps, size_t *count)
 {
     double s = 0.0;
     size_t c = 0;
     for (size_t n = 0; n < N; n++)
         if (tgt[n] >= 0 && tgt[n] < C) {
-            float q = p[n * (size_t)C + (size_t)tgt[n]];
-            s -= log(q > 1e-30f ? q : 1e-30f);
+            const float *row = p + n * (size_t)C;
+            float q = row[tgt[n]];
+            s -= (1.0 - eps) * log(q > 1e-30f ? q : 1e-30f);
+            if (eps > 0.0f) {
+                double all = 0.0;
+                for (int k = 0; k < C; k++)
+                    all += log(row[k] > 1e-30f ? row[k] : 1e-30f);
+                s -= eps / C * all;
+            }
             c++;
         }
     *count = c;
@@ -795,8 +856,8 @@ int session_net_forward(float *loss, float *acts, const float *inp, const int *l
     softmax_rows(acts + L.pz, acts + L.lz, N, c->n_sizes);
     if (loss && state_tgt && size_tgt) {
         size_t cs, cz;
-        *loss = (float)(nll(acts + L.ps, state_tgt, N, c->n_states, &cs) +
-                        nll(acts + L.pz, size_tgt, N, c->n_sizes, &cz));
+        *loss = (float)(nll(acts + L.ps, state_tgt, N, c->n_states, net->smoothing, &cs) +
+                        nll(acts + L.pz, size_tgt, N, c->n_sizes, net->smoothing, &cz));
     }
     return SS_OK;
 }
@@ -810,7 +871,7 @@ void session_net_probs(const float **p_state, const float **p_size, const float 
 }
 
 /* dlogits = (p - onehot(target)) / count for rows with a target, else 0. */
-static void ce_grad(float *dl, const float *p, const int *tgt, size_t N, int C)
+static void ce_grad(float *dl, const float *p, const int *tgt, size_t N, int C, float eps)
 {
     size_t cnt = 0;
     for (size_t n = 0; n < N; n++)
@@ -824,8 +885,8 @@ static void ce_grad(float *dl, const float *p, const int *tgt, size_t N, int C)
             continue;
         }
         for (int k = 0; k < C; k++)
-            d[k] = q[k] * inv;
-        d[tgt[n]] -= inv;
+            d[k] = (q[k] - eps / (float)C) * inv;
+        d[tgt[n]] -= (1.0f - eps) * inv;
     }
 }
 
@@ -847,8 +908,8 @@ int session_net_backward(float *ws, const float *acts, const float *inp, const i
     float *dhid2 = dhid + N * (size_t)D, *dctx = dhid2 + N * (size_t)D;
     float *dfo = dctx + N * (size_t)C, *dbo = dfo + N * (size_t)H, *dws = dbo + N * (size_t)H;
     float *lws = dws + dense_workspace_size(DENSE_ACT_TANH, (int)N, D);
-    ce_grad(dls, acts + L.ps, state_tgt, N, c->n_states);
-    ce_grad(dlz, acts + L.pz, size_tgt, N, c->n_sizes);
+    ce_grad(dls, acts + L.ps, state_tgt, N, c->n_states, net->smoothing);
+    ce_grad(dlz, acts + L.pz, size_tgt, N, c->n_sizes, net->smoothing);
     dense_backward(dhid, params_grad(p, net->k_state_w), params_grad(p, net->k_state_b), dls,
                    acts + L.hid, params_data(p, net->k_state_w), acts + L.ls, DENSE_ACT_NONE,
                    NULL, (int)N, D, c->n_states);

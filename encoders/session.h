@@ -153,7 +153,8 @@ enum session_outcome {
 int session_outcome(int conn_state);
 
 /* Layout of state keys; stored in model files, which are refused when it differs. */
-#define SESSION_STATE_LAYOUT 4
+#define SESSION_STATE_LAYOUT 5
+#define SESSION_HISTORY_US INT64_C(60000000) /* repeat/spread look back across sessions */
 #define SESSION_KEY_CLASS_BIT (UINT32_C(1) << 20)
 
 /* State key of a connection seen from one of its hosts, given what this host
@@ -168,9 +169,14 @@ int session_outcome(int conn_state);
  * two services of a peer from many of its ports (a scan). */
 uint32_t session_state_key(const conntab_record *rec, int outbound, int repeat, int spread);
 
-/* State keys (with their repeat and spread classes) of every member of l into keys
- * (l->n_members); recs are the records l was built from. */
-void session_list_keys(uint32_t *keys, const session_list *l, const conntab_record *const *recs);
+/* State keys of every member of l into keys (l->n_members); recs are the
+ * records l was built from. A member's repeat and spread classes count the
+ * host's connections with the same peer earlier in its session and, across
+ * session boundaries, those that started in the SESSION_HISTORY_US before it
+ * (so a cut at max_conns in a busy server's traffic does not reset the count
+ * of a guesser's attempts). Returns 0 or SS_ERR_NOMEM. */
+int session_list_keys(uint32_t *keys, const session_list *l, const conntab_record *const *recs,
+                      char *errbuf);
 
 /* Port-class key of a state key: the same protocol, outcome and direction with the port
  * replaced by its class (0: below 1024 or ICMP/other, 1: 1024..49151, 2: 49152 and up)
@@ -264,6 +270,8 @@ typedef struct session_net {
                            state_head.*, size_head.* */
     int k_fwd, k_bwd;   /* first tensor of each stack (k_bwd -1 if absent) */
     int k_dense_w, k_dense_b, k_state_w, k_state_b, k_size_w, k_size_b;
+    float smoothing;    /* label smoothing of the training loss (0 when created or
+                           loaded; set by the trainer, not stored in model files) */
 } session_net;
 
 /* Creates a network with fresh parameters (PyTorch-style uniform init,
@@ -287,7 +295,8 @@ size_t session_net_workspace_size(const session_net *net, int B, int T);
  * (session_net_acts_size) receives everything backward needs, including the
  * probabilities: see session_net_probs. With targets (state_tgt, size_tgt
  * (B*T), -1 at padded positions) *loss receives mean state CE + mean size
- * CE; loss, state_tgt and size_tgt may be NULL. Returns 0 or SS_ERR_ARG. */
+ * CE, against targets smoothed by net->smoothing; loss, state_tgt and size_tgt
+ * may be NULL. Returns 0 or SS_ERR_ARG. */
 int session_net_forward(float *loss, float *acts, const float *inp, const int *lengths,
                         const int *state_tgt, const int *size_tgt, const session_net *net,
                         int B, int T, char *errbuf);

@@ -2,7 +2,8 @@
 # session_model.sh - trains the default session model and writes it as C source.
 # usage: session_model.sh STEPSTONE OUT.c [EXTRA_BENIGN_CAPTURE...]
 # Benign training data: $REALDATA/{detgen-nginx-server,zeek-ssh-mixed,zeek-wikipedia}.pcap
-# plus any extra captures given (e.g. datasets/netns/benign.sh output).
+# plus any extra captures given (e.g. datasets/netns/benign.sh output). Captures listed in
+# $SESSION_CALIBRATE (space-separated, not trained on) set the thresholds (--calibrate).
 set -eu
 stepstone=$1
 out=$2
@@ -13,7 +14,13 @@ for f in detgen-nginx-server.pcap zeek-ssh-mixed.pcap zeek-wikipedia.pcap; do
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/session-model.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-"$stepstone" train sessions -q --threads 1 -o "$tmp/session.model" \
+calib=
+for f in ${SESSION_CALIBRATE:-}; do
+    [ -r "$f" ] || { echo "session_model.sh: calibration capture $f not found" >&2; exit 1; }
+    calib="$calib --calibrate $f"
+done
+# shellcheck disable=SC2086 # calib is a list of options
+"$stepstone" train sessions -q --threads 1 -o "$tmp/session.model" $calib \
     "$REALDATA/detgen-nginx-server.pcap" "$REALDATA/zeek-ssh-mixed.pcap" \
     "$REALDATA/zeek-wikipedia.pcap" "$@"
 # The bytes as one C string literal (printable characters as they are, the

@@ -26,6 +26,7 @@ void train_sessions_config_default(train_sessions_config *cfg)
     cfg->patience = 8;
     cfg->seed = 1;
     cfg->quantile = 0.999;
+    cfg->label_smoothing = 0.0f;
     cfg->min_host_sessions = 1000; /* a 0.999 quantile needs ~1/(1-q) scores */
     cfg->markov_alpha = 0.1;
     cfg->log = NULL;
@@ -138,6 +139,7 @@ int train_sessions_net(session_net *net, const session_data *d, const size_t *tr
     if (n_train == 0)
         return ss_errf(errbuf, SS_ERR_EMPTY, "no training sessions");
     int B = cfg->batch > 0 ? cfg->batch : 32;
+    net->smoothing = cfg->label_smoothing;
     batch_buf b;
     int rc = batch_alloc(&b, net, B, max_len(d), 1, errbuf);
     if (rc)
@@ -297,6 +299,27 @@ done:
     return rc;
 }
 
+int train_sessions_calibrate(session_model *m, const conntab_record *const *recs, size_t n,
+                             const float *vecs, int enc_dim, const train_sessions_config *cfg,
+                             char *errbuf)
+{
+    if (enc_dim != m->enc_dim)
+        return ss_errf(errbuf, SS_ERR_ARG, "calibration: encoder dimension %d, the model %d",
+                       enc_dim, m->enc_dim);
+    session_data d;
+    int rc = session_data_build(&d, &m->vocab, recs, n, vecs, enc_dim, &m->sess, errbuf);
+    for (int k = 0; !rc && k < SESSION_METHOD_COUNT; k++)
+        rc = train_sessions_thresholds(m, k, &d, NULL, 0, cfg->quantile, cfg->min_host_sessions,
+                                       errbuf);
+    if (!rc && cfg->log)
+        for (int k = 0; k < SESSION_METHOD_COUNT; k++)
+            fprintf(cfg->log, "%s: calibrated on %zu sessions: global threshold %.4f, %zu host "
+                    "thresholds\n", session_method_to_string(k), d.list.n_spans,
+                    m->thr[k].global, m->thr[k].n_hosts);
+    session_data_free(&d);
+    return rc;
+}
+
 int train_sessions_run(session_model **out, const conntab_record *const *recs, size_t n,
                        const float *vecs, int enc_dim, const train_sessions_config *cfg,
                        char *errbuf)
@@ -320,7 +343,8 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
         rc = ss_errf(errbuf, SS_ERR_EMPTY, "no connections to train on");
         goto done;
     }
-    session_list_keys(keys, &sl, recs);
+    if ((rc = session_list_keys(keys, &sl, recs, errbuf)))
+        goto done;
     for (size_t k = 0; k < sl.n_members; k++) {
         const conntab_record *r = recs[sl.conn[k]];
         bytes[k] = r->orig_bytes + r->resp_bytes;

@@ -50,6 +50,8 @@ typedef struct train_sessions_config {
                                fewer, the 0.999 quantile of a host is its maximum and
                                about 1/(n+1) of its new benign sessions exceed it) */
     double markov_alpha;    /* Markov smoothing (0.1) */
+    float label_smoothing;  /* training targets: 1 - e on the observed class, e / C on
+                               each (0: off; see docs/sessions.md for what 0.1 did) */
     FILE *log;              /* one line per epoch (NULL: quiet) */
 } train_sessions_config;
 
@@ -73,6 +75,15 @@ int train_sessions_net(session_net *net, const session_data *d, const size_t *tr
 int train_sessions_thresholds(session_model *m, int method, const session_data *d,
                               const size_t *sel, size_t n_sel, double quantile,
                               int min_host_sessions, char *errbuf);
+
+/* Sets every method's thresholds (global and per host, as in training) from
+ * all the sessions of recs[0..n): benign captures the model was not trained
+ * on, e.g. other captures of other networks or days, so the thresholds
+ * reflect how new benign traffic scores rather than the training captures'
+ * own sessions. vecs as for train_sessions_run (NULL when enc_dim is 0). */
+int train_sessions_calibrate(session_model *m, const conntab_record *const *recs, size_t n,
+                             const float *vecs, int enc_dim, const train_sessions_config *cfg,
+                             char *errbuf);
 
 /* Trains a whole model on recs[0..n) (benign). vecs (n, enc_dim) are the
  * encoder vectors of the records (NULL when enc_dim is 0). */

@@ -44,6 +44,10 @@ static void usage(FILE *f)
             "  --val-frac X           validation share of the sessions (default 0.2)\n"
             "  --quantile Q           threshold quantile of benign scores (default 0.999)\n"
             "  --min-host-sessions N  sessions for a host threshold of its own (default 1000)\n"
+            "  --label-smoothing E    smooth the training targets by E (default 0)\n"
+            "  --calibrate FILE       set the thresholds from the sessions of this benign\n"
+            "                         capture, not trained on (repeatable; default: the\n"
+            "                         validation sessions)\n"
             "  --seed N               split, order and initialisation seed (default 1)\n"
             "  --encoder MODEL        add each connection's encoder vector (a correlator\n"
             "                         model) to the inputs; score then needs it too\n"
@@ -87,10 +91,40 @@ static void warn_cb(void *ctx, const char *msg)
     fprintf(stderr, "stepstone train sessions: warning: %s\n", msg);
 }
 
+/* Sets m's thresholds from the sessions of the captures paths[0..n). */
+static int calibrate(session_model *m, const char **paths, size_t n, const encoder *enc,
+                     const connset_config *cc, const train_sessions_config *cfg, char *err)
+{
+    connset *set = NULL;
+    const conntab_record **recs = NULL;
+    float *vecs = NULL;
+    int rc = connset_load(&set, paths, n, cc, err);
+    size_t nr = rc ? 0 : connset_count(set);
+    if (!rc && nr == 0)
+        rc = ss_errf(err, SS_ERR_EMPTY, "no connection in the calibration captures");
+    int E = enc ? enc->cfg.dim : 0;
+    if (!rc) {
+        recs = malloc(nr * sizeof(*recs));
+        vecs = E ? malloc(nr * (size_t)E * sizeof(float)) : NULL;
+        if (!recs || (E && !vecs))
+            rc = ss_errf(err, SS_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; !rc && i < nr; i++)
+        recs[i] = connset_get(set, i);
+    if (!rc && enc)
+        rc = session_encoder_vectors(vecs, enc, recs, nr, err);
+    if (!rc)
+        rc = train_sessions_calibrate(m, recs, nr, vecs, E, cfg, err);
+    free(vecs);
+    free(recs);
+    connset_free(set);
+    return rc;
+}
+
 int cmd_train_sessions(int argc, char **argv)
 {
     enum { O_GAP = 256, O_MAXC, O_STATES, O_SIZES, O_HIDDEN, O_LAYERS, O_EPOCHS, O_PATIENCE,
-           O_LR, O_VAL, O_Q, O_MINH, O_SEED, O_ENC, O_THREADS };
+           O_LR, O_VAL, O_Q, O_MINH, O_SEED, O_ENC, O_THREADS, O_SMOOTH, O_CALIB };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"gap", required_argument, NULL, O_GAP},
@@ -105,6 +139,8 @@ int cmd_train_sessions(int argc, char **argv)
         {"val-frac", required_argument, NULL, O_VAL},
         {"quantile", required_argument, NULL, O_Q},
         {"min-host-sessions", required_argument, NULL, O_MINH},
+        {"label-smoothing", required_argument, NULL, O_SMOOTH},
+        {"calibrate", required_argument, NULL, O_CALIB},
         {"seed", required_argument, NULL, O_SEED},
         {"encoder", required_argument, NULL, O_ENC},
         {"threads", required_argument, NULL, O_THREADS},
@@ -113,6 +149,9 @@ int cmd_train_sessions(int argc, char **argv)
         {NULL, 0, NULL, 0}
     };
     train_sessions_config cfg;
+    enum { MAX_CALIB = 64 };
+    const char *calib[MAX_CALIB]; /* --calibrate files */
+    size_t n_calib = 0;
     train_sessions_config_default(&cfg);
     cfg.log = stderr;
     const char *out_path = NULL, *enc_path = NULL;
@@ -172,6 +211,11 @@ int cmd_train_sessions(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             cfg.quantile = v;
             break;
+        case O_SMOOTH:
+            if (parse_num("--label-smoothing", optarg, 0, 0.5, &v))
+                return CLI_EXIT_USAGE;
+            cfg.label_smoothing = (float)v;
+            break;
         case O_MINH:
             if (parse_int("--min-host-sessions", optarg, 1, 1000000000, &cfg.min_host_sessions))
                 return CLI_EXIT_USAGE;
@@ -184,6 +228,14 @@ int cmd_train_sessions(int argc, char **argv)
             cfg.seed = (uint64_t)v;
             break;
         case O_ENC: enc_path = optarg; break;
+        case O_CALIB:
+            if (n_calib == MAX_CALIB) {
+                fprintf(stderr, "stepstone train sessions: at most %d --calibrate files\n",
+                        MAX_CALIB);
+                return CLI_EXIT_USAGE;
+            }
+            calib[n_calib++] = optarg;
+            break;
         case O_THREADS:
             if (parse_int("--threads", optarg, 1, 1024, &threads))
                 return CLI_EXIT_USAGE;
@@ -258,6 +310,10 @@ int cmd_train_sessions(int argc, char **argv)
     }
     if (train_sessions_run(&m, recs, n, vecs, E, &cfg, err)) {
         fprintf(stderr, "stepstone train sessions: %s\n", err);
+        goto done;
+    }
+    if (n_calib && calibrate(m, calib, n_calib, enc, &cc, &cfg, err)) {
+        fprintf(stderr, "stepstone train sessions: calibration: %s\n", err);
         goto done;
     }
     m->encoder_id = enc ? enc->id : 0;

@@ -284,7 +284,7 @@ START_TEST(test_session_keys)
     ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
     uint32_t *keys = malloc(l.n_members * sizeof(uint32_t));
     ck_assert_ptr_nonnull(keys);
-    session_list_keys(keys, &l, s->p);
+    ck_assert_int_eq(session_list_keys(keys, &l, s->p, err), 0);
     int found = 0;
     for (size_t sp = 0; sp < l.n_spans; sp++) {
         if (l.spans[sp].host[3] != 1)
@@ -300,6 +300,29 @@ START_TEST(test_session_keys)
         }
     }
     ck_assert(found);
+    free(keys);
+    session_list_free(&l);
+    /* across sessions: logins 10 s apart are sessions of their own, yet the repeat
+     * class counts those of the last minute; after 150 s of silence it starts over */
+    s->n = 0;
+    const double at[7] = {100, 110, 120, 130, 140, 150, 300};
+    for (int k = 0; k < 7; k++)
+        add_rec(s, 1, 8, 6, 22, at[k], 0.1, 100, CONNTAB_STATE_SF);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    keys = malloc(l.n_members * sizeof(uint32_t));
+    ck_assert_ptr_nonnull(keys);
+    ck_assert_int_eq(session_list_keys(keys, &l, s->p, err), 0);
+    const int rep7[7] = {0, 1, 2, 2, 3, 3, 0};
+    int n1 = 0;
+    for (size_t sp = 0; sp < l.n_spans; sp++) {
+        if (l.spans[sp].host[3] != 1)
+            continue;
+        ck_assert_int_eq(l.spans[sp].n, 1);
+        uint32_t key = keys[l.spans[sp].first];
+        ck_assert_int_eq((int)(key >> 16 & 3), rep7[n1]);
+        n1++;
+    }
+    ck_assert_int_eq(n1, 7);
     free(keys);
     session_list_free(&l);
     free(s);
@@ -388,11 +411,13 @@ START_TEST(test_no_self_visibility_lstm1)
 }
 END_TEST
 
-/* Finite-difference check of the parameter gradients of the full loss. */
+/* Finite-difference check of the parameter gradients of the full loss, with
+ * and without label smoothing (_i: 0 or 1). */
 START_TEST(test_gradients)
 {
     enum { B = 3, T = 5 };
     session_net *net = make_net(1, 2, 3);
+    net->smoothing = _i ? 0.2f : 0.0f;
     int In = net->cfg.input_size;
     int lengths[B] = {5, 3, 1};
     float x[B * T * 7];
@@ -665,7 +690,7 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_session_keys);
     tcase_add_test(tc, test_no_self_visibility_bilstm);
     tcase_add_test(tc, test_no_self_visibility_lstm1);
-    tcase_add_test(tc, test_gradients);
+    tcase_add_loop_test(tc, test_gradients, 0, 2);
     tcase_add_test(tc, test_training_lowers_loss);
     tcase_add_test(tc, test_model_round_trip);
     tcase_add_test(tc, test_unseen_pattern_scores_higher);

@@ -3,7 +3,8 @@
 # compiled-in model: finds exactly the labelled hops and chains of the bundled
 # synthetic sample, --json lines parse, --dot writes a graph, embed's msgpack
 # and JSON lines agree, --stats reports the stage times, `train calibrate`
-# stores a new threshold, a bad model file or capture is a
+# stores a new threshold, the bundled real namespace samples give every
+# labelled hop and at most one false hop, a bad model file or capture is a
 # one-line error with exit 1, and the real SOCKS5 relay capture (when
 # present) is found as client -> proxy :7890 -> telnet :23.
 . "$top_srcdir/tests/lib.sh"
@@ -135,6 +136,30 @@ grep -q 'hops at threshold' "$TMPD/err" || fail "chains with the calibrated mode
 [ $? -eq 1 ] || fail "train calibrate with a bad model: want exit 1"
 "$STEPSTONE" train nosuchmodel >/dev/null 2>&1
 [ $? -eq 2 ] || fail "train with an unknown model: want exit 2"
+
+# real relays in network namespaces (bundled samples, never used in training):
+# every labelled hop found, at most one false hop
+for ns in netns-small netns-full; do
+    cap="$top_srcdir/datasets/samples/$ns.pcap"
+    [ -r "$cap" ] || { echo "note: $cap missing: skipped" >&2; continue; }
+    "$STEPSTONE" chains --json "$cap" >"$TMPD/$ns.jsonl" 2>"$TMPD/err" ||
+        fail "chains on $ns exited $?: $(cat "$TMPD/err")"
+    "$PY" - "$top_srcdir/datasets/samples/$ns.csv" "$TMPD/$ns.jsonl" <<'PYEOF' ||
+import csv, json, sys
+want = {(r["in_src_ip"], int(r["in_src_port"]), r["out_src_ip"], int(r["out_src_port"]))
+        for r in csv.DictReader(open(sys.argv[1]))}
+got = set()
+for line in open(sys.argv[2]):
+    o = json.loads(line)
+    if o["type"] == "hop":
+        got.add((o["in"]["src"], o["in"]["sport"], o["out"]["src"], o["out"]["sport"]))
+missed, false = want - got, got - want
+if missed or len(false) > 1:
+    print("missed %s, false %s" % (sorted(missed), sorted(false)), file=sys.stderr)
+    sys.exit(1)
+PYEOF
+        fail "$ns: a labelled hop missed or more than one false hop"
+done
 
 # a real relay: client -> SOCKS5 proxy :7890 -> telnet :23
 real="$REALDATA/socks5-telnet-relay.pcapng"
