@@ -16,11 +16,17 @@ ip netns del "stepstone-probe-$$"
 tmpdir_make
 NETNS="$top_srcdir/datasets/netns"
 
-timeout 170 bash "$NETNS/run.sh" -o "$TMPD/out" --duration 20 --seed 3 --scenario small \
-    --max-time 150 2> "$TMPD/run.err"
-rc=$?
-cat "$TMPD/run.err" >&2
-[ "$rc" = 0 ] || fail "run.sh exited with $rc"
+# Live sessions driven by a typing robot can time out on a loaded machine: one retry, said aloud.
+for attempt in 1 2; do
+    rm -rf "$TMPD/out"
+    timeout 170 bash "$NETNS/run.sh" -o "$TMPD/out" --duration 20 --seed 3 --scenario small \
+        --max-time 150 2> "$TMPD/run.err"
+    rc=$?
+    cat "$TMPD/run.err" >&2
+    [ "$rc" = 0 ] && break
+    [ "$attempt" = 1 ] && echo "run.sh exited with $rc; retrying once" >&2
+done
+[ "$rc" = 0 ] || fail "run.sh exited with $rc (twice)"
 for f in merged.pcap labels.csv expected.txt hosts.csv sensors/h1.pcap sensors/h5.pcap; do
     [ -s "$TMPD/out/$f" ] || fail "run.sh did not write $f"
 done
