@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deviation.h"
@@ -118,6 +119,23 @@ int method_pair_window(const conntab_record *in, const conntab_record *out,
     *t0 = a;
     *t1 = b;
     return b > a ? 0 : -1;
+}
+
+int method_score_each(const void *cfg, method_pair_fn pair, const char *name,
+                      const connset *set, const candidates_pair *pairs, size_t n,
+                      double *scores, char *errbuf)
+{
+    size_t maxp = 1;
+    for (size_t i = 0; i < connset_count(set); i++)
+        if (connset_get(set, i)->n_pkts > maxp)
+            maxp = connset_get(set, i)->n_pkts;
+    int64_t *ws = malloc(4 * maxp * sizeof(*ws));
+    if (!ws)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory for %s", name);
+    for (size_t i = 0; i < n; i++)
+        scores[i] = pair(cfg, connset_get(set, pairs[i].in), connset_get(set, pairs[i].out), ws);
+    free(ws);
+    return SS_OK;
 }
 
 /* random: a fixed hash of the two connections' uids, uniform in [0, 1). */

@@ -85,4 +85,17 @@ size_t method_leg_times(const conntab_record *rec, int dir, int64_t *ts,
 int method_pair_window(const conntab_record *in, const conntab_record *out,
                        int64_t *t0, int64_t *t1);
 
+/* Scores one pair with the method's configuration cfg, using the workspace
+ * ws of 2 * (in->n_pkts + out->n_pkts) int64_t. */
+typedef double (*method_pair_fn)(const void *cfg, const conntab_record *in,
+                                 const conntab_record *out, int64_t *ws);
+
+/* Helper for methods that score each pair alone from packet times: fills
+ * scores[0..n) with pair(cfg, in, out, ws), one workspace sized for the
+ * largest record of set being allocated once for the batch. name labels the
+ * out-of-memory message. Returns 0 or SS_ERR_NOMEM with errbuf filled. */
+int method_score_each(const void *cfg, method_pair_fn pair, const char *name,
+                      const connset *set, const candidates_pair *pairs, size_t n,
+                      double *scores, char *errbuf);
+
 #endif

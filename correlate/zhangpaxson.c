@@ -75,27 +75,17 @@ double zhangpaxson_score_pair(const zhangpaxson_config *cfg, const conntab_recor
     return c.best_run >= cfg->min_consecutive ? ratio : ratio - 1.0;
 }
 
+/* Adapts zhangpaxson_score_pair to method_score_each. */
+static double zp_pair(const void *cfg, const conntab_record *in, const conntab_record *out,
+                      int64_t *ws)
+{
+    return zhangpaxson_score_pair(cfg, in, out, ws);
+}
+
 static int zp_score(void *ctx, const connset *set, const candidates_pair *pairs, size_t n,
                     double *scores, char *errbuf)
 {
-    const zhangpaxson_config *cfg = ctx;
-    size_t maxp = 1;
-    for (size_t i = 0; i < connset_count(set); i++)
-        if (connset_get(set, i)->n_pkts > maxp)
-            maxp = connset_get(set, i)->n_pkts;
-    int64_t *ws = malloc(4 * maxp * sizeof(*ws));
-    if (!ws)
-        return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory for zhang-paxson");
-    for (size_t i = 0; i < n; i++)
-        scores[i] = zhangpaxson_score_pair(cfg, connset_get(set, pairs[i].in),
-                                           connset_get(set, pairs[i].out), ws);
-    free(ws);
-    return SS_OK;
-}
-
-static void zp_destroy(void *ctx)
-{
-    free(ctx);
+    return method_score_each(ctx, zp_pair, "zhang-paxson", set, pairs, n, scores, errbuf);
 }
 
 int zhangpaxson_method_init(method *m, const char *arg, char *errbuf)
@@ -108,6 +98,6 @@ int zhangpaxson_method_init(method *m, const char *arg, char *errbuf)
     m->threshold = cfg->gamma;
     m->score = zp_score;
     m->ctx = cfg;
-    m->destroy = zp_destroy;
+    m->destroy = free;
     return SS_OK;
 }

@@ -26,62 +26,27 @@
 
 #include "labels.h"
 #include "packet.h"
+#include "rng.h"
 #include "status.h"
 
 /* ---------------------------------------------------------------- RNG */
 
-/* xoshiro256** seeded through splitmix64: the generator's only randomness. */
-typedef struct synth_rng {
-    uint64_t s[4];
-} synth_rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(synth_rng *r, uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int k = 0; k < 4; k++)
-        r->s[k] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(synth_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+/* The generator's only randomness is rng.h (xoshiro256**) and, for payload
+ * bytes, rng_splitmix64. */
 
 /* Uniform in [0, 1). */
-static double rng_unif(synth_rng *r)
+static double rng_unif(rng_t *r)
 {
-    return (double)(rng_next(r) >> 11) * 0x1p-53;
+    return (double)(rng_next_u64(r) >> 11) * 0x1p-53;
 }
 
 /* Uniform integer in [lo, hi]. */
-static uint32_t rng_range(synth_rng *r, uint32_t lo, uint32_t hi)
+static uint32_t rng_range(rng_t *r, uint32_t lo, uint32_t hi)
 {
-    return lo + (uint32_t)(rng_next(r) % ((uint64_t)hi - lo + 1));
+    return lo + (uint32_t)(rng_next_u64(r) % ((uint64_t)hi - lo + 1));
 }
 
-static double rng_normal(synth_rng *r)
+static double rng_gauss(rng_t *r)
 {
     double u1 = 1.0 - rng_unif(r); /* (0, 1] */
     double u2 = rng_unif(r);
@@ -89,12 +54,12 @@ static double rng_normal(synth_rng *r)
 }
 
 /* Log-normal with the given median and log-space sigma. */
-static double rng_lognormal(synth_rng *r, double median, double sigma)
+static double rng_lognormal(rng_t *r, double median, double sigma)
 {
-    return median * exp(sigma * rng_normal(r));
+    return median * exp(sigma * rng_gauss(r));
 }
 
-static double rng_exp(synth_rng *r, double mean)
+static double rng_exp(rng_t *r, double mean)
 {
     return -mean * log(1.0 - rng_unif(r));
 }
@@ -199,9 +164,9 @@ typedef struct session {
 
 typedef struct sim {
     const synth_config *cfg;
-    synth_rng rng;       /* the model: sessions, sizes, delays */
-    synth_rng ack_rng;   /* ACK timing, so chaff does not shift the model */
-    synth_rng chaff_rng; /* chaff, so the real traffic is the same with or without */
+    rng_t rng;       /* the model: sessions, sizes, delays */
+    rng_t ack_rng;   /* ACK timing, so chaff does not shift the model */
+    rng_t chaff_rng; /* chaff, so the real traffic is the same with or without */
     host *hosts;
     size_t nhosts, cap_hosts;
     uint8_t *used_ip;                      /* bitmap over the 2^17 addresses */
@@ -298,7 +263,7 @@ static int new_host(sim *s, uint32_t *out)
         return s->err = ss_errf(s->errbuf, SS_ERR_ARG, "synth: too many hosts for 198.18.0.0/15");
     uint32_t off;
     for (;;) {
-        off = (uint32_t)(rng_next(&s->rng) % SYNTH_NET_SIZE);
+        off = (uint32_t)(rng_next_u64(&s->rng) % SYNTH_NET_SIZE);
         uint32_t last = off & 0xff;
         if (last == 0 || last == 255 || (s->used_ip[off / 8] & (1u << (off % 8))))
             continue;
@@ -309,7 +274,7 @@ static int new_host(sim *s, uint32_t *out)
     static const uint8_t ttls[] = {64, 64, 64, 63, 62, 128, 127};
     h->ip = SYNTH_NET_BASE + off;
     h->next_port = (uint16_t)rng_range(&s->rng, 32768, 60999);
-    h->ip_id = (uint16_t)rng_next(&s->rng);
+    h->ip_id = (uint16_t)rng_next_u64(&s->rng);
     h->ttl = ttls[rng_range(&s->rng, 0, sizeof ttls - 1)];
     *out = (uint32_t)s->nhosts++;
     return 0;
@@ -336,13 +301,13 @@ static int new_conn(sim *s, uint32_t a, uint32_t b, uint16_t bport, uint8_t ciph
     }
     conn *c = &s->conns[s->nconns];
     memset(c, 0, sizeof *c);
-    synth_rng *r = &s->rng;
+    rng_t *r = &s->rng;
     c->host[0] = a;
     c->host[1] = b;
     c->port[0] = ephemeral_port(s, a);
     c->port[1] = bport;
     for (int d = 0; d < 2; d++) {
-        c->isn[d] = (uint32_t)rng_next(r);
+        c->isn[d] = (uint32_t)rng_next_u64(r);
         c->snd_nxt[d] = c->isn[d];
         c->win[d] = (uint16_t)rng_range(r, 250, 2000);
         c->last_real[d] = 0;
@@ -375,7 +340,7 @@ enum ssh_cipher {
 };
 
 /* Draws an SSH cipher with OpenSSH-like frequencies. */
-static uint8_t draw_cipher(synth_rng *r)
+static uint8_t draw_cipher(rng_t *r)
 {
     double u = rng_unif(r);
     return u < 0.6 ? SSH_CHACHA : u < 0.8 ? SSH_GCM : SSH_ETM;
@@ -805,7 +770,7 @@ static void step_bulk(sim *s, uint32_t si, int64_t t)
 static void step_web(sim *s, uint32_t si, int64_t t)
 {
     session *p = &s->sess[si];
-    synth_rng *r = &s->rng;
+    rng_t *r = &s->rng;
     int tls = p->server_port[0] == 443;
     uint32_t ci;
     if (new_conn(s, p->hosts[0], p->hosts[1], p->server_port[0], 0, 0, &ci))
@@ -887,7 +852,7 @@ static void fill_payload(uint8_t *p, uint32_t n, uint64_t key, int printable)
     uint64_t x = key;
     uint32_t k = 0;
     while (k < n) {
-        uint64_t v = splitmix64(&x);
+        uint64_t v = rng_splitmix64(&x);
         for (int b = 0; b < 8 && k < n; b++, k++) {
             uint8_t byte = (uint8_t)(v >> (8 * b));
             p[k] = printable ? (uint8_t)(0x20 + byte % 95) : byte;
@@ -1099,7 +1064,7 @@ static void do_dack(sim *s, const event *e)
 
 static void pick_relay_kinds(sim *s, session *p, int kind)
 {
-    synth_rng *r = &s->rng;
+    rng_t *r = &s->rng;
     if (p->nlegs < 1 || p->nlegs > SYNTH_MAX_HOPS)
         return;
     for (int k = 1; k < p->nlegs; k++) {
@@ -1154,7 +1119,7 @@ static void place(sim *s, session *p, double lo_frac, double hi_frac, int64_t *s
 static int build_sessions(sim *s, uint32_t *relays, size_t *nrelays)
 {
     const synth_config *cfg = s->cfg;
-    synth_rng *r = &s->rng;
+    rng_t *r = &s->rng;
     size_t n = 0;
     *nrelays = 0;
     for (unsigned ch = 0; ch < cfg->chains; ch++) {

@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *x)
+uint64_t rng_splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -20,7 +20,7 @@ void rng_seed(rng_t *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int k = 0; k < 4; k++)
-        r->s[k] = splitmix64(&x);
+        r->s[k] = rng_splitmix64(&x);
     if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
         r->s[0] = 1;
     r->spare = 0.0f;

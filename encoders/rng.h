@@ -21,6 +21,10 @@ typedef struct rng {
  * runs are reproducible from a single number. */
 void rng_seed(rng_t *r, uint64_t seed);
 
+/* One splitmix64 step: advances *x and returns its mixed value; seeds the
+ * generator and serves callers that need a stateless keyed stream. */
+uint64_t rng_splitmix64(uint64_t *x);
+
 /* Next raw 64-bit value; the base of every other draw. */
 uint64_t rng_next_u64(rng_t *r);
 

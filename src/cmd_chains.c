@@ -1,19 +1,18 @@
 /* cmd_chains.c - `stepstone chains`: finds relay chains in captures with the
  * learned correlator. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "candidates.h"
 #include "chains.h"
 #include "cli.h"
+#include "cliutil.h"
 #include "connset.h"
 #include "encoder.h"
 #include "lstm_method.h"
@@ -59,12 +58,6 @@ static void chains_usage(FILE *f)
             "\n"
             "Exit status: 0 ok (also when no chain is found), 1 input/output error or bad\n"
             "model file, 2 bad usage.\n");
-}
-
-static void fmt_addr(char *buf, size_t n, int family, const uint8_t *a)
-{
-    if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)n))
-        snprintf(buf, n, "?");
 }
 
 static void fmt_time(char *buf, size_t n, int64_t us)
@@ -149,8 +142,8 @@ static int outfile_close(outfile *o, int ok)
 static void json_leg(FILE *f, const conntab_record *r)
 {
     char a[64], b[64], t[32];
-    fmt_addr(a, sizeof(a), r->family, r->orig_h);
-    fmt_addr(b, sizeof(b), r->family, r->resp_h);
+    cliutil_format_addr(a, sizeof(a), r->family, r->orig_h);
+    cliutil_format_addr(b, sizeof(b), r->family, r->resp_h);
     fmt_time(t, sizeof(t), r->start_us);
     fprintf(f, "{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"start\":%s}", a,
             r->orig_p, b, r->resp_p, t);
@@ -159,8 +152,8 @@ static void json_leg(FILE *f, const conntab_record *r)
 static void text_leg(FILE *f, const char *what, const conntab_record *r)
 {
     char a[64], b[64], t[32];
-    fmt_addr(a, sizeof(a), r->family, r->orig_h);
-    fmt_addr(b, sizeof(b), r->family, r->resp_h);
+    cliutil_format_addr(a, sizeof(a), r->family, r->orig_h);
+    cliutil_format_addr(b, sizeof(b), r->family, r->resp_h);
     fmt_time(t, sizeof(t), r->start_us);
     fprintf(f, "    %-3s %s:%u -> %s:%u  start %s\n", what, a, r->orig_p, b, r->resp_p, t);
 }
@@ -183,11 +176,11 @@ static void write_chains(FILE *f, int json, const connset *set, const chains_res
         const conntab_record *first = connset_get(set, conns[0]);
         if (!json) {
             fprintf(f, "chain %zu: ", c + 1);
-            fmt_addr(h, sizeof(h), first->family, first->orig_h);
+            cliutil_format_addr(h, sizeof(h), first->family, first->orig_h);
             fprintf(f, "%s", h);
             for (size_t k = 0; k < ch->n_conns; k++) {
                 const conntab_record *r = connset_get(set, conns[k]);
-                fmt_addr(h, sizeof(h), r->family, r->resp_h);
+                cliutil_format_addr(h, sizeof(h), r->family, r->resp_h);
                 fprintf(f, " -> %s", h);
             }
             fprintf(f, "  score %.4f\n", ch->score);
@@ -197,7 +190,7 @@ static void write_chains(FILE *f, int json, const connset *set, const chains_res
             const conntab_record *out = connset_get(set, conns[k + 1]);
             long hi = hop_of[conns[k + 1]];
             double score = hi >= 0 ? res->hops[hi].score : NAN;
-            fmt_addr(h, sizeof(h), out->family, out->orig_h);
+            cliutil_format_addr(h, sizeof(h), out->family, out->orig_h);
             if (json) {
                 fprintf(f, "{\"type\":\"hop\",\"chain\":%zu,\"relay\":\"%s\",\"in\":", c + 1, h);
                 json_leg(f, in);
@@ -212,11 +205,11 @@ static void write_chains(FILE *f, int json, const connset *set, const chains_res
         }
         if (json) {
             fprintf(f, "{\"type\":\"chain\",\"chain\":%zu,\"hosts\":[", c + 1);
-            fmt_addr(h, sizeof(h), first->family, first->orig_h);
+            cliutil_format_addr(h, sizeof(h), first->family, first->orig_h);
             fprintf(f, "\"%s\"", h);
             for (size_t k = 0; k < ch->n_conns; k++) {
                 const conntab_record *r = connset_get(set, conns[k]);
-                fmt_addr(h, sizeof(h), r->family, r->resp_h);
+                cliutil_format_addr(h, sizeof(h), r->family, r->resp_h);
                 fprintf(f, ",\"%s\"", h);
             }
             fprintf(f, "],\"score\":%.6f}\n", ch->score);
@@ -235,8 +228,8 @@ static void write_dot(FILE *f, const connset *set, const chains_result *res, con
         const uint32_t *conns = res->conns + ch->first;
         for (size_t k = 0; k < ch->n_conns; k++) {
             const conntab_record *r = connset_get(set, conns[k]);
-            fmt_addr(a, sizeof(a), r->family, r->orig_h);
-            fmt_addr(b, sizeof(b), r->family, r->resp_h);
+            cliutil_format_addr(a, sizeof(a), r->family, r->orig_h);
+            cliutil_format_addr(b, sizeof(b), r->family, r->resp_h);
             long hi = hop_of[conns[k]];
             if (hi >= 0)
                 fprintf(f, "  \"%s\" -> \"%s\" [label=\"chain %zu: %u -> %u\\nscore %.3f\"];\n",
@@ -289,20 +282,13 @@ int cmd_chains(int argc, char **argv)
         case O_DOT: dot = optarg; break;
         case O_STATS: stats = 1; break;
         case O_THREADS:
-            if (threads_parse(optarg, &threads, err) < 0) {
-                fprintf(stderr, "stepstone chains: %s\n", err);
+            if (cliutil_parse_threads("chains", optarg, &threads) < 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
         case 'o': outpath = optarg; break;
         case 'h': chains_usage(stdout); return CLI_EXIT_OK;
-        case ':':
-            fprintf(stderr, "stepstone chains: option '%s' needs a value\n", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
-            fprintf(stderr, "stepstone chains: unknown option '%s'; see "
-                            "'stepstone chains --help'\n", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cliutil_bad_option("chains", "chains", ch, argv[optind - 1]);
         }
     }
     if (optind >= argc) {

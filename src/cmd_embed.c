@@ -1,16 +1,15 @@
 /* cmd_embed.c - `stepstone embed`: every connection's window embeddings, to
  * a msgpack file (docs/formats.md, "Embeddings") or JSON lines. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cliutil.h"
 #include "connset.h"
 #include "encoder.h"
 #include "lstm_method.h"
@@ -44,12 +43,6 @@ static void embed_usage(FILE *f)
             "  -h, --help              this help\n"
             "\n"
             "Exit status: 0 ok, 1 input/output error or bad model file, 2 bad usage.\n");
-}
-
-static void fmt_addr(char *buf, size_t n, int family, const uint8_t *a)
-{
-    if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)n))
-        snprintf(buf, n, "?");
 }
 
 static void warn_cb(void *ctx, const char *msg)
@@ -122,20 +115,13 @@ int cmd_embed(int argc, char **argv)
             break;
         }
         case O_THREADS:
-            if (threads_parse(optarg, &threads, err) < 0) {
-                fprintf(stderr, "stepstone embed: %s\n", err);
+            if (cliutil_parse_threads("embed", optarg, &threads) < 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
         case 'o': outpath = optarg; break;
         case 'h': embed_usage(stdout); return CLI_EXIT_OK;
-        case ':':
-            fprintf(stderr, "stepstone embed: option '%s' needs a value\n", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
-            fprintf(stderr, "stepstone embed: unknown option '%s'; see 'stepstone embed --help'\n",
-                    argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cliutil_bad_option("embed", "embed", ch, argv[optind - 1]);
         }
     }
     if (!outpath) {
@@ -251,8 +237,8 @@ int cmd_embed(int argc, char **argv)
                 (double)fc->stride_us / 1e6);
         for (size_t k = 0; k < nw; k++) {
             const conntab_record *r = recs[k];
-            fmt_addr(a, sizeof(a), r->family, r->orig_h);
-            fmt_addr(b, sizeof(b), r->family, r->resp_h);
+            cliutil_format_addr(a, sizeof(a), r->family, r->orig_h);
+            cliutil_format_addr(b, sizeof(b), r->family, r->resp_h);
             fprintf(f, "{\"type\":\"window\",\"conn\":%u,\"uid\":\"%s\",\"orig_h\":\"%s\","
                        "\"orig_p\":%u,\"resp_h\":\"%s\",\"resp_p\":%u,\"proto\":%u,"
                        "\"start\":%.6f,\"end\":%.6f,\"window_start\":%.6f,\"window_end\":%.6f,"
@@ -280,8 +266,8 @@ int cmd_embed(int argc, char **argv)
         rc |= pack_str(&pk, "connections") | msgpack_pack_array(&pk, nc);
         for (size_t c = 0; c < nc && !rc; c++) {
             const conntab_record *r = connset_get(set, c);
-            fmt_addr(a, sizeof(a), r->family, r->orig_h);
-            fmt_addr(b, sizeof(b), r->family, r->resp_h);
+            cliutil_format_addr(a, sizeof(a), r->family, r->orig_h);
+            cliutil_format_addr(b, sizeof(b), r->family, r->resp_h);
             rc |= msgpack_pack_map(&pk, 10);
             rc |= pack_str(&pk, "uid") | pack_str(&pk, r->uid);
             rc |= pack_str(&pk, "proto") | msgpack_pack_int(&pk, r->proto);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cliutil.h"
 #include "encoder.h"
 #include "lstm_method.h"
 #include "status.h"
@@ -96,29 +97,12 @@ static int parse_set(set_arg *s, const char *arg)
 
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr, "stepstone train: %s needs a number from %g to %g, got '%s'\n", opt, lo,
-                hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    return cliutil_parse_num("train", opt, s, lo, hi, out);
 }
 
 static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
 {
-    double v;
-    if (parse_num(opt, s, (double)lo, (double)hi, &v) < 0)
-        return -1;
-    if (v != floor(v)) {
-        fprintf(stderr, "stepstone train: %s needs an integer, got '%s'\n", opt, s);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+    return cliutil_parse_int("train", opt, s, lo, hi, out);
 }
 
 static int train_correlate_main(int argc, char **argv)
@@ -202,10 +186,8 @@ static int train_correlate_main(int argc, char **argv)
             cfg.seed = (uint64_t)v;
             break;
         case O_THREADS:
-            if (threads_parse(optarg, &threads, err) < 0) {
-                fprintf(stderr, "stepstone train: %s\n", err);
+            if (cliutil_parse_threads("train", optarg, &threads) < 0)
                 goto done;
-            }
             break;
         case O_FPR: if (parse_num("--target-fpr", optarg, 1e-9, 0.5, &cfg.target_fpr)) goto done;
             break;
@@ -228,12 +210,8 @@ static int train_correlate_main(int argc, char **argv)
             break;
         case 'q': cfg.progress = NULL; break;
         case 'h': train_usage(stdout); status = CLI_EXIT_OK; goto done;
-        case ':':
-            fprintf(stderr, "stepstone train: option '%s' needs a value\n", argv[optind - 1]);
-            goto done;
         default:
-            fprintf(stderr, "stepstone train: unknown option '%s'; see "
-                            "'stepstone train correlate --help'\n", argv[optind - 1]);
+            cliutil_bad_option("train", "train correlate", ch, argv[optind - 1]);
             goto done;
         }
     }
@@ -411,19 +389,13 @@ static int train_calibrate_main(int argc, char **argv)
         case 'o': out = optarg; break;
         case O_FPR: if (parse_num("--target-fpr", optarg, 1e-9, 0.5, &fpr)) goto done; break;
         case O_THREADS:
-            if (threads_parse(optarg, &threads, err) < 0) {
-                fprintf(stderr, "stepstone train: %s\n", err);
+            if (cliutil_parse_threads("train", optarg, &threads) < 0)
                 goto done;
-            }
             break;
         case 'q': quiet = 1; break;
         case 'h': calibrate_usage(stdout); status = CLI_EXIT_OK; goto done;
-        case ':':
-            fprintf(stderr, "stepstone train: option '%s' needs a value\n", argv[optind - 1]);
-            goto done;
         default:
-            fprintf(stderr, "stepstone train: unknown option '%s'; see "
-                            "'stepstone train calibrate --help'\n", argv[optind - 1]);
+            cliutil_bad_option("train", "train calibrate", ch, argv[optind - 1]);
             goto done;
         }
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cliutil.h"
 #include "connset.h"
 #include "encoder.h"
 #include "session.h"
@@ -60,29 +61,12 @@ static void usage(FILE *f)
 
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr, "stepstone train sessions: %s needs a number from %g to %g, got '%s'\n",
-                opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    return cliutil_parse_num("train sessions", opt, s, lo, hi, out);
 }
 
 static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
 {
-    double v;
-    if (parse_num(opt, s, (double)lo, (double)hi, &v) < 0)
-        return -1;
-    if (v != floor(v)) {
-        fprintf(stderr, "stepstone train sessions: %s needs an integer, got '%s'\n", opt, s);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+    return cliutil_parse_int("train sessions", opt, s, lo, hi, out);
 }
 
 static void warn_cb(void *ctx, const char *msg)

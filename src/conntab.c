@@ -313,7 +313,7 @@ static void requeue_heads(conntab *t)
 
 /* ---- hashing -------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
+uint64_t conntab_mix64(uint64_t x)
 {
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ULL;
@@ -330,6 +330,14 @@ static uint64_t load64(const uint8_t *p)
     return v;
 }
 
+uint64_t conntab_hash_addrs(uint64_t h, const uint8_t *a, const uint8_t *b)
+{
+    h = conntab_mix64(h ^ load64(a));
+    h = conntab_mix64(h ^ load64(a + 8));
+    h = conntab_mix64(h ^ load64(b));
+    return conntab_mix64(h ^ load64(b + 8));
+}
+
 /* Whether two 16-byte addresses are equal (inline, no library call). */
 static int key16_eq(const uint8_t *x, const uint8_t *y)
 {
@@ -341,11 +349,7 @@ static uint64_t key_hash(const uint8_t *a, const uint8_t *b, uint16_t ap, uint16
 {
     uint64_t h = ((uint64_t)family << 56) ^ ((uint64_t)proto << 48) ^
                  ((uint64_t)ap << 16) ^ bp;
-    h = mix64(h ^ load64(a));
-    h = mix64(h ^ load64(a + 8));
-    h = mix64(h ^ load64(b));
-    h = mix64(h ^ load64(b + 8));
-    return h;
+    return conntab_hash_addrs(h, a, b);
 }
 
 /* Doubles the slot array. Returns 0, or -1 when out of memory (the table
@@ -444,8 +448,8 @@ static void make_uid(char *uid, uint64_t serial)
 {
     static const char digits[] =
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    /* mix64 is a bijection, so distinct serials give distinct uids */
-    uint64_t v = mix64(serial + 0x9e3779b97f4a7c15ULL);
+    /* conntab_mix64 is a bijection, so distinct serials give distinct uids */
+    uint64_t v = conntab_mix64(serial + 0x9e3779b97f4a7c15ULL);
     uid[0] = 'C';
     for (int i = 11; i >= 1; i--) {
         uid[i] = digits[v % 62];

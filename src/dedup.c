@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conntab.h"
 #include "status.h"
 
 typedef struct dedup_rec {
@@ -34,34 +35,14 @@ struct dedup {
     uint64_t dropped;
 };
 
-static uint64_t dedup_mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-static uint64_t dedup_load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 uint64_t dedup_signature(const packet_t *p)
 {
     uint64_t h = ((uint64_t)p->family << 56) ^ ((uint64_t)p->proto << 48) ^
                  ((uint64_t)p->tcp_flags << 40) ^ ((uint64_t)p->ip_id << 24) ^
                  ((uint64_t)p->sport << 8) ^ 0x5bd1e995u;
-    h = dedup_mix(h ^ dedup_load64(p->src));
-    h = dedup_mix(h ^ dedup_load64(p->src + 8));
-    h = dedup_mix(h ^ dedup_load64(p->dst));
-    h = dedup_mix(h ^ dedup_load64(p->dst + 8));
-    h = dedup_mix(h ^ (((uint64_t)p->dport << 32) | p->payload_len));
-    h = dedup_mix(h ^ (((uint64_t)p->seq << 32) | p->ack));
+    h = conntab_hash_addrs(h, p->src, p->dst);
+    h = conntab_mix64(h ^ (((uint64_t)p->dport << 32) | p->payload_len));
+    h = conntab_mix64(h ^ (((uint64_t)p->seq << 32) | p->ack));
     return h;
 }
 

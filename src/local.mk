@@ -29,3 +29,4 @@ libstepstone_a_SOURCES += src/dedup.c src/dedup.h
 # Several sensors: duplicate suppression across files.
 TESTS += tests/e2e_dedup.sh
 EXTRA_DIST += tests/e2e_dedup.sh
+libstepstone_a_SOURCES += src/cliutil.c src/cliutil.h
