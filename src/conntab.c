@@ -808,6 +808,13 @@ static int conn_new(conntab *t, conn **out, const packet_t *p, const uint8_t *a,
                   (p->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_ACK)) ==
                       (PACKET_TCP_SYN | PACKET_TCP_ACK);
     int src_is_orig = !syn_ack;
+    /* No handshake seen (TCP picked up midstream, UDP): as Zeek does, a
+     * packet from a well-known port to an ephemeral one is the server
+     * talking, so its receiver is taken for the originator. */
+    int syn = p->proto == IPPROTO_TCP && (p->tcp_flags & PACKET_TCP_SYN);
+    if (!syn && (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) &&
+        p->sport < 1024 && p->dport >= 1024)
+        src_is_orig = 0;
     c->orig_is_a = (uint8_t)(src_is_orig ? src_is_a : !src_is_a);
 
     conntab_record *r = &c->rec;

@@ -10,7 +10,10 @@
  * Originator: for TCP the sender of a SYN without ACK (a SYN-ACK seen first
  * makes its receiver the originator; a pure SYN from the responder side of a
  * connection where no SYN was seen yet flips the roles); otherwise the sender
- * of the first packet.
+ * of the first packet, except that a first TCP/UDP packet without SYN from a
+ * well-known port (< 1024) to an ephemeral one (>= 1024) is the server
+ * talking, so its receiver is the originator (as Zeek reads midstream
+ * traffic).
  *
  * ICMP / ICMPv6: keyed by addresses, protocol and message kind. A request and
  * its reply (echo, timestamp, information, address mask, ICMPv6 echo, node

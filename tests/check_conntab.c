@@ -239,21 +239,29 @@ START_TEST(test_originator_without_syn)
 {
     fixture fx;
     fx_init(&fx, NULL);
-    /* first packet 2:22 -> 1:5000 (midstream): 2 is the originator */
+    /* midstream, first packet 2:22 -> 1:5000: the server (well-known port)
+     * talks first, so its receiver 1 is the originator (as Zeek reads it) */
     fx_add(&fx, tcp(0, 2, 22, 1, 5000, P | A, 1, 1, 50));
     fx_add(&fx, tcp(1, 1, 5000, 2, 22, A, 1, 51, 0));
     fx_add(&fx, tcp(2, 2, 22, 1, 5000, P | A, 51, 1, 50));
     /* a SYN-ACK first: its receiver (3) is the originator */
     fx_add(&fx, tcp(10, 4, 443, 3, 6000, S | A, 10, 21, 0));
     fx_add(&fx, tcp(11, 3, 6000, 4, 443, A, 21, 11, 0));
+    /* midstream between two high ports: the first sender (5) originates */
+    fx_add(&fx, tcp(20, 5, 7000, 6, 8000, P | A, 1, 1, 10));
+    fx_add(&fx, tcp(21, 6, 8000, 5, 7000, A, 1, 11, 0));
+    /* UDP reply first (53 -> 40000): the querier (7) originates */
+    fx_add(&fx, udp(30, 8, 53, 7, 40000, 60));
     ck_assert_int_eq(conntab_flush(fx.t, fx.err), 0);
-    ck_assert_uint_eq(fx.col.n, 2);
+    ck_assert_uint_eq(fx.col.n, 4);
     const conntab_record *r = &fx.col.recs[0];
-    ck_assert_int_eq(r->orig_h[3], 2);
-    ck_assert_uint_eq(r->orig_p, 22);
-    ck_assert_uint_eq(r->orig_pkts, 2);
-    ck_assert_uint_eq(r->resp_pkts, 1);
-    ck_assert_uint_eq(r->orig_bytes, 100);
+    ck_assert_int_eq(r->orig_h[3], 1);
+    ck_assert_uint_eq(r->orig_p, 5000);
+    ck_assert_uint_eq(r->resp_p, 22);
+    ck_assert_uint_eq(r->orig_pkts, 1);
+    ck_assert_uint_eq(r->resp_pkts, 2);
+    ck_assert_uint_eq(r->resp_bytes, 100);
+    ck_assert_int_eq(r->pkts[0].dir, CONNTAB_DIR_RESP);
     r = &fx.col.recs[1];
     ck_assert_int_eq(r->orig_h[3], 3);
     ck_assert_uint_eq(r->orig_p, 6000);
@@ -262,6 +270,14 @@ START_TEST(test_originator_without_syn)
     ck_assert_uint_eq(r->resp_pkts, 1);
     ck_assert_int_eq(r->pkts[0].dir, CONNTAB_DIR_RESP);
     ck_assert_str_eq(conntab_state_to_string(r->state), "S1");
+    r = &fx.col.recs[2];
+    ck_assert_int_eq(r->orig_h[3], 5);
+    ck_assert_uint_eq(r->orig_p, 7000);
+    r = &fx.col.recs[3];
+    ck_assert_int_eq(r->orig_h[3], 7);
+    ck_assert_uint_eq(r->orig_p, 40000);
+    ck_assert_uint_eq(r->resp_p, 53);
+    ck_assert_uint_eq(r->resp_pkts, 1);
     fx_done(&fx);
 }
 END_TEST
