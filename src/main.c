@@ -15,13 +15,13 @@ int cmd_score(int argc, char **argv);
 /* Subcommands: each one's entry point is defined in src/cmd_<name>.c or
  * beside the module it drives. */
 static const cli_command commands[] = {
-    {"conns", "list the connections in captures (Zeek conn.log style)", cmd_conns},
-    {"synth", "write a synthetic labelled relay capture (pcap + labels.csv)", cmd_synth},
-    {"eval", "score correlation methods against labelled relay hops", cmd_eval},
-    {"train", "train a model (correlate: the relay-hop encoder) on labelled captures", cmd_train},
     {"chains", "find relay chains in captures with the learned correlator", cmd_chains},
-    {"score", "score host sessions for anomalies (session model)", cmd_score},
+    {"conns", "list the connections in captures (Zeek conn.log style)", cmd_conns},
     {"embed", "write every connection's window embeddings (msgpack or JSON lines)", cmd_embed},
+    {"score", "score host sessions for anomalies (session model)", cmd_score},
+    {"eval", "score correlation methods against labelled relay hops", cmd_eval},
+    {"train", "train a model: 'correlate' (relay-hop encoder), 'sessions', 'calibrate'", cmd_train},
+    {"synth", "write a synthetic labelled relay capture (pcap + labels.csv)", cmd_synth},
     {NULL, NULL, NULL}
 };
 
