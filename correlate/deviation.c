@@ -105,30 +105,27 @@ double deviation_score_pair(const deviation_config *cfg, const conntab_record *i
     return dirs ? sum / dirs : 0.0;
 }
 
+/* Bytes of workspace per packet: two int64_t times, two double fractions
+ * and two uint32_t lengths (deviation_score_pair's ws, dws and lws). */
+#define DEV_WS_PER_PKT (2 * sizeof(int64_t) + 2 * sizeof(double) + 2 * sizeof(uint32_t))
+
+/* Adapts deviation_score_pair to method_score_each_ws: carves its three
+ * workspaces, each for 2 * (in->n_pkts + out->n_pkts) packets, out of ws. */
+static double dev_pair(const void *cfg, const conntab_record *in, const conntab_record *out,
+                       void *ws)
+{
+    size_t cap = 2 * ((size_t)in->n_pkts + out->n_pkts);
+    int64_t *ts = ws;
+    double *dws = (double *)(ts + cap);
+    uint32_t *lws = (uint32_t *)(dws + cap);
+    return deviation_score_pair(cfg, in, out, ts, lws, dws);
+}
+
 static int dev_score(void *ctx, const connset *set, const candidates_pair *pairs, size_t n,
                      double *scores, char *errbuf)
 {
-    const deviation_config *cfg = ctx;
-    size_t maxp = 1;
-    for (size_t i = 0; i < connset_count(set); i++)
-        if (connset_get(set, i)->n_pkts > maxp)
-            maxp = connset_get(set, i)->n_pkts;
-    int64_t *ws = malloc(4 * maxp * sizeof(*ws));
-    uint32_t *lws = malloc(4 * maxp * sizeof(*lws));
-    double *dws = malloc(4 * maxp * sizeof(*dws));
-    if (!ws || !lws || !dws) {
-        free(ws);
-        free(lws);
-        free(dws);
-        return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory for deviation");
-    }
-    for (size_t i = 0; i < n; i++)
-        scores[i] = deviation_score_pair(cfg, connset_get(set, pairs[i].in),
-                                         connset_get(set, pairs[i].out), ws, lws, dws);
-    free(ws);
-    free(lws);
-    free(dws);
-    return SS_OK;
+    return method_score_each_ws(ctx, dev_pair, DEV_WS_PER_PKT, "deviation", set, pairs, n,
+                                scores, errbuf);
 }
 
 static void dev_destroy(void *ctx)

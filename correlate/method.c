@@ -121,21 +121,43 @@ int method_pair_window(const conntab_record *in, const conntab_record *out,
     return b > a ? 0 : -1;
 }
 
-int method_score_each(const void *cfg, method_pair_fn pair, const char *name,
-                      const connset *set, const candidates_pair *pairs, size_t n,
-                      double *scores, char *errbuf)
+int method_score_each_ws(const void *cfg, method_pair_ws_fn pair, size_t ws_per_pkt,
+                         const char *name, const connset *set, const candidates_pair *pairs,
+                         size_t n, double *scores, char *errbuf)
 {
     size_t maxp = 1;
     for (size_t i = 0; i < connset_count(set); i++)
         if (connset_get(set, i)->n_pkts > maxp)
             maxp = connset_get(set, i)->n_pkts;
-    int64_t *ws = malloc(4 * maxp * sizeof(*ws));
+    void *ws = malloc(2 * maxp * ws_per_pkt);
     if (!ws)
         return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory for %s", name);
     for (size_t i = 0; i < n; i++)
         scores[i] = pair(cfg, connset_get(set, pairs[i].in), connset_get(set, pairs[i].out), ws);
     free(ws);
     return SS_OK;
+}
+
+/* A method_pair_fn with its configuration, run through method_score_each_ws. */
+typedef struct times_pair {
+    const void *cfg;
+    method_pair_fn pair;
+} times_pair;
+
+static double times_pair_call(const void *ctx, const conntab_record *in,
+                              const conntab_record *out, void *ws)
+{
+    const times_pair *tp = ctx;
+    return tp->pair(tp->cfg, in, out, ws);
+}
+
+int method_score_each(const void *cfg, method_pair_fn pair, const char *name,
+                      const connset *set, const candidates_pair *pairs, size_t n,
+                      double *scores, char *errbuf)
+{
+    times_pair tp = {cfg, pair};
+    return method_score_each_ws(&tp, times_pair_call, 2 * sizeof(int64_t), name, set, pairs, n,
+                                scores, errbuf);
 }
 
 /* random: a fixed hash of the two connections' uids, uniform in [0, 1). */

@@ -98,4 +98,17 @@ int method_score_each(const void *cfg, method_pair_fn pair, const char *name,
                       const connset *set, const candidates_pair *pairs, size_t n,
                       double *scores, char *errbuf);
 
+/* As method_pair_fn, for a method whose workspace ws holds more than packet
+ * times: ws is ws_per_pkt bytes for each of 2 * (in->n_pkts + out->n_pkts)
+ * packets, aligned for int64_t and double. */
+typedef double (*method_pair_ws_fn)(const void *cfg, const conntab_record *in,
+                                    const conntab_record *out, void *ws);
+
+/* As method_score_each, with a workspace of ws_per_pkt bytes per packet
+ * (method_score_each uses 2 * sizeof(int64_t)), so a method that keeps
+ * lengths or curves beside its times shares the same batch loop. */
+int method_score_each_ws(const void *cfg, method_pair_ws_fn pair, size_t ws_per_pkt,
+                         const char *name, const connset *set, const candidates_pair *pairs,
+                         size_t n, double *scores, char *errbuf);
+
 #endif

@@ -377,9 +377,11 @@ int encoder_load_buffer(encoder **out, const void *buf, size_t len, char *errbuf
     return rc;
 }
 
-int encoder_load(encoder **out, const char *path, char *errbuf)
+int encoder_read_file(const char *path, size_t max, unsigned char **out, size_t *out_len,
+                      char *errbuf)
 {
     *out = NULL;
+    *out_len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return ss_errf(errbuf, SS_ERR_IO, "%s: %s", path, strerror(errno));
@@ -392,7 +394,7 @@ int encoder_load(encoder **out, const char *path, char *errbuf)
     }
     for (;;) {
         if (len == cap) {
-            if (cap >= ((size_t)1 << 31)) {
+            if (cap >= max) {
                 rc = ss_errf(errbuf, SS_ERR_FORMAT, "%s: too large for a model file", path);
                 break;
             }
@@ -413,12 +415,27 @@ int encoder_load(encoder **out, const char *path, char *errbuf)
         }
     }
     fclose(f);
-    if (!rc) {
-        char sub[SS_ERRBUF_SIZE];
-        rc = encoder_load_buffer(out, buf, len, sub);
-        if (rc)
-            ss_errf(errbuf, rc, "%s: %s", path, sub);
+    if (rc) {
+        free(buf);
+        return rc;
     }
+    *out = buf;
+    *out_len = len;
+    return SS_OK;
+}
+
+int encoder_load(encoder **out, const char *path, char *errbuf)
+{
+    *out = NULL;
+    unsigned char *buf;
+    size_t len;
+    int rc = encoder_read_file(path, (size_t)1 << 31, &buf, &len, errbuf);
+    if (rc)
+        return rc;
+    char sub[SS_ERRBUF_SIZE];
+    rc = encoder_load_buffer(out, buf, len, sub);
+    if (rc)
+        ss_errf(errbuf, rc, "%s: %s", path, sub);
     free(buf);
     return rc;
 }

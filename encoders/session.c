@@ -1474,44 +1474,15 @@ int session_model_load_buffer(session_model **out, const void *buf, size_t len, 
 int session_model_load(session_model **out, const char *path, char *errbuf)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ss_errf(errbuf, SS_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = malloc(cap);
-    int rc = SS_OK;
-    while (buf) {
-        if (len == cap) {
-            if (cap >= ((size_t)1 << 30)) {
-                rc = ss_errf(errbuf, SS_ERR_FORMAT, "%s: too large for a model file", path);
-                break;
-            }
-            unsigned char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = ss_errf(errbuf, SS_ERR_IO, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        return ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory", path);
-    if (!rc) {
-        char e[SS_ERRBUF_SIZE];
-        rc = session_model_load_buffer(out, buf, len, e);
-        if (rc)
-            ss_errf(errbuf, rc, "%s: %s", path, e);
-    }
+    unsigned char *buf;
+    size_t len;
+    int rc = encoder_read_file(path, (size_t)1 << 30, &buf, &len, errbuf);
+    if (rc)
+        return rc;
+    char e[SS_ERRBUF_SIZE];
+    rc = session_model_load_buffer(out, buf, len, e);
+    if (rc)
+        ss_errf(errbuf, rc, "%s: %s", path, e);
     free(buf);
     return rc;
 }

@@ -10,6 +10,7 @@
 
 #include "candidates.h"
 #include "cli.h"
+#include "cliutil.h"
 #include "connset.h"
 #include "evaluate.h"
 #include "labels.h"
@@ -363,13 +364,8 @@ int cmd_eval(int argc, char **argv)
         }
         case 'o': out_path = optarg; break;
         case 'h': eval_usage(stdout); return CLI_EXIT_OK;
-        case ':':
-            fprintf(stderr, "stepstone eval: option '%s' needs a value\n", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
-            fprintf(stderr, "stepstone eval: unknown option '%s'; see 'stepstone eval --help'\n",
-                    argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cliutil_bad_option("eval", "eval", ch, argv[optind - 1]);
         }
     }
     if (!labels_path) {

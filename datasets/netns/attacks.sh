@@ -23,10 +23,10 @@
 # default 400 s).
 set -u
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=/usr/bin/python3
-
-usage() { sed -n '4,5p' "$0" | sed 's/^# //' >&2; exit 2; }
-die() { echo "attacks.sh: $*" >&2; exit 1; }
+ME=attacks.sh
+. "$HERE/lib.sh"
 
 OUTDIR= NHOSTS=6 SEED=1 SNAPLEN=128 MAXTIME=400 ATTEMPTS=60 PAUSE=20
 while [ $# -gt 0 ]; do
@@ -43,77 +43,23 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$OUTDIR" ] || { echo "attacks.sh: -o OUTDIR is required" >&2; usage; }
-for v in "$NHOSTS" "$SEED" "$SNAPLEN" "$MAXTIME" "$ATTEMPTS" "$PAUSE"; do
-    [[ "$v" =~ ^[0-9]+$ ]] || { echo "attacks.sh: '$v' is not a whole number" >&2; exit 2; }
-done
+netns_whole_numbers "$NHOSTS" "$SEED" "$SNAPLEN" "$MAXTIME" "$ATTEMPTS" "$PAUSE"
 [ "$NHOSTS" -ge 4 ] && [ "$NHOSTS" -le 200 ] || { echo "attacks.sh: --hosts must be 4..200" >&2; exit 2; }
 [ "$ATTEMPTS" -ge 2 ] && [ "$ATTEMPTS" -le 1000 ] || { echo "attacks.sh: --attempts must be 2..1000" >&2; exit 2; }
 
-if [ "$(id -u)" != 0 ]; then
-    echo "attacks.sh: needs root (network namespaces, sshd, tcpdump)" >&2; exit 3
-fi
-missing=
-need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $1 (Debian package $2)"; }
-need ip iproute2; need /usr/sbin/sshd openssh-server; need ssh openssh-client
-need ssh-keygen openssh-client; need tcpdump tcpdump; need nc netcat-openbsd
-need $PY python3; need timeout coreutils
-[ -z "$missing" ] || { echo "attacks.sh: missing:$missing" >&2; exit 3; }
+netns_require ip iproute2 /usr/sbin/sshd openssh-server ssh openssh-client \
+    ssh-keygen openssh-client tcpdump tcpdump nc netcat-openbsd $PY python3 timeout coreutils
 
-if [ -z "${SS_NETNS_TIMED:-}" ]; then
-    SS_NETNS_TIMED=1 exec timeout --kill-after=30 "$MAXTIME" "$0" -o "$OUTDIR" --hosts "$NHOSTS" \
-        --seed "$SEED" --attempts "$ATTEMPTS" --pause "$PAUSE" --snaplen "$SNAPLEN" \
-        --max-time "$MAXTIME"
-fi
+# Bound the whole run: re-run under timeout(1); the TERM it sends runs the cleanup trap.
+netns_timed -o "$OUTDIR" --hosts "$NHOSTS" --seed "$SEED" --attempts "$ATTEMPTS" \
+    --pause "$PAUSE" --snaplen "$SNAPLEN" --max-time "$MAXTIME"
 
-mkdir -p "$OUTDIR" || die "cannot create $OUTDIR"
-RUNID=$(printf 'a%x%04x' $$ $((RANDOM)))
-PFX="stepstone-$RUNID"
-export STEPSTONE_NETNS_RUN=$RUNID  # inherited by everything the run starts: leftovers can be found
-SW="$PFX-sw"
-TMP=$(mktemp -d /tmp/ssat.XXXXXX) || die "cannot create a temp dir"
-STAGE=$(mktemp -d "$OUTDIR/.partial.XXXXXX") || die "cannot write in $OUTDIR"
-NSLIST=()
 CAPPID=
+netns_start a /tmp/ssat.XXXXXX
 
-log() { echo "attacks.sh: $*" | tee -a "$STAGE/run.log" >&2; }
-
-cleanup() {
-    local rc=$? ns pids left
-    trap - EXIT INT TERM
-    set +e
-    for ns in "${NSLIST[@]}"; do
-        pids=$(ip netns pids "$ns" 2>/dev/null)
-        [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
-    done
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        left=
-        for ns in "${NSLIST[@]}"; do left="$left$(ip netns pids "$ns" 2>/dev/null)"; done
-        [ -z "$left" ] && break
-        sleep 0.3
-    done
-    for ns in "${NSLIST[@]}"; do
-        pids=$(ip netns pids "$ns" 2>/dev/null)
-        [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-    done
-    wait 2>/dev/null
-    for ns in "${NSLIST[@]}"; do ip netns del "$ns" 2>/dev/null; done
-    rm -rf "$TMP" "$STAGE"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "stopped (global timeout of ${MAXTIME}s or TERM)"; exit 143' TERM
 
 # ---------------------------------------------------------------- hosts and network
-ipof() { [ "$1" = atk ] && echo 198.18.0.250 || echo "198.18.0.$((10 + ${1#h}))"; }
-nsof() { echo "$PFX-$1"; }
-
-ip netns add "$SW" || die "cannot create namespace $SW"
-NSLIST+=("$SW")
-ip netns exec "$SW" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$SW" link set lo up
-ip -n "$SW" link add br0 type bridge || die "cannot create the bridge"
-ip -n "$SW" link set br0 up
+netns_bridge
 mkdir -p "$TMP/www" "$TMP/logs"
 HOSTS=()
 for i in $(seq 1 "$NHOSTS"); do HOSTS+=("h$i"); done
@@ -121,52 +67,23 @@ HOSTS+=(atk)
 k=0
 for h in "${HOSTS[@]}"; do
     k=$((k + 1))
-    ns=$(nsof "$h")
-    ip netns add "$ns" || die "cannot create namespace $ns"
-    NSLIST+=("$ns")
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$SW" link add "p$k" type veth peer name eth0 netns "$ns" || die "cannot create veth for $h"
-    ip -n "$SW" link set "p$k" master br0 up
-    ip -n "$ns" link set lo up
-    ip -n "$ns" addr add "$(ipof "$h")/24" dev eth0
-    ip -n "$ns" link set eth0 up
+    netns_host "$h" $k
 done
 
 # ---------------------------------------------------------------- victims' services
-[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd  # sshd's privilege-separation dir (Debian path)
-ssh-keygen -q -t ed25519 -N '' -C stepstone-attacks -f "$TMP/good" || die "ssh-keygen failed"
-ssh-keygen -q -t ed25519 -N '' -C stepstone-wrong -f "$TMP/wrong" || die "ssh-keygen failed"
+netns_client_key good stepstone-attacks
+netns_client_key wrong stepstone-wrong
 cp "$TMP/good.pub" "$TMP/authorized_keys"
 for i in $(seq 1 "$NHOSTS"); do
-    d=$TMP/h$i
-    mkdir -p "$d"
-    ssh-keygen -q -t ed25519 -N '' -f "$d/hostkey" || die "ssh-keygen failed"
-    cat > "$d/sshd_config" <<EOF
-ListenAddress $(ipof h$i):22
-HostKey $d/hostkey
-PidFile $d/sshd.pid
-UsePAM no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AuthorizedKeysFile $TMP/authorized_keys
-StrictModes no
+    netns_sshd h$i <<EOF
 UseDNS no
 MaxStartups 100
 MaxAuthTries 2
 LogLevel ERROR
 EOF
-    /usr/sbin/sshd -t -f "$d/sshd_config" || die "sshd config for h$i rejected"
-    ip netns exec "$(nsof h$i)" /usr/sbin/sshd -D -e -f "$d/sshd_config" \
-        >> "$TMP/logs/sshd-h$i.log" 2>&1 &
 done
 echo "<html><body>index</body></html>" > "$TMP/www/index.html"
-for i in 1 2 3 4; do
-    port=8000; [ "$i" -ge 3 ] && port=80
-    (cd "$TMP/www" && exec ip netns exec "$(nsof h$i)" $PY -m http.server -b "$(ipof h$i)" "$port" \
-        > "$TMP/logs/http-h$i.log" 2>&1) &
-done
+netns_http_servers
 cat > "$TMP/scan.py" <<'EOF'
 import random, socket, sys, time
 mode, seed = sys.argv[1], int(sys.argv[2])
@@ -207,21 +124,8 @@ wait
 EOF
 
 # ---------------------------------------------------------------- capture and attacks
-ip netns exec "$SW" tcpdump -i br0 -n -U -s "$SNAPLEN" -w "$STAGE/merged.pcap" \
-    > "$TMP/logs/tcpdump-br0.log" 2>&1 &
-CAPPID=$!
-for _ in $(seq 1 50); do
-    grep -q 'listening on' "$TMP/logs/tcpdump-br0.log" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q 'listening on' "$TMP/logs/tcpdump-br0.log" || die "tcpdump did not start"
-waitport() {  # HOST PORT
-    for _ in $(seq 1 50); do
-        ip netns exec "$(nsof "$1")" ss -tlnH "sport = :$2" | grep -q . && return 0
-        sleep 0.1
-    done
-    die "nothing listens on $1 port $2"
-}
+netns_capture_bridge
+waitport() { netns_listening "$1" t "$2" || die "nothing listens on $1 port $2"; }  # HOST PORT
 for i in $(seq 1 "$NHOSTS"); do waitport h$i 22; done
 waitport h1 8000; waitport h2 8000; waitport h3 80; waitport h4 80
 log "run $RUNID: $NHOSTS victims, seed $SEED, temp $TMP"

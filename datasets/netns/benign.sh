@@ -23,9 +23,8 @@ set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=/usr/bin/python3
-
-usage() { sed -n '4,5p' "$0" | sed 's/^# //' >&2; exit 2; }
-die() { echo "benign.sh: $*" >&2; exit 1; }
+ME=benign.sh
+. "$HERE/lib.sh"
 
 OUTDIR= NHOSTS=16 DURATION=300 SEED=1 SNAPLEN=128 MAXTIME=
 while [ $# -gt 0 ]; do
@@ -41,119 +40,38 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$OUTDIR" ] || { echo "benign.sh: -o OUTDIR is required" >&2; usage; }
-for v in "$NHOSTS" "$DURATION" "$SEED" "$SNAPLEN" ${MAXTIME:+"$MAXTIME"}; do
-    [[ "$v" =~ ^[0-9]+$ ]] || { echo "benign.sh: '$v' is not a whole number" >&2; exit 2; }
-done
+netns_whole_numbers "$NHOSTS" "$DURATION" "$SEED" "$SNAPLEN" ${MAXTIME:+"$MAXTIME"}
 [ "$NHOSTS" -ge 5 ] && [ "$NHOSTS" -le 200 ] || { echo "benign.sh: --hosts must be 5..200" >&2; exit 2; }
 [ "$DURATION" -ge 10 ] || { echo "benign.sh: --duration must be at least 10 s" >&2; exit 2; }
 : "${MAXTIME:=$((DURATION + 120))}"
 
-if [ "$(id -u)" != 0 ]; then
-    echo "benign.sh: needs root (network namespaces, sshd, tcpdump)" >&2; exit 3
-fi
-missing=
-need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $1 (Debian package $2)"; }
-need ip iproute2; need /usr/sbin/sshd openssh-server; need ssh openssh-client
-need scp openssh-client; need ssh-keygen openssh-client; need tcpdump tcpdump
-need curl curl; need wget wget; need $PY python3; need timeout coreutils
-[ -z "$missing" ] || { echo "benign.sh: missing:$missing" >&2; exit 3; }
+netns_require ip iproute2 /usr/sbin/sshd openssh-server ssh openssh-client \
+    scp openssh-client ssh-keygen openssh-client tcpdump tcpdump \
+    curl curl wget wget $PY python3 timeout coreutils
 
 # Bound the whole run: re-run under timeout(1); the TERM it sends runs the cleanup trap.
-if [ -z "${SS_NETNS_TIMED:-}" ]; then
-    SS_NETNS_TIMED=1 exec timeout --kill-after=30 "$MAXTIME" "$0" -o "$OUTDIR" --hosts "$NHOSTS" \
-        --duration "$DURATION" --seed "$SEED" --snaplen "$SNAPLEN" --max-time "$MAXTIME"
-fi
+netns_timed -o "$OUTDIR" --hosts "$NHOSTS" --duration "$DURATION" --seed "$SEED" \
+    --snaplen "$SNAPLEN" --max-time "$MAXTIME"
 
-mkdir -p "$OUTDIR" || die "cannot create $OUTDIR"
-RUNID=$(printf 'b%x%04x' $$ $((RANDOM)))
-PFX="stepstone-$RUNID"
-export STEPSTONE_NETNS_RUN=$RUNID  # inherited by everything the run starts: leftovers can be found
-SW="$PFX-sw"
-TMP=$(mktemp -d /tmp/ssbn.XXXXXX) || die "cannot create a temp dir"
-STAGE=$(mktemp -d "$OUTDIR/.partial.XXXXXX") || die "cannot write in $OUTDIR"
-NSLIST=()
 CAPPID= USERPIDS=()
+netns_start b /tmp/ssbn.XXXXXX
 
-log() { echo "benign.sh: $*" | tee -a "$STAGE/run.log" >&2; }
-
-cleanup() {
-    local rc=$? ns pids left
-    trap - EXIT INT TERM
-    set +e
-    for ns in "${NSLIST[@]}"; do
-        pids=$(ip netns pids "$ns" 2>/dev/null)
-        [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
-    done
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        left=
-        for ns in "${NSLIST[@]}"; do left="$left$(ip netns pids "$ns" 2>/dev/null)"; done
-        [ -z "$left" ] && break
-        sleep 0.3
-    done
-    for ns in "${NSLIST[@]}"; do
-        pids=$(ip netns pids "$ns" 2>/dev/null)
-        [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-    done
-    wait 2>/dev/null
-    for ns in "${NSLIST[@]}"; do ip netns del "$ns" 2>/dev/null; done
-    rm -rf "$TMP" "$STAGE"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "stopped (global timeout of ${MAXTIME}s or TERM)"; exit 143' TERM
 
 # ---------------------------------------------------------------- hosts and network
-ipof() { echo "198.18.0.$((10 + ${1#h}))"; }
-nsof() { echo "$PFX-$1"; }
-
-ip netns add "$SW" || die "cannot create namespace $SW"
-NSLIST+=("$SW")
-ip netns exec "$SW" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$SW" link set lo up
-ip -n "$SW" link add br0 type bridge || die "cannot create the bridge"
-ip -n "$SW" link set br0 up
+netns_bridge
 mkdir -p "$TMP/www" "$TMP/logs"
 echo "host,ip,netns" > "$STAGE/hosts.csv"
 for i in $(seq 1 "$NHOSTS"); do
-    h=h$i ns=$(nsof h$i) ip=$(ipof h$i)
-    ip netns add "$ns" || die "cannot create namespace $ns"
-    NSLIST+=("$ns")
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$SW" link add "p$i" type veth peer name eth0 netns "$ns" || die "cannot create veth for $h"
-    ip -n "$SW" link set "p$i" master br0 up
-    ip -n "$ns" link set lo up
-    ip -n "$ns" addr add "$ip/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    echo "$h,$ip,$ns" >> "$STAGE/hosts.csv"
+    netns_host h$i $i
+    echo "h$i,$(ipof h$i),$(nsof h$i)" >> "$STAGE/hosts.csv"
 done
 
 # ---------------------------------------------------------------- keys, sshd, files
-[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd  # sshd's privilege-separation dir (Debian path)
-ssh-keygen -q -t ed25519 -N '' -C stepstone-benign -f "$TMP/id" || die "ssh-keygen failed"
+netns_client_key id stepstone-benign
 cp "$TMP/id.pub" "$TMP/authorized_keys"
-CFG=$TMP/ssh_config
-{
-    for i in $(seq 1 "$NHOSTS"); do printf 'Host h%d\n  HostName %s\n' "$i" "$(ipof h$i)"; done
-    printf 'Host *\n  User root\n  IdentityFile %s/id\n  IdentitiesOnly yes\n' "$TMP"
-    printf '  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  LogLevel ERROR\n'
-    printf '  BatchMode yes\n  ConnectTimeout 10\n'
-} > "$CFG"
+netns_ssh_config "$NHOSTS"
 for i in $(seq 1 "$NHOSTS"); do
-    d=$TMP/h$i
-    mkdir -p "$d"
-    ssh-keygen -q -t ed25519 -N '' -f "$d/hostkey" || die "ssh-keygen failed"
-    cat > "$d/sshd_config" <<EOF
-ListenAddress $(ipof h$i):22
-HostKey $d/hostkey
-PidFile $d/sshd.pid
-UsePAM no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AuthorizedKeysFile $TMP/authorized_keys
-StrictModes no
+    netns_sshd h$i <<EOF
 X11Forwarding no
 Subsystem sftp internal-sftp
 PrintMotd no
@@ -163,9 +81,6 @@ MaxStartups 100
 MaxSessions 50
 LogLevel ERROR
 EOF
-    /usr/sbin/sshd -t -f "$d/sshd_config" || die "sshd config for h$i rejected"
-    ip netns exec "$(nsof h$i)" /usr/sbin/sshd -D -e -f "$d/sshd_config" \
-        >> "$TMP/logs/sshd-h$i.log" 2>&1 &
 done
 # Web pages, assets and downloads: a few hundred bytes to a few megabytes.
 $PY - "$TMP/www" "$SEED" <<'EOF' || die "cannot generate files"
@@ -306,29 +221,12 @@ while time.time() < until:
 EOF
 
 # ---------------------------------------------------------------- capture, servers, users
-ip netns exec "$SW" tcpdump -i br0 -n -U -s "$SNAPLEN" -w "$STAGE/merged.pcap" \
-    > "$TMP/logs/tcpdump-br0.log" 2>&1 &
-CAPPID=$!
-for _ in $(seq 1 50); do
-    grep -q 'listening on' "$TMP/logs/tcpdump-br0.log" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q 'listening on' "$TMP/logs/tcpdump-br0.log" || die "tcpdump did not start"
-for i in 1 2 3 4; do
-    port=8000; [ "$i" -ge 3 ] && port=80
-    (cd "$TMP/www" && exec ip netns exec "$(nsof h$i)" $PY -m http.server -b "$(ipof h$i)" "$port" \
-        > "$TMP/logs/http-h$i.log" 2>&1) &
-done
+netns_capture_bridge
+netns_http_servers
 for i in 1 5; do
     ip netns exec "$(nsof h$i)" $PY "$TMP/dnsd.py" "$(ipof h$i)" > "$TMP/logs/dns-h$i.log" 2>&1 &
 done
-waitport() {  # HOST PROTO PORT
-    for _ in $(seq 1 50); do
-        ip netns exec "$(nsof "$1")" ss -"$2"lnH "sport = :$3" | grep -q . && return 0
-        sleep 0.1
-    done
-    die "nothing listens on $1 $2 port $3"
-}
+waitport() { netns_listening "$@" || die "nothing listens on $1 $2 port $3"; }  # HOST PROTO PORT
 for i in $(seq 1 "$NHOSTS"); do waitport h$i t 22; done
 waitport h1 t 8000; waitport h2 t 8000; waitport h3 t 80; waitport h4 t 80
 waitport h1 u 53; waitport h5 u 53

@@ -24,9 +24,8 @@ set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=/usr/bin/python3
-
-usage() { sed -n '4,5p' "$0" | sed 's/^# //' >&2; exit 2; }
-die() { echo "run.sh: $*" >&2; exit 1; }
+ME=run.sh
+. "$HERE/lib.sh"
 
 OUTDIR= DURATION=30 SEED=1 SCENARIO=small SNAPLEN=0 MAXTIME= KEEPLOGS=0
 while [ $# -gt 0 ]; do
@@ -43,97 +42,31 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$OUTDIR" ] || { echo "run.sh: -o OUTDIR is required" >&2; usage; }
-for v in "$DURATION" "$SEED" "$SNAPLEN" ${MAXTIME:+"$MAXTIME"}; do
-    [[ "$v" =~ ^[0-9]+$ ]] || { echo "run.sh: '$v' is not a whole number" >&2; exit 2; }
-done
+netns_whole_numbers "$DURATION" "$SEED" "$SNAPLEN" ${MAXTIME:+"$MAXTIME"}
 [ "$DURATION" -ge 10 ] || { echo "run.sh: --duration must be at least 10 s" >&2; exit 2; }
 case "$SCENARIO" in small|full) ;; *) echo "run.sh: --scenario is small or full" >&2; exit 2 ;; esac
 : "${MAXTIME:=$((DURATION + 150))}"
 
-if [ "$(id -u)" != 0 ]; then
-    echo "run.sh: needs root (network namespaces, sshd, tcpdump)" >&2; exit 3
-fi
-missing=
-need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $1 (Debian package $2)"; }
-need ip iproute2; need ss iproute2; need tc iproute2; need /usr/sbin/sshd openssh-server
-need ssh openssh-client; need ssh-keygen openssh-client; need socat socat
-need tcpdump tcpdump; need nc netcat-openbsd; need $PY python3; need timeout coreutils
-need setsid util-linux; need mkfifo coreutils
-[ -z "$missing" ] || { echo "run.sh: missing:$missing" >&2; exit 3; }
+netns_require ip iproute2 ss iproute2 tc iproute2 /usr/sbin/sshd openssh-server \
+    ssh openssh-client ssh-keygen openssh-client socat socat tcpdump tcpdump \
+    nc netcat-openbsd $PY python3 timeout coreutils setsid util-linux mkfifo coreutils
 
 # Bound the whole run: re-run under timeout(1); the TERM it sends runs the cleanup trap.
-if [ -z "${SS_NETNS_TIMED:-}" ]; then
-    SS_NETNS_TIMED=1 exec timeout --kill-after=30 "$MAXTIME" "$0" -o "$OUTDIR" \
-        --duration "$DURATION" --seed "$SEED" --scenario "$SCENARIO" --snaplen "$SNAPLEN" \
-        --max-time "$MAXTIME" $([ "$KEEPLOGS" = 1 ] && echo --keep-logs)
-fi
+netns_timed -o "$OUTDIR" --duration "$DURATION" --seed "$SEED" --scenario "$SCENARIO" \
+    --snaplen "$SNAPLEN" --max-time "$MAXTIME" $([ "$KEEPLOGS" = 1 ] && echo --keep-logs)
 
-mkdir -p "$OUTDIR" || die "cannot create $OUTDIR"
-RUNID=$(printf '%x%04x' $$ $((RANDOM)))
-PFX="stepstone-$RUNID"
-export STEPSTONE_NETNS_RUN=$RUNID  # inherited by everything the run starts: leftovers can be found
-SW="$PFX-sw"
-TMP=$(mktemp -d /tmp/ssns.XXXXXX) || die "cannot create a temp dir"
-STAGE=$(mktemp -d "$OUTDIR/.partial.XXXXXX") || die "cannot write in $OUTDIR"
-NSLIST=()
-WATCHPID= CAPPIDS=()
+WATCHPID= CAPPIDS=()  # the socket watcher, outside the namespaces, is stopped by the cleanup too
+netns_start '' /tmp/ssns.XXXXXX
 
-log() { echo "run.sh: $*" | tee -a "$STAGE/run.log" >&2; }
-
-cleanup() {
-    local rc=$? ns pids left
-    trap - EXIT INT TERM
-    set +e
-    [ -n "$WATCHPID" ] && kill -TERM "$WATCHPID" 2>/dev/null
-    for ns in "${NSLIST[@]}"; do
-        pids=$(ip netns pids "$ns" 2>/dev/null)
-        [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
-    done
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        left=
-        for ns in "${NSLIST[@]}"; do left="$left$(ip netns pids "$ns" 2>/dev/null)"; done
-        [ -n "$WATCHPID" ] && kill -0 "$WATCHPID" 2>/dev/null && left=x
-        [ -z "$left" ] && break
-        sleep 0.3
-    done
-    for ns in "${NSLIST[@]}"; do
-        pids=$(ip netns pids "$ns" 2>/dev/null)
-        [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-    done
-    [ -n "$WATCHPID" ] && kill -KILL "$WATCHPID" 2>/dev/null
-    wait 2>/dev/null
-    for ns in "${NSLIST[@]}"; do ip netns del "$ns" 2>/dev/null; done
-    rm -rf "$TMP" "$STAGE"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "stopped (global timeout of ${MAXTIME}s or TERM)"; exit 143' TERM
 
 # ---------------------------------------------------------------- hosts and network
 case "$SCENARIO" in small) NHOSTS=5 ;; full) NHOSTS=8 ;; esac
-ipof() { echo "198.18.0.$((10 + ${1#h}))"; }
-nsof() { echo "$PFX-$1"; }
-
-ip netns add "$SW" || die "cannot create namespace $SW"
-NSLIST+=("$SW")
-ip netns exec "$SW" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$SW" link set lo up
-ip -n "$SW" link add br0 type bridge || die "cannot create the bridge"
-ip -n "$SW" link set br0 up
+netns_bridge
 mkdir -p "$TMP/files" "$TMP/logs" "$TMP/plans" "$STAGE/sensors"
 echo "host,ip,netns" > "$STAGE/hosts.csv"
 for i in $(seq 1 $NHOSTS); do
-    h=h$i ns=$(nsof h$i) ip=$(ipof h$i)
-    ip netns add "$ns" || die "cannot create namespace $ns"
-    NSLIST+=("$ns")
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$SW" link add "p$i" type veth peer name eth0 netns "$ns" || die "cannot create veth for $h"
-    ip -n "$SW" link set "p$i" master br0 up
-    ip -n "$ns" link set lo up
-    ip -n "$ns" addr add "$ip/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    echo "$h,$ip,$ns" >> "$STAGE/hosts.csv"
+    netns_host h$i $i
+    echo "h$i,$(ipof h$i),$(nsof h$i)" >> "$STAGE/hosts.csv"
 done
 # Two hosts sit behind slower links (token bucket; the kernel here has no netem delay).
 if [ "$SCENARIO" = full ]; then
@@ -144,31 +77,12 @@ if [ "$SCENARIO" = full ]; then
 fi
 
 # ---------------------------------------------------------------- keys, sshd, files
-[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd  # sshd's privilege-separation dir (Debian path)
-ssh-keygen -q -t ed25519 -N '' -C stepstone-netns -f "$TMP/id" || die "ssh-keygen failed"
+netns_client_key id stepstone-netns
 cp "$TMP/id.pub" "$TMP/authorized_keys"
-CFG=$TMP/ssh_config
-{
-    for i in $(seq 1 $NHOSTS); do printf 'Host h%d\n  HostName %s\n' "$i" "$(ipof h$i)"; done
-    printf 'Host *\n  User root\n  IdentityFile %s/id\n  IdentitiesOnly yes\n' "$TMP"
-    printf '  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  LogLevel ERROR\n'
-    printf '  BatchMode yes\n  ConnectTimeout 10\n  ServerAliveInterval 0\n'
-} > "$CFG"
+netns_ssh_config $NHOSTS
+printf '  ServerAliveInterval 0\n' >> "$CFG"
 for i in $(seq 1 $NHOSTS); do
-    d=$TMP/h$i
-    mkdir -p "$d"
-    ssh-keygen -q -t ed25519 -N '' -f "$d/hostkey" || die "ssh-keygen failed"
-    cat > "$d/sshd_config" <<EOF
-ListenAddress $(ipof h$i):22
-HostKey $d/hostkey
-PidFile $d/sshd.pid
-UsePAM no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AuthorizedKeysFile $TMP/authorized_keys
-StrictModes no
+    netns_sshd h$i <<EOF
 AllowTcpForwarding yes
 X11Forwarding no
 PrintMotd no
@@ -178,9 +92,6 @@ MaxStartups 100
 MaxSessions 50
 LogLevel ERROR
 EOF
-    /usr/sbin/sshd -t -f "$d/sshd_config" || die "sshd config for h$i rejected"
-    ip netns exec "$(nsof h$i)" /usr/sbin/sshd -D -e -f "$d/sshd_config" \
-        >> "$TMP/logs/sshd-h$i.log" 2>&1 &
 done
 # Files the typed commands show: a few hundred bytes to a few hundred kilobytes.
 $PY - "$TMP/files" "$SEED" "$SCENARIO" <<'EOF' || die "cannot generate files"
@@ -220,12 +131,7 @@ for _ in $(seq 1 50); do
     sleep 0.1
 done
 [ "$n" -ge $((NHOSTS + 1)) ] || die "tcpdump did not start: $(cat "$TMP"/logs/tcpdump-*.log | head -3)"
-for i in $(seq 1 $NHOSTS); do  # wait for every sshd to listen
-    for _ in $(seq 1 50); do
-        ip netns exec "$(nsof h$i)" ss -tlnH "sport = :22" | grep -q . && break
-        sleep 0.1
-    done
-done
+for i in $(seq 1 $NHOSTS); do netns_listening h$i t 22; done  # wait for every sshd to listen
 HOSTNS=()
 for i in $(seq 1 $NHOSTS); do HOSTNS+=("$(nsof h$i)"); done
 $PY "$HERE/sockwatch.py" watch --obs "$TMP/obs.json" --interval 0.3 "${HOSTNS[@]}" \
@@ -272,13 +178,7 @@ shell_listener() {  # HOST PORT: a plain-text shell for whoever connects
     ip netns exec "$(nsof "$1")" socat "TCP-LISTEN:$2,bind=$(ipof "$1"),reuseaddr,fork" \
         "EXEC:bash --norc -i,pty,stderr,setsid,sigint,sane" 2>> "$TMP/logs/relay.log" &
 }
-wait_listen() {  # HOST PORT
-    for _ in $(seq 1 50); do
-        ip netns exec "$(nsof "$1")" ss -tlnH "sport = :$2" | grep -q . && return 0
-        sleep 0.1
-    done
-    die "nothing listens on $1:$2"
-}
+wait_listen() { netns_listening "$1" t "$2" || die "nothing listens on $1:$2"; }  # HOST PORT
 
 # ssh inside ssh: SRC ssh to the first hop, then types ssh to each next one.
 chain_ssh() {  # NAME DELAY SRC HOP... DST
