@@ -21,3 +21,6 @@ tests_check_stepstone_SOURCES += tests/check_session.c
 tests_check_stepstone_SOURCES += tests/check_dedup.c
 TESTS += tests/e2e_score.sh
 EXTRA_DIST += tests/e2e_score.sh
+# The two live network-namespace tests drive real sessions with typing robots and time limits:
+# under `make -j` they would compete for the cores, so the second waits for the first.
+tests/e2e_session_netns.log: tests/e2e_netns.log
