@@ -377,59 +377,12 @@ int encoder_load_buffer(encoder **out, const void *buf, size_t len, char *errbuf
     return rc;
 }
 
-int encoder_read_file(const char *path, size_t max, unsigned char **out, size_t *out_len,
-                      char *errbuf)
-{
-    *out = NULL;
-    *out_len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ss_errf(errbuf, SS_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = malloc(cap);
-    int rc = SS_OK;
-    if (!buf) {
-        fclose(f);
-        return ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory", path);
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap >= max) {
-                rc = ss_errf(errbuf, SS_ERR_FORMAT, "%s: too large for a model file", path);
-                break;
-            }
-            unsigned char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                rc = ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = ss_errf(errbuf, SS_ERR_IO, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *out_len = len;
-    return SS_OK;
-}
-
 int encoder_load(encoder **out, const char *path, char *errbuf)
 {
     *out = NULL;
     unsigned char *buf;
     size_t len;
-    int rc = encoder_read_file(path, (size_t)1 << 31, &buf, &len, errbuf);
+    int rc = modelfile_read_file(path, (size_t)1 << 31, &buf, &len, errbuf);
     if (rc)
         return rc;
     char sub[SS_ERRBUF_SIZE];

@@ -108,13 +108,6 @@ int encoder_save(encoder *enc, const char *path, char *errbuf);
  * tensor's name and shape. id is stored as enc->id. */
 int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *errbuf);
 
-/* Reads the whole model file path (up to about max bytes) into a new buffer
- * *out of *out_len bytes, for encoder_load and the session model's loader;
- * the caller frees *out. Returns 0, or SS_ERR_IO, SS_ERR_NOMEM or
- * SS_ERR_FORMAT (too large) with "PATH: why" in errbuf and *out NULL. */
-int encoder_read_file(const char *path, size_t max, unsigned char **out, size_t *out_len,
-                      char *errbuf);
-
 /* Loads an encoder from a model file (errors name the file). */
 int encoder_load(encoder **out, const char *path, char *errbuf);
 

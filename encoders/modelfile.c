@@ -682,14 +682,16 @@ done:
     return SS_OK;
 }
 
-int modelfile_load(modelfile_t **out, const char *path, char *errbuf)
+int modelfile_read_file(const char *path, size_t max, unsigned char **out, size_t *out_len,
+                        char *errbuf)
 {
     *out = NULL;
+    *out_len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return ss_errf(errbuf, SS_ERR_IO, "%s: %s", path, strerror(errno));
     size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
+    unsigned char *buf = malloc(cap);
     int rc = SS_OK;
     if (!buf) {
         fclose(f);
@@ -697,11 +699,11 @@ int modelfile_load(modelfile_t **out, const char *path, char *errbuf)
     }
     for (;;) {
         if (len == cap) {
-            if (cap >= MF_MAX_FILE_BYTES) {
+            if (cap >= max) {
                 rc = ss_errf(errbuf, SS_ERR_FORMAT, "%s: too large for a model file", path);
                 break;
             }
-            char *nb = realloc(buf, cap * 2);
+            unsigned char *nb = realloc(buf, cap * 2);
             if (!nb) {
                 rc = ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory", path);
                 break;
@@ -718,12 +720,27 @@ int modelfile_load(modelfile_t **out, const char *path, char *errbuf)
         }
     }
     fclose(f);
-    if (!rc) {
-        char msg[SS_ERRBUF_SIZE];
-        rc = modelfile_load_buffer(out, buf, len, msg);
-        if (rc)
-            ss_errf(errbuf, rc, "%s: %s", path, msg);
+    if (rc) {
+        free(buf);
+        return rc;
     }
+    *out = buf;
+    *out_len = len;
+    return SS_OK;
+}
+
+int modelfile_load(modelfile_t **out, const char *path, char *errbuf)
+{
+    *out = NULL;
+    unsigned char *buf;
+    size_t len;
+    int rc = modelfile_read_file(path, MF_MAX_FILE_BYTES, &buf, &len, errbuf);
+    if (rc)
+        return rc;
+    char msg[SS_ERRBUF_SIZE];
+    rc = modelfile_load_buffer(out, buf, len, msg);
+    if (rc)
+        ss_errf(errbuf, rc, "%s: %s", path, msg);
     free(buf);
     return rc;
 }

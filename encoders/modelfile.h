@@ -116,6 +116,13 @@ int modelfile_save(const modelfile_t *mf, const params_t *p, const char *path,
  * with mf->params set; on failure *out is NULL. */
 int modelfile_load_buffer(modelfile_t **out, const void *buf, size_t len, char *errbuf);
 
+/* Reads the whole file at path (at most about max bytes) into a new buffer
+ * *out of *out_len bytes, so loaders of every model kind share one reader;
+ * the caller frees *out. Returns 0, or SS_ERR_IO, SS_ERR_NOMEM or
+ * SS_ERR_FORMAT (too large) with "PATH: why" in errbuf and *out NULL. */
+int modelfile_read_file(const char *path, size_t max, unsigned char **out, size_t *out_len,
+                        char *errbuf);
+
 /* Reads and parses the model file at path; errors name the file. */
 int modelfile_load(modelfile_t **out, const char *path, char *errbuf);
 

@@ -1476,7 +1476,7 @@ int session_model_load(session_model **out, const char *path, char *errbuf)
     *out = NULL;
     unsigned char *buf;
     size_t len;
-    int rc = encoder_read_file(path, (size_t)1 << 30, &buf, &len, errbuf);
+    int rc = modelfile_read_file(path, (size_t)1 << 30, &buf, &len, errbuf);
     if (rc)
         return rc;
     char e[SS_ERRBUF_SIZE];
