@@ -62,10 +62,11 @@ r=0
 while [ "$r" -lt "$REPEAT" ]; do
     t0=$(now)
     # shellcheck disable=SC2086
-    "$ss" conns $files >"$work/conns.tsv" 2>"$work/conns.err"
+    /usr/bin/time -f %M -o "$work/conns.rss" "$ss" conns $files >"$work/conns.tsv" 2>"$work/conns.err"
     t1=$(now)
     # shellcheck disable=SC2086
-    "$ss" chains --stats $thr -o "$work/chains.txt" $files 2>"$work/chains.err"
+    /usr/bin/time -f %M -o "$work/chains.rss" "$ss" chains --stats $thr -o "$work/chains.txt" \
+        $files 2>"$work/chains.err"
     t2=$(now)
     conns_s=$(best "$conns_s" "$(elapsed "$t0" "$t1")")
     c=$(elapsed "$t1" "$t2")
@@ -73,6 +74,7 @@ while [ "$r" -lt "$REPEAT" ]; do
         chains_s=$c
         cp "$work/chains.err" "$work/chains.best"
     fi
+    echo "run $((r + 1)): peak RSS conns $(cat "$work/conns.rss") KB, chains $(cat "$work/chains.rss") KB"
     r=$((r + 1))
 done
 grep -v '^stepstone chains: warning' "$work/conns.err" | tail -n 1
@@ -81,15 +83,15 @@ grep -v '^stepstone chains: warning' "$work/chains.best"
 import re, sys
 text = open(sys.argv[1]).read()
 conns_s, chains_s = float(sys.argv[2]), float(sys.argv[3])
-m = re.search(r"(\d+) connections, (\d+) candidate hops", text)
-s = re.search(r"embedding ([\d.]+) s \((\d+) windows, (\d+)/s\), scoring ([\d.]+) s "
-              r"\((\d+) pairs, (\d+)/s", text)
+m = re.search(r"(\d+) TCP connections, (\d+) candidate hops", text)
+s = re.search(r"read and score ([\d.]+) s, embedding ([\d.]+) s \((\d+) windows, (\d+)/s\), "
+              r"pairs \((\d+) pairs, (\d+)/s", text)
 if not m or not s:
     sys.exit("chains_bench.sh: cannot parse the chains --stats line")
 print("connections %s, candidate pairs %s" % (m.group(1), m.group(2)))
-print("embeddings per second: %s (%s windows in %s s)" % (s.group(3), s.group(2), s.group(1)))
-print("candidate pairs scored per second (embedding included): %s (%s pairs in %s s)"
-      % (s.group(6), s.group(5), s.group(4)))
+print("embeddings per second: %s (%s windows in %s s)" % (s.group(4), s.group(3), s.group(2)))
+print("candidate pairs scored per second (reading and embedding included): %s (%s pairs in %s s)"
+      % (s.group(6), s.group(5), s.group(1)))
 print("end to end (best of runs): conns %.3f s, chains %.3f s: chains takes %.2fx conns"
       % (conns_s, chains_s, chains_s / conns_s if conns_s > 0 else float("nan")))
 PY

@@ -18,3 +18,6 @@ libstepstone_a_SOURCES += src/cmd_chains.c
 # Markov-chain baseline of the session model.
 libstepstone_a_SOURCES += correlate/markov.c correlate/markov.h
 libstepstone_a_SOURCES += src/cmd_embed.c
+# The streaming correlator: `chains` with memory bounded by live connections.
+libstepstone_a_SOURCES += correlate/correlator.c correlate/correlator.h
+tests_check_stepstone_SOURCES += tests/check_correlator.c

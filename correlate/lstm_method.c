@@ -60,6 +60,12 @@ int lstm_method_pair_windows(const connfeat_config *f, const conntab_record *in,
 #define LSTM_METHOD_PRIOR_WINDOWS 1.0
 #endif
 
+double lstm_method_hop_score(double sum, int used)
+{
+    double s = used ? (sum / (used + LSTM_METHOD_PRIOR_WINDOWS) + 1.0) / 2.0 : 0.0;
+    return s < 0 ? 0 : s > 1 ? 1 : s;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -146,8 +152,7 @@ int lstm_method_score_pairs_stats(const encoder *enc, const connset *set,
             sum += cblas_sdot(E, emb + a * E, 1, emb + b * E, 1);
             used++;
         }
-        double s = used ? (sum / (used + LSTM_METHOD_PRIOR_WINDOWS) + 1.0) / 2.0 : 0.0;
-        scores[i] = s < 0 ? 0 : s > 1 ? 1 : s;
+        scores[i] = lstm_method_hop_score(sum, used);
     }
     if (st) {
         st->pairs = n;

@@ -34,6 +34,11 @@
 int lstm_method_pair_windows(const connfeat_config *f, const conntab_record *in,
                              const conntab_record *out, int64_t *g0);
 
+/* The hop score from the sum of a pair's window similarities over the used
+ * windows (those where a leg sent payload): the formula above, clamped to
+ * [0,1]. Shared with the streaming correlator (correlator.h). */
+double lstm_method_hop_score(double sum, int used);
+
 /* Scores pairs[0..n) of set with enc into scores[0..n) (see above).
  * Returns 0 or a negative status. */
 int lstm_method_score_pairs(const encoder *enc, const connset *set,

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "cliutil.h"
 #include "connset.h"
+#include "correlator.h"
 #include "encoder.h"
 #include "lstm_method.h"
 #include "status.h"
@@ -38,6 +39,8 @@ static void chains_usage(FILE *f)
             "scores every pair with the learned correlator (docs/encoder.md), keeps for each\n"
             "outbound connection its best inbound scoring at least the threshold, and links\n"
             "these hops across hosts into chains A -> B -> C ...\n"
+            "It streams: connections are scored while the capture is read and forgotten once\n"
+            "scored, so memory follows the connections open at a time, not the capture size.\n"
             "\n"
             "Text output: one block per chain: its hosts in order and score (its weakest\n"
             "hop), then per hop the relay, the two connections (addresses, ports, start\n"
@@ -51,8 +54,9 @@ static void chains_usage(FILE *f)
             "                    per chain (docs/formats.md, \"Chains\")\n"
             "  --dot FILE        also write the chains as a Graphviz graph\n"
             "  --threads N       OpenBLAS threads (default: all cores)\n"
-            "  --stats           also print the time of each stage on stderr (reading,\n"
-            "                    pairing, embedding, scoring, linking) and the rates\n"
+            "  --stats           also print on stderr the time of reading and scoring (one\n"
+            "                    streaming stage), of embedding in it, of linking, the rates,\n"
+            "                    and the most connections, hops and vectors held at once\n"
             "  -o, --output FILE write to FILE (atomically) instead of stdout\n"
             "  -h, --help        this help\n"
             "\n"
@@ -242,6 +246,105 @@ static void write_dot(FILE *f, const connset *set, const chains_result *res, con
     fprintf(f, "}\n");
 }
 
+/* Collects the matched hops while the correlator streams: for each outbound
+ * connection its best candidate at or above the threshold (ties: the earliest
+ * inbound, as chains_link picks), with copies of both legs' records. */
+typedef struct hopcol {
+    double threshold;
+    conntab_record *legs; /* 2 per hop: in, out */
+    double *score;
+    size_t n, cap;
+    int progress;
+    double last_report;
+    const correlator *corr;
+} hopcol;
+
+static int hopcol_emit(void *ctx, const correlator_group *g, char *errbuf)
+{
+    hopcol *h = ctx;
+    if (h->progress) {
+        double t = now_s();
+        if (t - h->last_report >= 2.0) {
+            correlator_stats st;
+            correlator_get_stats(h->corr, &st);
+            fprintf(stderr, "\rstepstone chains: %llu connections, %llu candidate hops scored, "
+                            "%zu hops...", (unsigned long long)st.conns,
+                    (unsigned long long)st.pairs, h->n);
+            h->last_report = t;
+        }
+    }
+    long best = -1;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->score[i] >= h->threshold && (best < 0 || g->score[i] > g->score[best]))
+            best = (long)i;
+    if (best < 0)
+        return SS_OK;
+    if (h->n == h->cap) {
+        size_t nc = h->cap ? h->cap * 2 : 64;
+        conntab_record *l = realloc(h->legs, nc * 2 * sizeof(*l));
+        if (l)
+            h->legs = l;
+        double *sc = realloc(h->score, nc * sizeof(*sc));
+        if (sc)
+            h->score = sc;
+        if (!l || !sc)
+            return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory for %zu hops", nc);
+        h->cap = nc;
+    }
+    h->legs[2 * h->n] = *g->in[best];
+    h->legs[2 * h->n + 1] = *g->out;
+    h->legs[2 * h->n].pkts = h->legs[2 * h->n + 1].pkts = NULL;
+    h->legs[2 * h->n].n_pkts = h->legs[2 * h->n + 1].n_pkts = 0;
+    h->score[h->n++] = g->score[best];
+    return SS_OK;
+}
+
+static int rec_cmp(const void *pa, const void *pb)
+{
+    const conntab_record *a = pa, *b = pb;
+    if (a->start_us != b->start_us)
+        return a->start_us < b->start_us ? -1 : 1;
+    return (a->serial > b->serial) - (a->serial < b->serial);
+}
+
+/* Index of the record with r's (start, serial) in the sorted set. */
+static uint32_t set_index(const connset *set, const conntab_record *r)
+{
+    size_t lo = 0, hi = connset_count(set);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (rec_cmp(connset_get(set, mid), r) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (uint32_t)lo;
+}
+
+/* Builds the set of the hop legs (each connection once, in connset order)
+ * and the hops as pairs into it. */
+static int hopcol_to_set(const hopcol *h, connset **set, candidates_pair *pairs, char *errbuf)
+{
+    conntab_record *u = malloc((2 * h->n + 1) * sizeof(*u));
+    if (!u)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory for %zu hops", h->n);
+    memcpy(u, h->legs, 2 * h->n * sizeof(*u));
+    qsort(u, 2 * h->n, sizeof(*u), rec_cmp);
+    int rc = connset_create(set, errbuf);
+    for (size_t i = 0; rc == 0 && i < 2 * h->n; i++)
+        if (i == 0 || u[i].serial != u[i - 1].serial || u[i].start_us != u[i - 1].start_us)
+            rc = connset_add(*set, &u[i], errbuf);
+    free(u);
+    if (rc < 0)
+        return rc;
+    connset_sort(*set);
+    for (size_t k = 0; k < h->n; k++) {
+        pairs[k].in = set_index(*set, &h->legs[2 * k]);
+        pairs[k].out = set_index(*set, &h->legs[2 * k + 1]);
+    }
+    return SS_OK;
+}
+
 int cmd_chains(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_THR, O_JSON, O_DOT, O_THREADS, O_STATS };
@@ -298,11 +401,12 @@ int cmd_chains(int argc, char **argv)
 
     int status = CLI_EXIT_FAILURE;
     encoder *enc = NULL;
+    correlator *corr = NULL;
     connset *set = NULL;
     candidates_pair *pairs = NULL;
-    size_t n_pairs = 0;
-    double *scores = NULL;
     long *hop_of = NULL;
+    hopcol hc;
+    memset(&hc, 0, sizeof(hc));
     chains_result res;
     memset(&res, 0, sizeof(res));
     int progress = isatty(STDERR_FILENO);
@@ -317,37 +421,45 @@ int cmd_chains(int argc, char **argv)
     }
     if (isnan(threshold))
         threshold = enc->threshold;
+    hc.threshold = threshold;
+    hc.progress = progress;
     if (progress)
         fprintf(stderr, "stepstone chains: reading %d capture file%s...\n", argc - optind,
                 argc - optind == 1 ? "" : "s");
-    connset_config cc;
-    connset_config_default(&cc);
-    cc.tcp_only = 1;
-    cc.warn = warn_cb;
-    double t0 = now_s(), t_read = 0, t_pair = 0, t_link = 0;
-    lstm_method_stats st;
-    if (connset_load(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
-                     err) < 0 ||
-        (t_read = now_s()) < 0 ||
-        candidates_find(&pairs, &n_pairs, set, NULL, err) < 0) {
+    double t0 = now_s(), t_read = 0, t_link = 0;
+    correlator_stats st;
+    if (correlator_create(&corr, enc, NULL, hopcol_emit, &hc, err) < 0) {
+        fprintf(stderr, "stepstone chains: %s\n", err);
+        goto done;
+    }
+    hc.corr = corr;
+    hc.last_report = t0;
+    if (correlator_read_files(corr, (const char *const *)(argv + optind),
+                              (size_t)(argc - optind), NULL, warn_cb, NULL, err) < 0) {
+        if (progress)
+            fputc('\n', stderr);
+        fprintf(stderr, "stepstone chains: %s\n", err);
+        goto done;
+    }
+    if (progress && now_s() - t0 >= 2.0)
+        fputc('\n', stderr);
+    correlator_get_stats(corr, &st);
+    t_read = now_s();
+    pairs = malloc(sizeof(*pairs) * (hc.n ? hc.n : 1));
+    if (!pairs) {
+        fprintf(stderr, "stepstone chains: out of memory\n");
+        goto done;
+    }
+    if (hopcol_to_set(&hc, &set, pairs, err) < 0 ||
+        (t_link = now_s()) < 0 ||
+        chains_link(&res, pairs, hc.score, hc.n, connset_count(set), threshold, err) < 0) {
         fprintf(stderr, "stepstone chains: %s\n", err);
         goto done;
     }
     size_t nc = connset_count(set);
-    if (progress)
-        fprintf(stderr, "stepstone chains: %zu TCP connections, %zu candidate hops: scoring...\n",
-                nc, n_pairs);
-    scores = malloc(sizeof(double) * (n_pairs ? n_pairs : 1));
     hop_of = malloc(sizeof(long) * (nc ? nc : 1));
-    if (!scores || !hop_of) {
+    if (!hop_of) {
         fprintf(stderr, "stepstone chains: out of memory\n");
-        goto done;
-    }
-    t_pair = now_s();
-    if (lstm_method_score_pairs_stats(enc, set, pairs, n_pairs, scores, &st, err) < 0 ||
-        (t_link = now_s()) < 0 ||
-        chains_link(&res, pairs, scores, n_pairs, nc, threshold, err) < 0) {
-        fprintf(stderr, "stepstone chains: %s\n", err);
         goto done;
     }
     for (size_t k = 0; k < nc; k++)
@@ -369,26 +481,31 @@ int cmd_chains(int argc, char **argv)
         if (outfile_close(&df, 1) < 0)
             goto done;
     }
-    fprintf(stderr, "stepstone chains: %zu connections, %zu candidate hops, %zu hops at "
-                    "threshold %.4f, %zu chains\n", nc, n_pairs, res.n_hops, threshold,
-            res.n_chains);
+    fprintf(stderr, "stepstone chains: %llu TCP connections, %llu candidate hops, %zu hops at "
+                    "threshold %.4f, %zu chains\n", (unsigned long long)st.conns,
+            (unsigned long long)st.pairs, res.n_hops, threshold, res.n_chains);
     if (stats) {
         double t_end = now_s();
-        fprintf(stderr, "stepstone chains: stats: read %.3f s, pairing %.3f s, embedding %.3f s "
-                        "(%zu windows, %.0f/s), scoring %.3f s (%zu pairs, %.0f/s with "
-                        "embedding), linking and output %.3f s, total %.3f s\n",
-                t_read - t0, t_pair - t_read, st.embed_s, st.windows,
-                st.embed_s > 0 ? (double)st.windows / st.embed_s : 0.0, st.total_s, st.pairs,
-                st.total_s > 0 ? (double)st.pairs / st.total_s : 0.0, t_end - t_link,
-                t_end - t0);
+        fprintf(stderr, "stepstone chains: stats: read and score %.3f s, embedding %.3f s "
+                        "(%llu windows, %.0f/s), pairs (%llu pairs, %.0f/s with reading and "
+                        "embedding), linking and output %.3f s, total %.3f s; at most %llu "
+                        "connections followed, %llu outbound waiting, %llu window vectors "
+                        "held at once\n",
+                t_read - t0, st.embed_s, (unsigned long long)st.windows,
+                st.embed_s > 0 ? (double)st.windows / st.embed_s : 0.0,
+                (unsigned long long)st.pairs, t_read > t0 ? (double)st.pairs / (t_read - t0) : 0.0,
+                t_end - t_link, t_end - t0, (unsigned long long)st.peak_live,
+                (unsigned long long)st.peak_pending, (unsigned long long)st.peak_windows);
     }
     status = CLI_EXIT_OK;
 done:
     chains_free(&res);
-    free(scores);
     free(hop_of);
-    candidates_free(pairs);
+    free(pairs);
+    free(hc.legs);
+    free(hc.score);
     connset_free(set);
+    correlator_destroy(corr);
     encoder_destroy(enc);
     return status;
 }

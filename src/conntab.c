@@ -150,6 +150,8 @@ void conntab_config_default(conntab_config *cfg)
     cfg->active_timeout_us = 3600LL * 1000000;
     cfg->linger_us = 5LL * 1000000;
     cfg->max_pkts = CONNTAB_DEFAULT_MAX_PKTS;
+    cfg->watch = NULL;
+    cfg->watch_ctx = NULL;
 }
 
 /* ---- lifecycle ------------------------------------------------------ */
@@ -1056,10 +1058,12 @@ static int add_keyed(conntab *t, const packet_t *p, const pkey *k, char *errbuf)
             return rc;
         c = NULL;
     }
+    int created = 0;
     if (!c) {
         rc = conn_new(t, &c, p, a, b, ap, bp, src_is_a, h, errbuf);
         if (rc < 0)
             return rc;
+        created = 1;
     }
 
     int dir = (src_is_a == c->orig_is_a) ? CONNTAB_DIR_ORIG : CONNTAB_DIR_RESP;
@@ -1090,5 +1094,18 @@ static int add_keyed(conntab *t, const packet_t *p, const pkey *k, char *errbuf)
     if (rc < 0)
         return rc;
     touch_idle(t, c, c->closing ? TLIST_LINGER : idle_list_for(p->proto));
+    if (t->cfg.watch) {
+        conntab_pkt kp;
+        kp.dt_us = p->ts_us - r->start_us;
+        kp.payload_len = p->payload_len;
+        kp.dir = (uint8_t)dir;
+        kp.tcp_flags = p->proto == IPPROTO_TCP ? p->tcp_flags : 0;
+        kp.retrans = (uint8_t)retrans;
+        kp.pad_ = 0;
+        r->pkts = NULL;
+        rc = t->cfg.watch(t->cfg.watch_ctx, r, &kp, created, errbuf);
+        if (rc < 0)
+            return rc;
+    }
     return SS_OK;
 }

@@ -126,6 +126,16 @@ typedef struct conntab_record {
  * the table and is returned by the conntab call that emitted. */
 typedef int (*conntab_emit_fn)(void *ctx, const conntab_record *rec, char *errbuf);
 
+/* Sees every packet of a tracked protocol once it has been applied to its
+ * connection: rec is the live record (counts and end_us up to date, pkts not
+ * set), pkt the packet as a record entry (dt_us from rec->start_us, dir in the
+ * record's current orientation, retrans), created 1 when the packet opened
+ * the connection. Lets a later stage follow connections while they are open
+ * (e.g. the streaming correlator) instead of keeping their packets. Returns 0,
+ * or a negative ss_status (with errbuf filled) that stops the table. */
+typedef int (*conntab_watch_fn)(void *ctx, const conntab_record *rec, const conntab_pkt *pkt,
+                                int created, char *errbuf);
+
 /* Tunables; fill with conntab_config_default() then change fields. */
 typedef struct conntab_config {
     int64_t tcp_timeout_us;    /* TCP inactivity timeout (default 300 s) */
@@ -134,6 +144,8 @@ typedef struct conntab_config {
     int64_t active_timeout_us; /* maximum connection length (default 3600 s) */
     int64_t linger_us;         /* wait after a TCP close (default 5 s) */
     uint32_t max_pkts;         /* packets kept in the record (default 64, may be 0) */
+    conntab_watch_fn watch;    /* per-packet observer (default NULL: none) */
+    void *watch_ctx;           /* its context */
 } conntab_config;
 
 /* Counters over the life of a table. */

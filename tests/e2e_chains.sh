@@ -106,7 +106,7 @@ PYEOF
 # --stats: one line with the stage times and rates; the chains are unchanged
 "$STEPSTONE" chains --stats -o "$TMPD/stats.txt" "$sample" 2>"$TMPD/err" ||
     fail "chains --stats exited $?: $(cat "$TMPD/err")"
-grep -Eq '^stepstone chains: stats: read [0-9.]+ s, .*embedding [0-9.]+ s \([1-9][0-9]* windows, [0-9]+/s\), scoring [0-9.]+ s \([1-9][0-9]* pairs' "$TMPD/err" ||
+grep -Eq '^stepstone chains: stats: read and score [0-9.]+ s, embedding [0-9.]+ s \([1-9][0-9]* windows, [0-9]+/s\), pairs \([1-9][0-9]* pairs, [0-9]+/s.*at most [1-9][0-9]* connections followed' "$TMPD/err" ||
     fail "chains --stats: no stats line: $(cat "$TMPD/err")"
 cmp -s "$TMPD/stats.txt" "$TMPD/out.txt" || fail "chains --stats changed the output"
 

@@ -1,0 +1,1079 @@
+/* correlator.c - the streaming relay-hop correlator; see correlator.h. */
+#include "correlator.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "lstm_method.h"
+#include "packet.h"
+#include "status.h"
+
+typedef struct obs obs;
+typedef struct host host;
+
+/* What the correlator keeps of one TCP connection. */
+typedef struct cstate {
+    conntab_record rec;          /* latest record; pkts/n_pkts view the ring */
+    conntab_pkt *ring;           /* packets of the open windows, in time order */
+    uint32_t n_ring, cap_ring;
+    int64_t ring_g;              /* newest window the ring was counted for */
+    uint32_t ring_count;         /* ring packets in that window */
+    int64_t *wg;                 /* embedded windows: grid indices, ascending */
+    int *wnd;                    /* their payload packet counts */
+    float *wemb;                 /* their vectors, n_win x E */
+    uint32_t n_win, cap_win;
+    obs **cand_of;               /* pending hops it is an inbound candidate of */
+    uint32_t n_cand_of, cap_cand_of;
+    obs *own;                    /* its pending hop as an outbound leg */
+    host *in_host;               /* host whose inbound list holds it */
+    uint32_t in_pos;
+    int closed;                  /* conntab emitted it */
+    int mark;                    /* correlator_destroy: already collected */
+} cstate;
+
+enum { CAND_PENDING = 0, CAND_FINAL, CAND_DROPPED };
+
+typedef struct cand {
+    cstate *c;
+    int state;
+    double score;
+} cand;
+
+/* A pending hop: an outbound connection and its candidate inbound legs. */
+struct obs {
+    cstate *o;
+    host *h;         /* the relay: o's originator */
+    uint32_t h_pos;  /* index in h->ob */
+    size_t p_pos;    /* index in the correlator's pending list */
+    int64_t g0;      /* first window: the one holding o's start */
+    cand *cands;
+    uint32_t n, cap, n_pending;
+};
+
+struct host {
+    uint64_t hash;
+    uint8_t family;
+    uint8_t addr[16];
+    cstate **in;     /* open inbound connections (host is the responder) */
+    uint32_t n_in, cap_in;
+    obs **ob;        /* pending hops of its outbound connections */
+    uint32_t n_ob, cap_ob;
+};
+
+/* Open addressing, linear probing, backward-shift deletion; val NULL = empty. */
+typedef struct pmap {
+    uint64_t *hash;
+    void **val;
+    size_t cap, n;
+} pmap;
+
+struct correlator {
+    const encoder *enc;
+    candidates_config cand;
+    correlator_emit_fn emit;
+    void *ctx;
+    int64_t W, S;
+    int K, cap_per_window, E;
+    pmap conns, hosts;
+    obs **pending;
+    size_t n_pending, cap_pending;
+    int have_now;
+    int64_t now, g_done;
+    /* scratch */
+    struct need_ent *need;
+    size_t n_need, cap_need;
+    const conntab_record **e_recs;
+    int64_t *e_w0;
+    float *e_emb;
+    int *e_nd;
+    size_t cap_e;
+    const conntab_record **g_in;
+    double *g_score;
+    size_t cap_g;
+    correlator_stats st;
+    uint64_t windows_held;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Grows *arr (elements of size sz) to hold at least need; 0 or -1. */
+static int grow(void **arr, uint32_t *cap, size_t need, size_t sz)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? (size_t)*cap * 2 : 4;
+    while (nc < need)
+        nc *= 2;
+    if (nc > UINT32_MAX)
+        return -1;
+    void *p = realloc(*arr, nc * sz);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = (uint32_t)nc;
+    return 0;
+}
+
+static int grow_sz(void **arr, size_t *cap, size_t need, size_t sz)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 64;
+    while (nc < need)
+        nc *= 2;
+    void *p = realloc(*arr, nc * sz);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+static int addr_len(uint8_t family)
+{
+    return family == 6 ? 16 : 4;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if (a % b != 0 && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+/* ---- maps --------------------------------------------------------------- */
+
+static int pmap_init(pmap *m, size_t cap)
+{
+    m->hash = calloc(cap, sizeof(*m->hash));
+    m->val = calloc(cap, sizeof(*m->val));
+    m->cap = cap;
+    m->n = 0;
+    return m->hash && m->val ? 0 : -1;
+}
+
+static void pmap_free(pmap *m)
+{
+    free(m->hash);
+    free(m->val);
+    memset(m, 0, sizeof(*m));
+}
+
+typedef int (*pmap_eq_fn)(const void *val, const void *key);
+
+/* Slot holding key (val non-NULL) or the empty slot where it would go. */
+static size_t pmap_find(const pmap *m, uint64_t h, pmap_eq_fn eq, const void *key)
+{
+    size_t mask = m->cap - 1, j = (size_t)h & mask;
+    while (m->val[j] && !(m->hash[j] == h && eq(m->val[j], key)))
+        j = (j + 1) & mask;
+    return j;
+}
+
+static int pmap_put(pmap *m, uint64_t h, void *val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        pmap big;
+        if (pmap_init(&big, m->cap * 2) < 0) {
+            pmap_free(&big);
+            return -1;
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->val[i])
+                continue;
+            size_t j = (size_t)m->hash[i] & (big.cap - 1);
+            while (big.val[j])
+                j = (j + 1) & (big.cap - 1);
+            big.hash[j] = m->hash[i];
+            big.val[j] = m->val[i];
+        }
+        big.n = m->n;
+        pmap_free(m);
+        *m = big;
+    }
+    size_t mask = m->cap - 1, j = (size_t)h & mask;
+    while (m->val[j])
+        j = (j + 1) & mask;
+    m->hash[j] = h;
+    m->val[j] = val;
+    m->n++;
+    return 0;
+}
+
+static void pmap_del(pmap *m, size_t i)
+{
+    size_t mask = m->cap - 1, j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!m->val[j])
+            break;
+        size_t k = (size_t)m->hash[j] & mask;
+        /* move j back to i unless its home slot lies cyclically in (i, j] */
+        int stay = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (stay)
+            continue;
+        m->hash[i] = m->hash[j];
+        m->val[i] = m->val[j];
+        i = j;
+    }
+    m->val[i] = NULL;
+    m->n--;
+}
+
+static int conn_eq(const void *val, const void *key)
+{
+    return ((const cstate *)val)->rec.serial == *(const uint64_t *)key;
+}
+
+typedef struct host_key {
+    uint8_t family;
+    const uint8_t *addr;
+} host_key;
+
+static int host_eq(const void *val, const void *key)
+{
+    const host *h = val;
+    const host_key *k = key;
+    return h->family == k->family && !memcmp(h->addr, k->addr, (size_t)addr_len(k->family));
+}
+
+static uint64_t host_hash(uint8_t family, const uint8_t *addr)
+{
+    uint8_t a[16] = {0}, zero[16] = {0};
+    memcpy(a, addr, (size_t)addr_len(family));
+    return conntab_mix64(conntab_hash_addrs(family, a, zero));
+}
+
+/* ---- hosts -------------------------------------------------------------- */
+
+static host *host_get(correlator *c, uint8_t family, const uint8_t *addr)
+{
+    host_key k = {family, addr};
+    uint64_t h = host_hash(family, addr);
+    size_t j = pmap_find(&c->hosts, h, host_eq, &k);
+    if (c->hosts.val[j])
+        return c->hosts.val[j];
+    host *x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    x->hash = h;
+    x->family = family;
+    memcpy(x->addr, addr, (size_t)addr_len(family));
+    if (pmap_put(&c->hosts, h, x) < 0) {
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static void host_maybe_free(correlator *c, host *x)
+{
+    if (!x || x->n_in || x->n_ob)
+        return;
+    host_key k = {x->family, x->addr};
+    size_t j = pmap_find(&c->hosts, x->hash, host_eq, &k);
+    if (c->hosts.val[j] == x)
+        pmap_del(&c->hosts, j);
+    free(x->in);
+    free(x->ob);
+    free(x);
+}
+
+/* ---- connection states -------------------------------------------------- */
+
+static void cs_release(cstate *s);
+
+static void cs_clear_windows(correlator *c, cstate *s)
+{
+    c->windows_held -= s->n_win;
+    s->n_win = 0;
+}
+
+static void cs_maybe_free(correlator *c, cstate *s)
+{
+    if (!s->closed || s->own || s->n_cand_of || s->in_host)
+        return;
+    cs_clear_windows(c, s);
+    c->st.live--;
+    cs_release(s);
+}
+
+static long cs_win_find(const cstate *s, int64_t g)
+{
+    uint32_t lo = 0, hi = s->n_win;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->wg[mid] < g)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_win && s->wg[lo] == g ? (long)lo : -(long)lo - 1;
+}
+
+static int cs_win_insert(correlator *c, cstate *s, int64_t g, int nd, const float *emb)
+{
+    long at = cs_win_find(s, g);
+    if (at >= 0)
+        return 0;
+    uint32_t pos = (uint32_t)(-at - 1);
+    if (s->n_win == s->cap_win) {
+        uint32_t nc = s->cap_win ? s->cap_win * 2 : 8;
+        int64_t *wg = realloc(s->wg, nc * sizeof(*wg));
+        if (wg)
+            s->wg = wg;
+        int *wnd = realloc(s->wnd, nc * sizeof(*wnd));
+        if (wnd)
+            s->wnd = wnd;
+        float *we = realloc(s->wemb, (size_t)nc * c->E * sizeof(*we));
+        if (we)
+            s->wemb = we;
+        if (!wg || !wnd || !we)
+            return -1;
+        s->cap_win = nc;
+    }
+    uint32_t tail = s->n_win - pos;
+    memmove(s->wg + pos + 1, s->wg + pos, tail * sizeof(*s->wg));
+    memmove(s->wnd + pos + 1, s->wnd + pos, tail * sizeof(*s->wnd));
+    memmove(s->wemb + (size_t)(pos + 1) * c->E, s->wemb + (size_t)pos * c->E,
+            (size_t)tail * c->E * sizeof(float));
+    s->wg[pos] = g;
+    s->wnd[pos] = nd;
+    memcpy(s->wemb + (size_t)pos * c->E, emb, sizeof(float) * (size_t)c->E);
+    s->n_win++;
+    c->windows_held++;
+    if (c->windows_held > c->st.peak_windows)
+        c->st.peak_windows = c->windows_held;
+    return 0;
+}
+
+/* Drops the window vectors no pending hop of s needs any more. */
+static void cs_prune_windows(correlator *c, cstate *s)
+{
+    int64_t lo = INT64_MAX;
+    if (s->own)
+        lo = s->own->g0;
+    for (uint32_t i = 0; i < s->n_cand_of; i++)
+        if (s->cand_of[i]->g0 < lo)
+            lo = s->cand_of[i]->g0;
+    uint32_t k = 0;
+    while (k < s->n_win && s->wg[k] < lo)
+        k++;
+    if (k == 0)
+        return;
+    uint32_t rest = s->n_win - k;
+    memmove(s->wg, s->wg + k, rest * sizeof(*s->wg));
+    memmove(s->wnd, s->wnd + k, rest * sizeof(*s->wnd));
+    memmove(s->wemb, s->wemb + (size_t)k * c->E, (size_t)rest * c->E * sizeof(float));
+    s->n_win = rest;
+    c->windows_held -= k;
+}
+
+static void cand_of_remove(cstate *s, const obs *b)
+{
+    for (uint32_t i = 0; i < s->n_cand_of; i++) {
+        if (s->cand_of[i] == b) {
+            s->cand_of[i] = s->cand_of[--s->n_cand_of];
+            return;
+        }
+    }
+}
+
+static void in_list_remove(correlator *c, cstate *s)
+{
+    host *h = s->in_host;
+    if (!h)
+        return;
+    uint32_t i = s->in_pos;
+    h->in[i] = h->in[--h->n_in];
+    if (i < h->n_in)
+        h->in[i]->in_pos = i;
+    s->in_host = NULL;
+    host_maybe_free(c, h);
+}
+
+/* ---- pending hops ------------------------------------------------------- */
+
+static int add_cand(obs *b, cstate *x)
+{
+    if (grow((void **)&b->cands, &b->cap, (size_t)b->n + 1, sizeof(*b->cands)) < 0 ||
+        grow((void **)&x->cand_of, &x->cap_cand_of, (size_t)x->n_cand_of + 1,
+             sizeof(*x->cand_of)) < 0)
+        return -1;
+    b->cands[b->n++] = (cand){x, CAND_PENDING, 0.0};
+    b->n_pending++;
+    x->cand_of[x->n_cand_of++] = b;
+    return 0;
+}
+
+/* Unlinks b from its host, the pending list and its legs, and frees it;
+ * legs no longer needed are freed. */
+static void obs_free(correlator *c, obs *b)
+{
+    host *h = b->h;
+    uint32_t i = b->h_pos;
+    h->ob[i] = h->ob[--h->n_ob];
+    if (i < h->n_ob)
+        h->ob[i]->h_pos = i;
+    size_t p = b->p_pos;
+    c->pending[p] = c->pending[--c->n_pending];
+    if (p < c->n_pending)
+        c->pending[p]->p_pos = p;
+    for (uint32_t k = 0; k < b->n; k++) {
+        cstate *x = b->cands[k].c;
+        cand_of_remove(x, b);
+        cs_prune_windows(c, x);
+        cs_maybe_free(c, x);
+    }
+    cstate *o = b->o;
+    o->own = NULL;
+    free(b->cands);
+    free(b);
+    cs_prune_windows(c, o);
+    host_maybe_free(c, h);
+    cs_maybe_free(c, o);
+}
+
+static int same_addr(uint8_t family, const uint8_t *a, const uint8_t *b)
+{
+    return !memcmp(a, b, (size_t)addr_len(family));
+}
+
+/* Enters s in its roles: inbound leg of its responder, outbound leg (a new
+ * pending hop) of its originator. */
+static int cs_register(correlator *c, cstate *s, char *errbuf)
+{
+    const conntab_record *r = &s->rec;
+    host *hi = host_get(c, r->family, r->resp_h);
+    if (!hi || grow((void **)&hi->in, &hi->cap_in, (size_t)hi->n_in + 1, sizeof(*hi->in)) < 0)
+        goto nomem;
+    s->in_host = hi;
+    s->in_pos = hi->n_in;
+    hi->in[hi->n_in++] = s;
+    for (uint32_t i = 0; i < hi->n_ob; i++) {
+        obs *b = hi->ob[i];
+        const conntab_record *ro = &b->o->rec;
+        if (b->o == s || r->start_us > ro->start_us + c->cand.max_lead_us ||
+            same_addr(r->family, ro->resp_h, r->orig_h))
+            continue;
+        if (add_cand(b, s) < 0)
+            goto nomem;
+    }
+
+    host *ho = host_get(c, r->family, r->orig_h);
+    obs *b = calloc(1, sizeof(*b));
+    if (!ho || !b ||
+        grow((void **)&ho->ob, &ho->cap_ob, (size_t)ho->n_ob + 1, sizeof(*ho->ob)) < 0 ||
+        grow_sz((void **)&c->pending, &c->cap_pending, c->n_pending + 1, sizeof(*c->pending)) < 0) {
+        free(b);
+        host_maybe_free(c, ho);
+        goto nomem;
+    }
+    b->o = s;
+    b->h = ho;
+    b->g0 = connfeat_first_window(&c->enc->cfg.feat, r->start_us);
+    b->h_pos = ho->n_ob;
+    ho->ob[ho->n_ob++] = b;
+    b->p_pos = c->n_pending;
+    c->pending[c->n_pending++] = b;
+    if (c->n_pending > c->st.peak_pending)
+        c->st.peak_pending = c->n_pending;
+    s->own = b;
+    for (uint32_t i = 0; i < ho->n_in; i++) {
+        cstate *x = ho->in[i];
+        if (x == s || same_addr(r->family, r->resp_h, x->rec.orig_h))
+            continue;
+        if (add_cand(b, x) < 0)
+            goto nomem;
+    }
+    return SS_OK;
+nomem:
+    return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
+}
+
+/* Takes s out of every role (its pending hop and candidacies are dropped). */
+static void cs_unregister(correlator *c, cstate *s)
+{
+    in_list_remove(c, s);
+    for (uint32_t i = 0; i < s->n_cand_of; i++) {
+        obs *b = s->cand_of[i];
+        for (uint32_t k = 0; k < b->n; k++) {
+            if (b->cands[k].c == s && b->cands[k].state == CAND_PENDING) {
+                b->cands[k].state = CAND_DROPPED;
+                b->n_pending--;
+            }
+        }
+        /* the candidate entry stays (dropped) until b is freed; keep the
+         * back link so obs_free finds it */
+    }
+    if (s->own) {
+        obs_free(c, s->own); /* s is open, so it stays */
+    }
+    cs_clear_windows(c, s);
+}
+
+/* ---- windows and scores ------------------------------------------------- */
+
+typedef struct need_ent {
+    cstate *c;
+    int64_t g;
+} need_ent;
+
+static int need_push(correlator *c, cstate *x, int64_t g)
+{
+    if (cs_win_find(x, g) >= 0)
+        return 0;
+    if (grow_sz((void **)&c->need, &c->cap_need, c->n_need + 1, sizeof(*c->need)) < 0)
+        return -1;
+    c->need[c->n_need++] = (need_ent){x, g};
+    return 0;
+}
+
+static int need_cmp(const void *pa, const void *pb)
+{
+    const need_ent *a = pa, *b = pb;
+    if (a->c->rec.serial != b->c->rec.serial)
+        return a->c->rec.serial < b->c->rec.serial ? -1 : 1;
+    return (a->g > b->g) - (a->g < b->g);
+}
+
+/* Embeds every window up to g_upto that a pending hop needs and lacks. */
+static int embed_needed(correlator *c, int64_t g_upto, char *errbuf)
+{
+    c->n_need = 0;
+    for (size_t p = 0; p < c->n_pending; p++) {
+        obs *b = c->pending[p];
+        int64_t hi = b->g0 + c->K - 1;
+        if (hi > g_upto)
+            hi = g_upto;
+        /* the outbound's own windows while a candidate may need them (one
+         * may still join until max_lead has passed: its ring is gone then) */
+        int own = b->n_pending > 0 || c->now < b->o->rec.start_us + c->cand.max_lead_us;
+        const connfeat_config *f = &c->enc->cfg.feat;
+        for (int64_t g = b->g0; g <= hi; g++) {
+            /* a hop is scored on its first window, then on those starting
+             * before either leg's last packet: none past a closed leg's end */
+            int64_t w0 = connfeat_window_start(f, g);
+            if (g > b->g0 && b->o->closed && b->o->rec.end_us < w0)
+                break;
+            if (own && need_push(c, b->o, g) < 0)
+                goto nomem;
+            for (uint32_t k = 0; k < b->n; k++) {
+                const cand *d = &b->cands[k];
+                if (d->state != CAND_PENDING ||
+                    (g > b->g0 && d->c->closed && d->c->rec.end_us < w0))
+                    continue;
+                if (need_push(c, d->c, g) < 0)
+                    goto nomem;
+            }
+        }
+    }
+    if (c->n_need == 0)
+        return SS_OK;
+    need_ent *ne = c->need;
+    qsort(ne, c->n_need, sizeof(*ne), need_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < c->n_need; i++)
+        if (u == 0 || ne[u - 1].c != ne[i].c || ne[u - 1].g != ne[i].g)
+            ne[u++] = ne[i];
+    size_t cap = c->cap_e;
+    if (grow_sz((void **)&c->e_recs, &cap, u, sizeof(*c->e_recs)) < 0)
+        goto nomem;
+    int64_t *w0 = realloc(c->e_w0, cap * sizeof(*w0));
+    if (w0)
+        c->e_w0 = w0;
+    float *emb = realloc(c->e_emb, cap * (size_t)c->E * sizeof(*emb));
+    if (emb)
+        c->e_emb = emb;
+    int *nd = realloc(c->e_nd, cap * sizeof(*nd));
+    if (nd)
+        c->e_nd = nd;
+    if (!w0 || !emb || !nd)
+        goto nomem;
+    c->cap_e = cap;
+    for (size_t i = 0; i < u; i++) {
+        cstate *x = ne[i].c;
+        x->rec.pkts = x->ring;
+        x->rec.n_pkts = x->n_ring;
+        c->e_recs[i] = &x->rec;
+        c->e_w0[i] = connfeat_window_start(&c->enc->cfg.feat, ne[i].g);
+    }
+    double t0 = now_s();
+    int rc = encoder_embed_windows(c->e_emb, c->e_nd, c->enc, c->e_recs, c->e_w0, u, errbuf);
+    c->st.embed_s += now_s() - t0;
+    if (rc < 0)
+        return rc;
+    c->st.windows += u;
+    for (size_t i = 0; i < u; i++)
+        if (cs_win_insert(c, ne[i].c, ne[i].g, c->e_nd[i], c->e_emb + i * (size_t)c->E) < 0)
+            goto nomem;
+    return SS_OK;
+nomem:
+    return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory for window vectors");
+}
+
+/* Tries to score candidate d of b; leaves it pending when something it
+ * depends on is not known yet. */
+static void try_final(correlator *c, obs *b, cand *d)
+{
+    const cstate *o = b->o, *x = d->c;
+    const conntab_record *ro = &o->rec, *ri = &x->rec;
+    const connfeat_config *f = &c->enc->cfg.feat;
+    uint64_t po = ro->orig_pkts + ro->resp_pkts, pi = ri->orig_pkts + ri->resp_pkts;
+    if ((po < c->cand.min_pkts && !o->closed) || (pi < c->cand.min_pkts && !x->closed))
+        return;
+    if (po < c->cand.min_pkts || pi < c->cand.min_pkts)
+        goto drop;
+    int64_t beg = ri->start_us > ro->start_us ? ri->start_us : ro->start_us;
+    int64_t w_last = connfeat_window_start(f, b->g0 + c->K - 1);
+    int64_t need_t = beg + c->cand.min_overlap_us > w_last ? beg + c->cand.min_overlap_us
+                                                           : w_last;
+    int64_t m = ri->end_us < ro->end_us ? ri->end_us : ro->end_us;
+    int beyond = m >= need_t; /* both legs sent past everything the pair depends on */
+    if (!beyond && !((ri->end_us == m && x->closed) || (ro->end_us == m && o->closed)))
+        return;
+    if (!beyond && m - beg < c->cand.min_overlap_us)
+        goto drop;
+    int k = 1;
+    while (k < c->K && (beyond || connfeat_window_start(f, b->g0 + k) <= m))
+        k++;
+    if (b->g0 + k - 1 > c->g_done)
+        return;
+    double sum = 0;
+    int used = 0;
+    for (int j = 0; j < k; j++) {
+        long a = cs_win_find(x, b->g0 + j), e = cs_win_find(o, b->g0 + j);
+        if (a < 0 || e < 0)
+            return; /* embedded at the next window's close */
+        if (x->wnd[a] == 0 && o->wnd[e] == 0)
+            continue;
+        sum += cblas_sdot(c->E, x->wemb + (size_t)a * c->E, 1, o->wemb + (size_t)e * c->E, 1);
+        used++;
+    }
+    d->score = lstm_method_hop_score(sum, used);
+    d->state = CAND_FINAL;
+    b->n_pending--;
+    return;
+drop:
+    d->state = CAND_DROPPED;
+    b->n_pending--;
+}
+
+typedef struct gent {
+    const conntab_record *r;
+    double s;
+} gent;
+
+static int gent_cmp(const void *pa, const void *pb)
+{
+    const conntab_record *a = ((const gent *)pa)->r, *b = ((const gent *)pb)->r;
+    if (a->start_us != b->start_us)
+        return a->start_us < b->start_us ? -1 : 1;
+    return (a->serial > b->serial) - (a->serial < b->serial);
+}
+
+static int emit_group(correlator *c, obs *b, char *errbuf)
+{
+    size_t n = 0;
+    gent *ge = malloc(((size_t)b->n + 1) * sizeof(*ge));
+    if (!ge)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
+    for (uint32_t k = 0; k < b->n; k++) {
+        if (b->cands[k].state != CAND_FINAL)
+            continue;
+        cstate *x = b->cands[k].c;
+        x->rec.pkts = NULL;
+        x->rec.n_pkts = 0;
+        ge[n++] = (gent){&x->rec, b->cands[k].score};
+    }
+    qsort(ge, n, sizeof(*ge), gent_cmp);
+    size_t cap = c->cap_g;
+    if (grow_sz((void **)&c->g_in, &cap, n + 1, sizeof(*c->g_in)) < 0) {
+        free(ge);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
+    }
+    double *sc = realloc(c->g_score, cap * sizeof(*sc));
+    if (!sc) {
+        free(ge);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
+    }
+    c->g_score = sc;
+    c->cap_g = cap;
+    for (size_t i = 0; i < n; i++) {
+        c->g_in[i] = ge[i].r;
+        c->g_score[i] = ge[i].s;
+    }
+    free(ge);
+    b->o->rec.pkts = NULL;
+    b->o->rec.n_pkts = 0;
+    correlator_group g = {&b->o->rec, n, c->g_in, c->g_score};
+    c->st.outbound++;
+    c->st.pairs += n;
+    int rc = c->emit ? c->emit(c->ctx, &g, errbuf) : SS_OK;
+    obs_free(c, b);
+    return rc;
+}
+
+/* Scores what can be scored and emits the hops whose candidates are all final. */
+static int resolve(correlator *c, int finishing, char *errbuf)
+{
+    for (size_t p = c->n_pending; p-- > 0;) {
+        if (p >= c->n_pending)
+            continue;
+        obs *b = c->pending[p];
+        if (!finishing && c->now < b->o->rec.start_us + c->cand.max_lead_us)
+            continue;
+        for (uint32_t k = 0; k < b->n; k++)
+            if (b->cands[k].state == CAND_PENDING)
+                try_final(c, b, &b->cands[k]);
+        if (b->n_pending == 0) {
+            int rc = emit_group(c, b, errbuf);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return SS_OK;
+}
+
+/* Moves the clock to t: embeds the windows that closed, then resolves. */
+static int advance(correlator *c, int64_t t, char *errbuf)
+{
+    const int64_t W = c->W, S = c->S;
+    if (!c->have_now) {
+        c->have_now = 1;
+        c->now = t;
+        c->g_done = floor_div(t - W, S);
+        return SS_OK;
+    }
+    if (t > c->now)
+        c->now = t;
+    int changed = 0;
+    if (c->n_pending == 0) {
+        int64_t g = floor_div(c->now - W, S);
+        if (g > c->g_done)
+            c->g_done = g;
+    }
+    while ((c->g_done + 1) * S + W <= c->now) {
+        int rc = embed_needed(c, c->g_done + 1, errbuf);
+        if (rc < 0)
+            return rc;
+        c->g_done++;
+        changed = 1;
+    }
+    return changed ? resolve(c, 0, errbuf) : SS_OK;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+int correlator_create(correlator **out, const encoder *enc, const candidates_config *cand_cfg,
+                      correlator_emit_fn emit, void *ctx, char *errbuf)
+{
+    *out = NULL;
+    correlator *c = calloc(1, sizeof(*c));
+    if (!c)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
+    if (cand_cfg)
+        c->cand = *cand_cfg;
+    else
+        candidates_config_default(&c->cand);
+    if (c->cand.min_overlap_us < 0 || c->cand.max_lead_us < 0) {
+        free(c);
+        return ss_errf(errbuf, SS_ERR_ARG, "minimum overlap and maximum lead must not be negative");
+    }
+    const connfeat_config *f = &enc->cfg.feat;
+    c->enc = enc;
+    c->emit = emit;
+    c->ctx = ctx;
+    c->W = f->window_us;
+    c->S = f->stride_us;
+    c->K = f->max_windows;
+    c->E = enc->cfg.dim;
+    c->cap_per_window = f->kind == CONNFEAT_KIND_SEQ ? f->steps : 1 << 16;
+    if (pmap_init(&c->conns, 1024) < 0 || pmap_init(&c->hosts, 1024) < 0) {
+        correlator_destroy(c);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
+    }
+    *out = c;
+    return SS_OK;
+}
+
+static uint64_t serial_hash(uint64_t serial)
+{
+    return conntab_mix64(serial + 0x9e3779b97f4a7c15ULL);
+}
+
+/* Keeps pkt in s's ring when a window still open may read it. */
+static int ring_append(correlator *c, cstate *s, const conntab_pkt *pkt)
+{
+    const connfeat_config *f = &c->enc->cfg.feat;
+    int control = (pkt->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_FIN | PACKET_TCP_RST)) != 0;
+    if (pkt->retrans || (pkt->payload_len == 0 && !control))
+        return 0;
+    int64_t t = s->rec.start_us + pkt->dt_us;
+    int64_t gq = connfeat_first_window(f, t); /* the newest window holding t */
+    if (s->n_ring == 0 || gq != s->ring_g) {
+        /* once per stride: drop what only embedded windows could read, and
+         * count what the newest window already holds */
+        int64_t keep_from = connfeat_window_start(f, c->g_done + 1) - s->rec.start_us;
+        uint32_t k = 0;
+        while (k < s->n_ring && s->ring[k].dt_us < keep_from)
+            k++;
+        if (k) {
+            memmove(s->ring, s->ring + k, (s->n_ring - k) * sizeof(*s->ring));
+            s->n_ring -= k;
+        }
+        int64_t newest = connfeat_window_start(f, gq) - s->rec.start_us;
+        uint32_t from = s->n_ring;
+        while (from > 0 && s->ring[from - 1].dt_us >= newest)
+            from--;
+        s->ring_g = gq;
+        s->ring_count = s->n_ring - from;
+    }
+    /* at most cap_per_window packets of the newest window: the encoder reads
+     * no more of a window (older windows hold these and earlier ones) */
+    if (s->ring_count >= (uint32_t)c->cap_per_window)
+        return 0;
+    if (grow((void **)&s->ring, &s->cap_ring, (size_t)s->n_ring + 1, sizeof(*s->ring)) < 0)
+        return -1;
+    s->ring[s->n_ring++] = *pkt;
+    s->ring_count++;
+    return 0;
+}
+
+static void copy_rec(cstate *s, const conntab_record *rec)
+{
+    s->rec = *rec;
+    s->rec.pkts = s->ring;
+    s->rec.n_pkts = s->n_ring;
+}
+
+int correlator_watch(void *ctx, const conntab_record *rec, const conntab_pkt *pkt, int created,
+                     char *errbuf)
+{
+    correlator *c = ctx;
+    if (rec->proto != 6)
+        return SS_OK;
+    int rc = advance(c, rec->start_us + pkt->dt_us, errbuf);
+    if (rc < 0)
+        return rc;
+    cstate *s;
+    if (created) {
+        s = calloc(1, sizeof(*s));
+        if (!s || pmap_put(&c->conns, serial_hash(rec->serial), s) < 0) {
+            free(s);
+            return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
+        }
+        copy_rec(s, rec);
+        c->st.conns++;
+        if (++c->st.live > c->st.peak_live)
+            c->st.peak_live = c->st.live;
+        if ((rc = cs_register(c, s, errbuf)) < 0)
+            return rc;
+    } else {
+        size_t j = pmap_find(&c->conns, serial_hash(rec->serial), conn_eq, &rec->serial);
+        s = c->conns.val[j];
+        if (!s)
+            return SS_OK;
+        int flipped = rec->orig_p != s->rec.orig_p ||
+                      !same_addr(rec->family, rec->orig_h, s->rec.orig_h);
+        if (flipped) {
+            cs_unregister(c, s);
+            for (uint32_t i = 0; i < s->n_ring; i++)
+                s->ring[i].dir ^= 1;
+            copy_rec(s, rec);
+            if ((rc = cs_register(c, s, errbuf)) < 0)
+                return rc;
+        } else {
+            copy_rec(s, rec);
+        }
+    }
+    if (ring_append(c, s, pkt) < 0)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory for packets");
+    s->rec.n_pkts = s->n_ring;
+    s->rec.pkts = s->ring;
+    return SS_OK;
+}
+
+int correlator_conn_end(correlator *c, const conntab_record *rec, char *errbuf)
+{
+    (void)errbuf;
+    if (rec->proto != 6)
+        return SS_OK;
+    size_t j = pmap_find(&c->conns, serial_hash(rec->serial), conn_eq, &rec->serial);
+    cstate *s = c->conns.val[j];
+    if (!s)
+        return SS_OK;
+    pmap_del(&c->conns, j);
+    copy_rec(s, rec);
+    s->closed = 1;
+    in_list_remove(c, s);
+    cs_maybe_free(c, s);
+    return SS_OK;
+}
+
+int correlator_finish(correlator *c, char *errbuf)
+{
+    while (c->n_pending > 0) {
+        int rc = embed_needed(c, c->g_done, errbuf);
+        if (rc < 0)
+            return rc;
+        if ((rc = resolve(c, 1, errbuf)) < 0)
+            return rc;
+        if (c->n_pending == 0)
+            break;
+        int64_t last = INT64_MIN;
+        for (size_t p = 0; p < c->n_pending; p++)
+            if (c->pending[p]->g0 + c->K > last)
+                last = c->pending[p]->g0 + c->K;
+        if (c->g_done > last)
+            return ss_errf(errbuf, SS_ERR_INTERNAL,
+                           "correlator: %zu hops still pending at the end of input",
+                           c->n_pending);
+        c->g_done++;
+    }
+    return SS_OK;
+}
+
+typedef struct read_ctx {
+    correlator *c;
+} read_ctx;
+
+static int read_emit(void *ctx, const conntab_record *rec, char *errbuf)
+{
+    return correlator_conn_end(((read_ctx *)ctx)->c, rec, errbuf);
+}
+
+int correlator_read_files(correlator *c, const char *const *paths, size_t n,
+                          const conntab_config *tab, pcapsrc_warn_fn warn, void *warn_ctx,
+                          char *errbuf)
+{
+    conntab_config tc;
+    if (tab)
+        tc = *tab;
+    else
+        conntab_config_default(&tc);
+    tc.max_pkts = 0;
+    tc.watch = correlator_watch;
+    tc.watch_ctx = c;
+    pcapsrc *src = NULL;
+    conntab *t = NULL;
+    read_ctx rc_ctx = {c};
+    int rc = pcapsrc_open(&src, paths, n, warn, warn_ctx, errbuf);
+    if (rc < 0)
+        return rc;
+    rc = conntab_create(&t, &tc, read_emit, &rc_ctx, errbuf);
+    if (rc < 0)
+        goto done;
+    packet_t batch[CONNTAB_BATCH];
+    size_t nb = 0;
+    for (;;) {
+        int r = pcapsrc_next_packet(src, &batch[nb], NULL, errbuf);
+        if (r > 0)
+            nb++;
+        if (nb == CONNTAB_BATCH || (r <= 0 && nb > 0)) {
+            rc = conntab_add_batch(t, batch, nb, errbuf);
+            if (rc < 0)
+                goto done;
+            nb = 0;
+        }
+        if (r < 0) {
+            rc = r;
+            goto done;
+        }
+        if (r == 0)
+            break;
+    }
+    if ((rc = conntab_flush(t, errbuf)) < 0)
+        goto done;
+    rc = correlator_finish(c, errbuf);
+done:
+    conntab_destroy(t);
+    pcapsrc_close(src);
+    return rc;
+}
+
+void correlator_get_stats(const correlator *c, correlator_stats *st)
+{
+    *st = c->st;
+}
+
+static void cs_release(cstate *s)
+{
+    free(s->ring);
+    free(s->wg);
+    free(s->wnd);
+    free(s->wemb);
+    free(s->cand_of);
+    free(s);
+}
+
+void correlator_destroy(correlator *c)
+{
+    if (!c)
+        return;
+    /* every state is either open (in the map) or held by a pending hop:
+     * collect each once, then free */
+    size_t n = 0, cap = 0;
+    cstate **all = NULL;
+    int ok = 1;
+    for (size_t p = 0; p < c->n_pending && ok; p++) {
+        obs *b = c->pending[p];
+        for (uint32_t k = 0; k <= b->n && ok; k++) {
+            cstate *x = k < b->n ? b->cands[k].c : b->o;
+            if (x->mark)
+                continue;
+            x->mark = 1;
+            if (grow_sz((void **)&all, &cap, n + 1, sizeof(*all)) < 0)
+                ok = 0;
+            else
+                all[n++] = x;
+        }
+    }
+    for (size_t i = 0; i < c->conns.cap && ok; i++) {
+        cstate *x = c->conns.val ? c->conns.val[i] : NULL;
+        if (!x || x->mark)
+            continue;
+        x->mark = 1;
+        if (grow_sz((void **)&all, &cap, n + 1, sizeof(*all)) < 0)
+            ok = 0;
+        else
+            all[n++] = x;
+    }
+    for (size_t i = 0; i < n; i++)
+        cs_release(all[i]);
+    free(all);
+    for (size_t p = 0; p < c->n_pending; p++) {
+        free(c->pending[p]->cands);
+        free(c->pending[p]);
+    }
+    for (size_t i = 0; i < c->hosts.cap; i++) {
+        host *h = c->hosts.val ? c->hosts.val[i] : NULL;
+        if (!h)
+            continue;
+        free(h->in);
+        free(h->ob);
+        free(h);
+    }
+    pmap_free(&c->conns);
+    pmap_free(&c->hosts);
+    free(c->pending);
+    free(c->need);
+    free(c->e_recs);
+    free(c->e_w0);
+    free(c->e_emb);
+    free(c->e_nd);
+    free(c->g_in);
+    free(c->g_score);
+    free(c);
+}
