@@ -11,6 +11,12 @@
 #include "packet.h"
 #include "status.h"
 
+/* Windows embedded per encoder call, and how many grid strides a queued
+ * window may wait for the batch to fill (it delays scoring by that much
+ * capture time). */
+#define CORRELATOR_BATCH 256
+#define CORRELATOR_MAX_WAIT 8
+
 typedef struct obs obs;
 typedef struct host host;
 
@@ -31,6 +37,7 @@ typedef struct cstate {
     host *in_host;               /* host whose inbound list holds it */
     uint32_t in_pos;
     int closed;                  /* conntab emitted it */
+    uint32_t n_buffered;         /* its windows waiting in the encoder batch */
     int mark;                    /* correlator_destroy: already collected */
 } cstate;
 
@@ -81,15 +88,19 @@ struct correlator {
     obs **pending;
     size_t n_pending, cap_pending;
     int have_now;
+    int late;        /* a hop started in a window already closed */
     int64_t now, g_done;
     /* scratch */
     struct need_ent *need;
     size_t n_need, cap_need;
-    const conntab_record **e_recs;
-    int64_t *e_w0;
-    float *e_emb;
-    int *e_nd;
-    size_t cap_e;
+    /* windows waiting to be embedded together (one encoder batch) */
+    float *b_inp;    /* CORRELATOR_BATCH x T x C standardised inputs */
+    int *b_len, *b_nd;
+    cstate **b_cs;
+    int64_t *b_g;
+    float *b_emb, *b_acts;
+    size_t b_n;
+    int64_t b_since; /* g_done when the oldest waiting window was added */
     const conntab_record **g_in;
     double *g_score;
     size_t cap_g;
@@ -302,7 +313,7 @@ static void cs_clear_windows(correlator *c, cstate *s)
 
 static void cs_maybe_free(correlator *c, cstate *s)
 {
-    if (!s->closed || s->own || s->n_cand_of || s->in_host)
+    if (!s->closed || s->own || s->n_cand_of || s->in_host || s->n_buffered)
         return;
     cs_clear_windows(c, s);
     c->st.live--;
@@ -483,6 +494,8 @@ static int cs_register(correlator *c, cstate *s, char *errbuf)
     b->o = s;
     b->h = ho;
     b->g0 = connfeat_first_window(&c->enc->cfg.feat, r->start_us);
+    if (c->have_now && b->g0 <= c->g_done)
+        c->late = 1;
     b->h_pos = ho->n_ob;
     ho->ob[ho->n_ob++] = b;
     b->p_pos = c->n_pending;
@@ -548,7 +561,36 @@ static int need_cmp(const void *pa, const void *pb)
     return (a->g > b->g) - (a->g < b->g);
 }
 
-/* Embeds every window up to g_upto that a pending hop needs and lacks. */
+/* Runs the encoder on the waiting windows and fills their placeholders. */
+static int flush_batch(correlator *c, char *errbuf)
+{
+    if (c->b_n == 0)
+        return SS_OK;
+    double t0 = now_s();
+    int rc = encoder_forward(c->b_emb, c->b_acts, c->b_inp, c->b_len, c->enc, (int)c->b_n,
+                             errbuf);
+    c->st.embed_s += now_s() - t0;
+    if (rc < 0)
+        return rc;
+    c->st.windows += c->b_n;
+    for (size_t i = 0; i < c->b_n; i++) {
+        cstate *x = c->b_cs[i];
+        long a = cs_win_find(x, c->b_g[i]);
+        if (a >= 0 && x->wnd[a] < 0) {
+            x->wnd[a] = c->b_nd[i];
+            memcpy(x->wemb + (size_t)a * c->E, c->b_emb + i * (size_t)c->E,
+                   sizeof(float) * (size_t)c->E);
+        }
+        /* its last waiting window: it may go now (no later entry names it) */
+        if (--x->n_buffered == 0)
+            cs_maybe_free(c, x);
+    }
+    c->b_n = 0;
+    return SS_OK;
+}
+
+/* Queues for embedding every window up to g_upto that a pending hop needs
+ * and lacks (the encoder runs when CORRELATOR_BATCH are waiting). */
 static int embed_needed(correlator *c, int64_t g_upto, char *errbuf)
 {
     c->n_need = 0;
@@ -587,37 +629,29 @@ static int embed_needed(correlator *c, int64_t g_upto, char *errbuf)
     for (size_t i = 0; i < c->n_need; i++)
         if (u == 0 || ne[u - 1].c != ne[i].c || ne[u - 1].g != ne[i].g)
             ne[u++] = ne[i];
-    size_t cap = c->cap_e;
-    if (grow_sz((void **)&c->e_recs, &cap, u, sizeof(*c->e_recs)) < 0)
-        goto nomem;
-    int64_t *w0 = realloc(c->e_w0, cap * sizeof(*w0));
-    if (w0)
-        c->e_w0 = w0;
-    float *emb = realloc(c->e_emb, cap * (size_t)c->E * sizeof(*emb));
-    if (emb)
-        c->e_emb = emb;
-    int *nd = realloc(c->e_nd, cap * sizeof(*nd));
-    if (nd)
-        c->e_nd = nd;
-    if (!w0 || !emb || !nd)
-        goto nomem;
-    c->cap_e = cap;
+    const int T = c->enc->cfg.feat.steps, C = CONNFEAT_CHANNELS;
     for (size_t i = 0; i < u; i++) {
         cstate *x = ne[i].c;
         x->rec.pkts = x->ring;
         x->rec.n_pkts = x->n_ring;
-        c->e_recs[i] = &x->rec;
-        c->e_w0[i] = connfeat_window_start(&c->enc->cfg.feat, ne[i].g);
-    }
-    double t0 = now_s();
-    int rc = encoder_embed_windows(c->e_emb, c->e_nd, c->enc, c->e_recs, c->e_w0, u, errbuf);
-    c->st.embed_s += now_s() - t0;
-    if (rc < 0)
-        return rc;
-    c->st.windows += u;
-    for (size_t i = 0; i < u; i++)
-        if (cs_win_insert(c, ne[i].c, ne[i].g, c->e_nd[i], c->e_emb + i * (size_t)c->E) < 0)
+        size_t k = c->b_n;
+        float *inp = c->b_inp + k * (size_t)T * C;
+        c->b_len[k] = encoder_window_input(inp, &c->b_nd[k], c->enc, &x->rec,
+                                           connfeat_window_start(&c->enc->cfg.feat, ne[i].g));
+        c->b_cs[k] = x;
+        c->b_g[k] = ne[i].g;
+        /* a placeholder (n_data -1) until the batch runs */
+        if (cs_win_insert(c, x, ne[i].g, -1, c->b_emb) < 0)
             goto nomem;
+        x->n_buffered++;
+        if (c->b_n++ == 0)
+            c->b_since = c->g_done;
+        if (c->b_n == CORRELATOR_BATCH) {
+            int rc = flush_batch(c, errbuf);
+            if (rc < 0)
+                return rc;
+        }
+    }
     return SS_OK;
 nomem:
     return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory for window vectors");
@@ -654,8 +688,8 @@ static void try_final(correlator *c, obs *b, cand *d)
     int used = 0;
     for (int j = 0; j < k; j++) {
         long a = cs_win_find(x, b->g0 + j), e = cs_win_find(o, b->g0 + j);
-        if (a < 0 || e < 0)
-            return; /* embedded at the next window's close */
+        if (a < 0 || e < 0 || x->wnd[a] < 0 || o->wnd[e] < 0)
+            return; /* queued at the next window's close, or waiting in the batch */
         if (x->wnd[a] == 0 && o->wnd[e] == 0)
             continue;
         sum += cblas_sdot(c->E, x->wemb + (size_t)a * c->E, 1, o->wemb + (size_t)e * c->E, 1);
@@ -759,16 +793,38 @@ static int advance(correlator *c, int64_t t, char *errbuf)
     if (t > c->now)
         c->now = t;
     int changed = 0;
-    if (c->n_pending == 0) {
-        int64_t g = floor_div(c->now - W, S);
-        if (g > c->g_done)
-            c->g_done = g;
-    }
-    while ((c->g_done + 1) * S + W <= c->now) {
+    int64_t target = floor_div(c->now - W, S); /* the last window now closed */
+    while (c->g_done < target) {
+        /* past the last window a pending hop needs, nothing is left to
+         * embed: jump (a capture's clock may leap by years) */
+        int64_t last = INT64_MIN;
+        for (size_t p = 0; p < c->n_pending; p++)
+            if (c->pending[p]->g0 + c->K - 1 > last)
+                last = c->pending[p]->g0 + c->K - 1;
+        if (c->g_done >= last) {
+            c->g_done = target;
+            changed = 1;
+            break;
+        }
         int rc = embed_needed(c, c->g_done + 1, errbuf);
         if (rc < 0)
             return rc;
         c->g_done++;
+        changed = 1;
+    }
+    if (c->b_n > 0 && c->g_done - c->b_since >= CORRELATOR_MAX_WAIT) {
+        int rc = flush_batch(c, errbuf);
+        if (rc < 0)
+            return rc;
+        changed = 1;
+    }
+    if (c->late) {
+        /* hops that started in windows already closed (the clock went back,
+         * or leapt ahead before): embed what they can have now */
+        c->late = 0;
+        int rc = embed_needed(c, c->g_done, errbuf);
+        if (rc < 0)
+            return rc;
         changed = 1;
     }
     return changed ? resolve(c, 0, errbuf) : SS_OK;
@@ -800,7 +856,16 @@ int correlator_create(correlator **out, const encoder *enc, const candidates_con
     c->K = f->max_windows;
     c->E = enc->cfg.dim;
     c->cap_per_window = f->kind == CONNFEAT_KIND_SEQ ? f->steps : 1 << 16;
-    if (pmap_init(&c->conns, 1024) < 0 || pmap_init(&c->hosts, 1024) < 0) {
+    const size_t B = CORRELATOR_BATCH, T = (size_t)f->steps;
+    c->b_inp = malloc(B * T * CONNFEAT_CHANNELS * sizeof(float));
+    c->b_len = malloc(B * sizeof(int));
+    c->b_nd = malloc(B * sizeof(int));
+    c->b_cs = malloc(B * sizeof(cstate *));
+    c->b_g = malloc(B * sizeof(int64_t));
+    c->b_emb = malloc(B * (size_t)c->E * sizeof(float));
+    c->b_acts = malloc(encoder_acts_size(enc, (int)B) * sizeof(float));
+    if (!c->b_inp || !c->b_len || !c->b_nd || !c->b_cs || !c->b_g || !c->b_emb || !c->b_acts ||
+        pmap_init(&c->conns, 1024) < 0 || pmap_init(&c->hosts, 1024) < 0) {
         correlator_destroy(c);
         return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
     }
@@ -926,7 +991,7 @@ int correlator_finish(correlator *c, char *errbuf)
 {
     while (c->n_pending > 0) {
         int rc = embed_needed(c, c->g_done, errbuf);
-        if (rc < 0)
+        if (rc < 0 || (rc = flush_batch(c, errbuf)) < 0)
             return rc;
         if ((rc = resolve(c, 1, errbuf)) < 0)
             return rc;
@@ -1069,10 +1134,13 @@ void correlator_destroy(correlator *c)
     pmap_free(&c->hosts);
     free(c->pending);
     free(c->need);
-    free(c->e_recs);
-    free(c->e_w0);
-    free(c->e_emb);
-    free(c->e_nd);
+    free(c->b_inp);
+    free(c->b_len);
+    free(c->b_nd);
+    free(c->b_cs);
+    free(c->b_g);
+    free(c->b_emb);
+    free(c->b_acts);
     free(c->g_in);
     free(c->g_score);
     free(c);
