@@ -11,10 +11,11 @@
 #include "packet.h"
 #include "status.h"
 
-/* Windows embedded per encoder call, and how many grid strides a queued
- * window may wait for the batch to fill (it delays scoring by that much
- * capture time). */
-#define CORRELATOR_BATCH 256
+/* Windows embedded per encoder call (64: the LSTM's fused step kernel covers
+ * it and its activations stay small; 256 took 40 MB more and ran slower),
+ * and how many grid strides a queued window may wait for the batch to fill
+ * (it delays scoring by that much capture time). */
+#define CORRELATOR_BATCH 64
 #define CORRELATOR_MAX_WAIT 8
 
 typedef struct obs obs;
