@@ -8,6 +8,7 @@
 
 #include <cblas.h>
 
+#include "correlator.h"
 #include "default_model.h"
 #include "status.h"
 
@@ -178,26 +179,152 @@ int lstm_method_load_encoder(encoder **out, const char *path, char *errbuf)
     return SS_OK;
 }
 
+/* The method's context: its encoder and, for lstm_method_use_files, the
+ * captures to stream. */
+typedef struct lstm_ctx {
+    encoder *enc;
+    char **paths;
+    size_t n_paths;
+    candidates_config cand;
+} lstm_ctx;
+
+/* One streamed score, by conntab serials. */
+typedef struct serial_score {
+    uint64_t in, out;
+    double score;
+} serial_score;
+
+typedef struct stream_col {
+    serial_score *v;
+    size_t n, cap;
+} stream_col;
+
+static int stream_emit(void *ctx, const correlator_group *g, char *errbuf)
+{
+    stream_col *col = ctx;
+    for (size_t i = 0; i < g->n; i++) {
+        if (col->n == col->cap) {
+            size_t nc = col->cap ? col->cap * 2 : 1024;
+            serial_score *v = realloc(col->v, nc * sizeof(*v));
+            if (!v)
+                return ss_errf(errbuf, SS_ERR_NOMEM, "lstm: out of memory for %zu scores", nc);
+            col->v = v;
+            col->cap = nc;
+        }
+        col->v[col->n++] = (serial_score){g->in[i]->serial, g->out->serial, g->score[i]};
+    }
+    return SS_OK;
+}
+
+static int serial_cmp(const void *pa, const void *pb)
+{
+    const serial_score *a = pa, *b = pb;
+    if (a->out != b->out)
+        return a->out < b->out ? -1 : 1;
+    return (a->in > b->in) - (a->in < b->in);
+}
+
+static void eval_warn(void *ctx, const char *msg)
+{
+    (void)ctx;
+    (void)msg; /* the batch read of the same files has reported it */
+}
+
+static int score_streamed(lstm_ctx *lc, const connset *set, const candidates_pair *pairs,
+                          size_t n, double *scores, char *errbuf)
+{
+    stream_col col = {NULL, 0, 0};
+    correlator *c = NULL;
+    int rc = correlator_create(&c, lc->enc, &lc->cand, stream_emit, &col, errbuf);
+    if (rc == 0)
+        rc = correlator_read_files(c, (const char *const *)lc->paths, lc->n_paths, NULL,
+                                   eval_warn, NULL, errbuf);
+    correlator_destroy(c);
+    if (rc < 0) {
+        free(col.v);
+        return rc;
+    }
+    qsort(col.v, col.n, sizeof(*col.v), serial_cmp);
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        serial_score key = {connset_get(set, pairs[i].in)->serial,
+                            connset_get(set, pairs[i].out)->serial, 0};
+        serial_score *hit = col.n ? bsearch(&key, col.v, col.n, sizeof(*col.v), serial_cmp)
+                                  : NULL;
+        scores[i] = hit ? hit->score : 0.0;
+        missing += !hit;
+    }
+    free(col.v);
+    if (missing)
+        return ss_errf(errbuf, SS_ERR_INTERNAL,
+                       "lstm: %zu of %zu candidate pairs not found when streaming the captures "
+                       "(were they read with other connection settings?)", missing, n);
+    return SS_OK;
+}
+
 static int lstm_score(void *ctx, const connset *set, const candidates_pair *pairs, size_t n,
                       double *scores, char *errbuf)
 {
-    return lstm_method_score_pairs(ctx, set, pairs, n, scores, errbuf);
+    lstm_ctx *lc = ctx;
+    if (lc->n_paths)
+        return score_streamed(lc, set, pairs, n, scores, errbuf);
+    return lstm_method_score_pairs(lc->enc, set, pairs, n, scores, errbuf);
 }
 
 static void lstm_destroy(void *ctx)
 {
-    encoder_destroy(ctx);
+    lstm_ctx *lc = ctx;
+    if (!lc)
+        return;
+    for (size_t i = 0; i < lc->n_paths; i++)
+        free(lc->paths[i]);
+    free(lc->paths);
+    encoder_destroy(lc->enc);
+    free(lc);
 }
 
 int lstm_method_init(method *m, const char *arg, char *errbuf)
 {
-    encoder *enc = NULL;
-    int rc = lstm_method_load_encoder(&enc, arg, errbuf);
-    if (rc)
+    lstm_ctx *lc = calloc(1, sizeof(*lc));
+    if (!lc)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "lstm: out of memory");
+    int rc = lstm_method_load_encoder(&lc->enc, arg, errbuf);
+    if (rc) {
+        free(lc);
         return rc;
-    m->threshold = enc->threshold;
+    }
+    m->threshold = lc->enc->threshold;
     m->score = lstm_score;
-    m->ctx = enc;
+    m->ctx = lc;
     m->destroy = lstm_destroy;
+    return SS_OK;
+}
+
+int lstm_method_use_files(method *m, const char *const *paths, size_t n,
+                          const candidates_config *cand, char *errbuf)
+{
+    if (m->score != lstm_score)
+        return ss_errf(errbuf, SS_ERR_ARG, "%s: not the lstm method", m->name);
+    lstm_ctx *lc = m->ctx;
+    char **p = calloc(n ? n : 1, sizeof(*p));
+    if (!p)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "lstm: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!(p[i] = strdup(paths[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(p[k]);
+            free(p);
+            return ss_errf(errbuf, SS_ERR_NOMEM, "lstm: out of memory");
+        }
+    }
+    for (size_t i = 0; i < lc->n_paths; i++)
+        free(lc->paths[i]);
+    free(lc->paths);
+    lc->paths = p;
+    lc->n_paths = n;
+    if (cand)
+        lc->cand = *cand;
+    else
+        candidates_config_default(&lc->cand);
     return SS_OK;
 }

@@ -69,4 +69,14 @@ int lstm_method_load_encoder(encoder **out, const char *path, char *errbuf);
  * threshold is the model's calibrated one. */
 int lstm_method_init(method *m, const char *arg, char *errbuf);
 
+/* Makes the lstm method m score by reading paths[0..n) again through the
+ * streaming correlator (correlator.h) with candidate rule cand, as `stepstone
+ * chains` does, instead of from the set's stored packets (which stop at the
+ * set's max_pkts per connection). The set given to the score call must have
+ * been read from the same files with the same connection table settings:
+ * pairs are matched by conntab serial. paths are copied. Returns 0,
+ * SS_ERR_ARG (m is not the lstm method) or SS_ERR_NOMEM. */
+int lstm_method_use_files(method *m, const char *const *paths, size_t n,
+                          const candidates_config *cand, char *errbuf);
+
 #endif

@@ -14,6 +14,7 @@
 #include "connset.h"
 #include "evaluate.h"
 #include "labels.h"
+#include "lstm_method.h"
 #include "method.h"
 #include "status.h"
 
@@ -434,6 +435,14 @@ int cmd_eval(int argc, char **argv)
         if (rc < 0) {
             fprintf(stderr, "stepstone eval: %s\n", err);
             status = rc == SS_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+            goto done;
+        }
+        /* the learned method scores as `chains` does: streaming the captures,
+         * so long connections are seen beyond the stored packets */
+        if (!strcmp(names[i], "lstm") &&
+            lstm_method_use_files(&methods[i], (const char *const *)(argv + optind),
+                                  (size_t)(argc - optind), &kcfg, err) < 0) {
+            fprintf(stderr, "stepstone eval: %s\n", err);
             goto done;
         }
     }
