@@ -21,3 +21,6 @@ libstepstone_a_SOURCES += src/cmd_embed.c
 # The streaming correlator: `chains` with memory bounded by live connections.
 libstepstone_a_SOURCES += correlate/correlator.c correlate/correlator.h
 tests_check_stepstone_SOURCES += tests/check_correlator.c
+# `stepstone embed` streams: checked end to end; peak memory measured by hand.
+TESTS += tests/e2e_embed.sh
+EXTRA_DIST += tests/e2e_embed.sh bench/embed_mem.sh
