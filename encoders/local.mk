@@ -51,3 +51,6 @@ EXTRA_DIST += datasets/pcapshift.py datasets/session_eval.py
 TESTS += tests/e2e_session_netns.sh
 EXTRA_DIST += tests/e2e_session_netns.sh
 EXTRA_DIST += bench/chains_bench.sh
+# Host sessions while reading (streaming `score`).
+libstepstone_a_SOURCES += encoders/sessionfeed.c encoders/sessionfeed.h
+tests_check_stepstone_SOURCES += tests/check_sessionfeed.c

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,14 @@ static int cmp_span(const void *pa, const void *pb)
     return a->first < b->first ? -1 : a->first > b->first;
 }
 
+int session_partial_at_start(const conntab_record *rec, int64_t t0_us)
+{
+    if (rec->proto != IPPROTO_TCP || rec->start_us - t0_us >= SESSION_EDGE_US)
+        return 0;
+    return rec->state == CONNTAB_STATE_OTH || rec->state == CONNTAB_STATE_SH ||
+           rec->state == CONNTAB_STATE_SHR || rec->state == CONNTAB_STATE_RSTRH;
+}
+
 int session_list_build(session_list *out, const conntab_record *const *recs, size_t n,
                        const session_config *cfg, char *errbuf)
 {
@@ -106,8 +115,13 @@ int session_list_build(session_list *out, const conntab_record *const *recs, siz
     if (n && !mem)
         return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
     size_t nm = 0;
+    int64_t t0 = INT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        t0 = recs[i]->start_us < t0 ? recs[i]->start_us : t0;
     for (size_t i = 0; i < n; i++) {
         const conntab_record *r = recs[i];
+        if (session_partial_at_start(r, t0))
+            continue;
         int al = addr_len(r->family);
         for (int side = 0; side < 2; side++) {
             const uint8_t *h = side == 0 ? r->orig_h : r->resp_h;
@@ -357,12 +371,6 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int cmp_key_count(const void *a, const void *b)
 {
     const key_count *x = a, *y = b;
@@ -371,31 +379,24 @@ static int cmp_key_count(const void *a, const void *b)
     return x->key < y->key ? -1 : x->key > y->key;
 }
 
-int session_vocab_build(session_vocab *v, const uint32_t *keys, const uint64_t *bytes,
-                        size_t n, int max_states, int min_count, int size_classes,
-                        char *errbuf)
+int session_vocab_build(session_vocab *v, const uint32_t *keys, size_t n, int max_states,
+                        int min_count, char *errbuf)
 {
     memset(v, 0, sizeof(*v));
     if (max_states < 1 || max_states > 4096)
         return ss_errf(errbuf, SS_ERR_ARG, "vocabulary size must be 1..4096, got %d", max_states);
-    if (size_classes < 1 || size_classes > 256)
-        return ss_errf(errbuf, SS_ERR_ARG, "size classes must be 1..256, got %d", size_classes);
     if (n == 0)
         return ss_errf(errbuf, SS_ERR_EMPTY, "no connections to build a vocabulary from");
     uint32_t *ks = malloc(n * sizeof(*ks));
-    uint64_t *bs = malloc(n * sizeof(*bs));
     key_count *kc = malloc(2 * n * sizeof(*kc)); /* counts, then class counts */
     v->state_keys = malloc((size_t)max_states * sizeof(uint32_t));
-    v->size_edges = malloc((size_t)size_classes * sizeof(float));
-    if (!ks || !bs || !kc || !v->state_keys || !v->size_edges) {
+    if (!ks || !kc || !v->state_keys) {
         free(ks);
-        free(bs);
         free(kc);
         session_vocab_free(v);
         return ss_errf(errbuf, SS_ERR_NOMEM, "vocabulary: out of memory");
     }
     memcpy(ks, keys, n * sizeof(*ks));
-    memcpy(bs, bytes, n * sizeof(*bs));
     qsort(ks, n, sizeof(*ks), cmp_u32);
     size_t nk = 0;
     for (size_t i = 0; i < n;) {
@@ -441,20 +442,7 @@ int session_vocab_build(session_vocab *v, const uint32_t *keys, const uint64_t *
         v->state_keys[v->n_states++ - 1] = kc[i].key;
     for (size_t i = 0; i < n_cls; i++)
         v->state_keys[v->n_states++ - 1] = kc[nk + i].key;
-    qsort(bs, n, sizeof(*bs), cmp_u64);
-    size_t nd = 0; /* distinct byte counts, so one frequent size cannot eat every bin */
-    for (size_t i = 0; i < n; i++)
-        if (nd == 0 || bs[i] != bs[nd - 1])
-            bs[nd++] = bs[i];
-    int ne = 0;
-    for (int c = 1; c < size_classes; c++) {
-        float e = (float)bs[(size_t)((double)c * (double)nd / size_classes)];
-        if (ne == 0 || e > v->size_edges[ne - 1])
-            v->size_edges[ne++] = e;
-    }
-    v->n_sizes = ne + 1;
     free(ks);
-    free(bs);
     free(kc);
     return SS_OK;
 }
@@ -464,6 +452,7 @@ void session_vocab_free(session_vocab *v)
     if (!v)
         return;
     free(v->state_keys);
+    free(v->service_keys);
     free(v->size_edges);
     memset(v, 0, sizeof(*v));
 }
@@ -480,13 +469,165 @@ int session_vocab_state(const session_vocab *v, uint32_t key)
     return 0;
 }
 
-int session_vocab_size(const session_vocab *v, uint64_t bytes)
+uint32_t session_service_key(uint32_t key)
 {
-    float b = (float)bytes;
-    int c = 0;
-    while (c + 1 < v->n_sizes && v->size_edges[c] < b)
-        c++;
+    return key & ~(UINT32_C(0xf) << 16);
+}
+
+int session_vocab_service(const session_vocab *v, uint32_t key)
+{
+    uint32_t sk = session_service_key(key), ck = session_service_key(session_state_class_key(key));
+    for (int k = 0; k + 1 < v->n_services; k++)
+        if (v->service_keys[k] == sk)
+            return k + 1;
+    for (int k = 0; k + 1 < v->n_services; k++)
+        if (v->service_keys[k] == ck)
+            return k + 1;
+    return 0;
+}
+
+/* Class of x among C-1 edges: 0 below e[0] (the low tail), then one more for
+ * each further edge that x exceeds (the last: the high tail). */
+static int edge_class(const float *e, int C, float x)
+{
+    int c = x >= e[0];
+    for (int j = 1; j < C - 1; j++)
+        c += e[j] < x;
     return c;
+}
+
+int session_vocab_size(const session_vocab *v, uint32_t key, uint64_t orig, uint64_t resp,
+                       int64_t dur_us)
+{
+    int C = v->byte_classes;
+    if (C < 3 || !v->size_edges)
+        return 0;
+    const float *e = v->size_edges + (size_t)session_vocab_service(v, key) *
+                                         SESSION_SIZE_EDGES(C);
+    int co = edge_class(e, C, (float)orig), cr = edge_class(e + C - 1, C, (float)resp);
+    int lng = (float)((double)dur_us / 1e6) > e[2 * (C - 1)];
+    return (co * C + cr) * 2 + lng;
+}
+
+/* Quantile p of sorted v[0..n): the order statistic nearest p (n - 1). */
+static double order_stat(const double *v, size_t n, double p)
+{
+    return v[(size_t)llround(p * (double)(n - 1))];
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Edges of one service from the observations sel[0..m). */
+static void service_edges(float *e, int C, const size_t *sel, size_t m, const uint64_t *orig,
+                          const uint64_t *resp, const int64_t *dur_us, double *tmp)
+{
+    for (int dir = 0; dir < 3; dir++) {
+        for (size_t i = 0; i < m; i++)
+            tmp[i] = dir == 0 ? (double)orig[sel[i]] : dir == 1 ? (double)resp[sel[i]]
+                                                                : (double)dur_us[sel[i]] / 1e6;
+        qsort(tmp, m, sizeof(*tmp), cmp_dbl);
+        if (dir == 2) {
+            e[2 * (C - 1)] = (float)order_stat(tmp, m, 1.0 - SESSION_SIZE_TAIL);
+            break;
+        }
+        float *d = e + dir * (C - 1);
+        d[0] = (float)order_stat(tmp, m, SESSION_SIZE_TAIL);
+        for (int j = 1; j < C - 2; j++)
+            d[j] = (float)order_stat(tmp, m, (double)j / (C - 2));
+        d[C - 2] = (float)order_stat(tmp, m, 1.0 - SESSION_SIZE_TAIL);
+        for (int j = 1; j < C - 1; j++) /* float rounding must not reorder them */
+            if (d[j] < d[j - 1])
+                d[j] = d[j - 1];
+    }
+}
+
+typedef struct svc_obs {
+    uint32_t key;
+    size_t i;
+} svc_obs;
+
+static int cmp_svc_obs(const void *a, const void *b)
+{
+    const svc_obs *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int session_vocab_build_sizes(session_vocab *v, const uint32_t *keys, const uint64_t *orig,
+                              const uint64_t *resp, const int64_t *dur_us, size_t n,
+                              int byte_classes, char *errbuf)
+{
+    int C = byte_classes;
+    if (C < 3 || C > 8)
+        return ss_errf(errbuf, SS_ERR_ARG, "byte classes must be 3..8, got %d", C);
+    if (n == 0)
+        return ss_errf(errbuf, SS_ERR_EMPTY, "no connections to build size classes from");
+    int W = SESSION_SIZE_EDGES(C);
+    svc_obs *ob = malloc(n * sizeof(*ob));
+    size_t *sel = malloc(n * sizeof(*sel));
+    double *tmp = malloc(n * sizeof(*tmp));
+    uint32_t *sk = malloc(SESSION_SIZE_MAX_SERVICES * sizeof(*sk));
+    float *edges = malloc((size_t)SESSION_SIZE_MAX_SERVICES * (size_t)W * sizeof(*edges));
+    if (!ob || !sel || !tmp || !sk || !edges) {
+        free(ob);
+        free(sel);
+        free(tmp);
+        free(sk);
+        free(edges);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "size classes: out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        sel[i] = i;
+    service_edges(edges, C, sel, n, orig, resp, dur_us, tmp);
+    int ns = 1;
+    /* exact services first, then port-class services of the observations left */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t k = session_service_key(keys[i]);
+            int have = 0;
+            for (int s = 0; s + 1 < ns && !have; s++)
+                have = sk[s] == k;
+            if (pass == 1 && !have)
+                k = session_service_key(session_state_class_key(keys[i]));
+            else if (pass == 1)
+                continue;
+            ob[m++] = (svc_obs){k, i};
+        }
+        qsort(ob, m, sizeof(*ob), cmp_svc_obs);
+        for (size_t i = 0; i < m && ns < SESSION_SIZE_MAX_SERVICES;) {
+            size_t j = i;
+            while (j < m && ob[j].key == ob[i].key)
+                j++;
+            int dup = 0;
+            for (int s = 0; s + 1 < ns && !dup; s++)
+                dup = sk[s] == ob[i].key;
+            if (j - i >= SESSION_SIZE_MIN_OBS && !dup) {
+                for (size_t t = i; t < j; t++)
+                    sel[t - i] = ob[t].i;
+                sk[ns - 1] = ob[i].key;
+                service_edges(edges + (size_t)ns * W, C, sel, j - i, orig, resp, dur_us, tmp);
+                ns++;
+            }
+            i = j;
+        }
+    }
+    free(ob);
+    free(sel);
+    free(tmp);
+    free(v->service_keys);
+    free(v->size_edges);
+    v->service_keys = sk;
+    v->size_edges = edges;
+    v->n_services = ns;
+    v->byte_classes = C;
+    v->n_sizes = 2 * C * C;
+    return SS_OK;
 }
 
 int session_input_size(const session_vocab *v, int enc_dim)
@@ -527,7 +668,8 @@ int session_data_build(session_data *d, const session_vocab *v, const conntab_re
             size_t k = sp->first + (size_t)j;
             const conntab_record *r = recs[d->list.conn[k]];
             int st = session_vocab_state(v, d->key[k]);
-            int sz = session_vocab_size(v, r->orig_bytes + r->resp_bytes);
+            int sz = session_vocab_size(v, d->key[k], r->orig_bytes, r->resp_bytes,
+                                        r->end_us - r->start_us);
             d->state[k] = st;
             d->size[k] = sz;
             float *x = d->x + k * (size_t)In;
@@ -1050,26 +1192,34 @@ int session_model_likelihoods(double *lik, double *ent, const session_model *m, 
     return rc;
 }
 
+int session_length_class(int n)
+{
+    return n <= 1 ? 0 : n <= 5 ? 1 : 2;
+}
+
 double session_model_threshold(const session_model *m, int method, uint8_t family,
-                               const uint8_t *host)
+                               const uint8_t *host, int n)
 {
     const session_thresholds *t = &m->thr[method];
+    int lc = session_length_class(n);
     size_t lo = 0, hi = t->n_hosts;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = cmp_host(t->hosts[mid].family, t->hosts[mid].host, family, host);
-        if (!c)
-            return t->hosts[mid].threshold;
+        if (!c) { /* a host's own threshold can raise the global one, not lower it */
+            double h = t->hosts[mid].threshold[lc];
+            return isnan(h) || h < t->global[lc] ? t->global[lc] : h;
+        }
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return t->global;
+    return t->global[lc];
 }
 
 void session_model_results(session_result *res, const session_model *m, int method,
-                           const session_data *d, const double *lik, const double *ent)
+                           const session_data *d, const double *lik)
 {
     for (size_t s = 0; s < d->list.n_spans; s++) {
         const session_span *sp = &d->list.spans[s];
@@ -1078,15 +1228,13 @@ void session_model_results(session_result *res, const session_model *m, int meth
         for (int t = 0; t < sp->n; t++) {
             double l = lik[sp->first + (size_t)t];
             sum += -log(l > SESSION_MIN_LIKELIHOOD ? l : SESSION_MIN_LIKELIHOOD);
-            if (ent)
-                sum -= ent[sp->first + (size_t)t];
             if (l < least) {
                 least = l;
                 li = t;
             }
         }
         res[s].score = sum / sqrt((double)sp->n);
-        res[s].threshold = session_model_threshold(m, method, sp->family, sp->host);
+        res[s].threshold = session_model_threshold(m, method, sp->family, sp->host, sp->n);
         res[s].flagged = res[s].score > res[s].threshold + SESSION_THRESHOLD_SLACK;
         res[s].least = li;
         res[s].least_lik = least;
@@ -1095,7 +1243,14 @@ void session_model_results(session_result *res, const session_model *m, int meth
 
 /* ---- model files ---- */
 
-#define HOST_FLOATS 18 /* family, 16 address bytes, threshold */
+#define HOST_FLOATS (17 + SESSION_LEN_CLASSES) /* family, 16 address bytes, thresholds */
+
+/* A threshold as a float, rounded up: a score it was taken from is never above it. */
+static float thr_float(double v)
+{
+    float f = (float)v;
+    return (double)f < v ? nextafterf(f, INFINITY) : f;
+}
 
 static int set_net_config(modelfile_t *mf, const char *prefix, const session_net *net,
                           char *errbuf)
@@ -1119,8 +1274,11 @@ static int set_thresholds(modelfile_t *mf, int method, const session_thresholds 
                           char *errbuf)
 {
     char k[MODELFILE_NAME_MAX];
+    float g[SESSION_LEN_CLASSES];
+    for (int c = 0; c < SESSION_LEN_CLASSES; c++)
+        g[c] = thr_float(t->global[c]);
     snprintf(k, sizeof(k), "thr.%s.global", session_method_to_string(method));
-    int rc = modelfile_set_float(mf, k, t->global, errbuf);
+    int rc = modelfile_set_norm(mf, k, g, SESSION_LEN_CLASSES, errbuf);
     if (rc)
         return rc;
     float *a = malloc((t->n_hosts ? t->n_hosts : 1) * HOST_FLOATS * sizeof(float));
@@ -1131,8 +1289,8 @@ static int set_thresholds(modelfile_t *mf, int method, const session_thresholds 
         r[0] = t->hosts[h].family;
         for (int j = 0; j < 16; j++)
             r[1 + j] = t->hosts[h].host[j];
-        float thr = (float)t->hosts[h].threshold; /* rounded up: a training score is never above it */
-        r[17] = (double)thr < t->hosts[h].threshold ? nextafterf(thr, INFINITY) : thr;
+        for (int c = 0; c < SESSION_LEN_CLASSES; c++)
+            r[17 + c] = isnan(t->hosts[h].threshold[c]) ? NAN : thr_float(t->hosts[h].threshold[c]);
     }
     snprintf(k, sizeof(k), "thr.%s.hosts", session_method_to_string(method));
     rc = modelfile_set_norm(mf, k, a, t->n_hosts * HOST_FLOATS, errbuf);
@@ -1153,8 +1311,13 @@ int session_model_to_file(modelfile_t **out, params_t **params, const session_mo
         return ss_errf(errbuf, SS_ERR_ARG, "session model: incomplete (networks or chain missing)");
     if ((rc = modelfile_create(&mf, SESSION_MODEL_KIND, errbuf)))
         return rc;
-    size_t nk = (size_t)m->vocab.n_states - 1, ne = (size_t)m->vocab.n_sizes - 1;
-    tmp = malloc((2 * nk + ne + 1) * sizeof(float));
+    size_t nk = (size_t)m->vocab.n_states - 1, nsv = (size_t)m->vocab.n_services - 1;
+    size_t ne = (size_t)m->vocab.n_services * SESSION_SIZE_EDGES(m->vocab.byte_classes);
+    if (m->vocab.byte_classes < 3 || m->vocab.n_services < 1 || !m->vocab.size_edges) {
+        rc = ss_errf(errbuf, SS_ERR_ARG, "session model: no size classes");
+        goto fail;
+    }
+    tmp = malloc((2 * nk + 2 * nsv + 1) * sizeof(float));
     if (!tmp) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "session model: out of memory");
         goto fail;
@@ -1163,12 +1326,19 @@ int session_model_to_file(modelfile_t **out, params_t **params, const session_mo
         tmp[2 * k] = (float)(m->vocab.state_keys[k] & 0xffff);
         tmp[2 * k + 1] = (float)(m->vocab.state_keys[k] >> 16);
     }
+    for (size_t k = 0; k < nsv; k++) {
+        tmp[2 * nk + 2 * k] = (float)(m->vocab.service_keys[k] & 0xffff);
+        tmp[2 * nk + 2 * k + 1] = (float)(m->vocab.service_keys[k] >> 16);
+    }
     if ((rc = modelfile_set_int(mf, "gap_us", m->sess.gap_us, errbuf)) ||
         (rc = modelfile_set_int(mf, "max_conns", m->sess.max_conns, errbuf)) ||
         (rc = modelfile_set_int(mf, "enc_dim", m->enc_dim, errbuf)) ||
         (rc = modelfile_set_int(mf, "encoder_id", (int64_t)m->encoder_id, errbuf)) ||
         (rc = modelfile_set_int(mf, "n_states", m->vocab.n_states, errbuf)) ||
         (rc = modelfile_set_int(mf, "n_sizes", m->vocab.n_sizes, errbuf)) ||
+        (rc = modelfile_set_int(mf, "byte_classes", m->vocab.byte_classes, errbuf)) ||
+        (rc = modelfile_set_int(mf, "n_services", m->vocab.n_services, errbuf)) ||
+        (rc = modelfile_set_norm(mf, "service_keys", tmp + 2 * nk, 2 * nsv, errbuf)) ||
         (rc = modelfile_set_int(mf, "outcomes", SESSION_N_OUTCOMES, errbuf)) ||
         (rc = modelfile_set_int(mf, "state_layout", SESSION_STATE_LAYOUT, errbuf)) ||
         (rc = modelfile_set_float(mf, "quantile", m->quantile, errbuf)) ||
@@ -1309,12 +1479,17 @@ static int load_thresholds(session_thresholds *t, const modelfile_t *mf, int met
                            char *errbuf)
 {
     char k[MODELFILE_NAME_MAX];
+    const float *g;
+    size_t ng;
     snprintf(k, sizeof(k), "thr.%s.global", session_method_to_string(method));
-    int rc = modelfile_get_float(mf, k, &t->global, errbuf);
+    int rc = modelfile_get_norm(mf, k, &g, &ng, SESSION_LEN_CLASSES, errbuf);
     if (rc)
         return rc;
-    if (!isfinite(t->global))
-        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: %s is not a number", k);
+    for (int c = 0; c < SESSION_LEN_CLASSES; c++) {
+        if (!isfinite(g[c]))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "session model: %s is not a number", k);
+        t->global[c] = g[c];
+    }
     snprintf(k, sizeof(k), "thr.%s.hosts", session_method_to_string(method));
     const float *a;
     size_t n;
@@ -1330,7 +1505,10 @@ static int load_thresholds(session_thresholds *t, const modelfile_t *mf, int met
     for (size_t h = 0; h < t->n_hosts; h++) {
         const float *r = a + h * HOST_FLOATS;
         session_host_threshold *ht = &t->hosts[h];
-        if ((r[0] != 4 && r[0] != 6) || !isfinite(r[17]))
+        int bad = r[0] != 4 && r[0] != 6;
+        for (int c = 0; c < SESSION_LEN_CLASSES; c++)
+            bad |= isinf(r[17 + c]);
+        if (bad)
             return ss_errf(errbuf, SS_ERR_FORMAT, "session model: bad host entry %zu in %s", h, k);
         ht->family = (uint8_t)r[0];
         for (int j = 0; j < 16; j++) {
@@ -1339,7 +1517,8 @@ static int load_thresholds(session_thresholds *t, const modelfile_t *mf, int met
                                h, k);
             ht->host[j] = (uint8_t)r[1 + j];
         }
-        ht->threshold = r[17];
+        for (int c = 0; c < SESSION_LEN_CLASSES; c++)
+            ht->threshold[c] = r[17 + c];
         if (h && cmp_host(t->hosts[h - 1].family, t->hosts[h - 1].host, ht->family,
                           ht->host) >= 0)
             return ss_errf(errbuf, SS_ERR_FORMAT, "session model: hosts of %s not sorted", k);
@@ -1354,7 +1533,7 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
     int rc = modelfile_expect_kind(mf, SESSION_MODEL_KIND, errbuf);
     if (rc)
         return rc;
-    int64_t gap, maxc, E, V, K, nout, eid;
+    int64_t gap, maxc, E, V, K, nout, eid, C, S;
     double alpha, q;
     if ((rc = get_int(mf, "gap_us", 1, INT64_C(1) << 50, &gap, errbuf)) ||
         (rc = get_int(mf, "max_conns", 1, 4096, &maxc, errbuf)) ||
@@ -1362,6 +1541,8 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
         (rc = modelfile_get_int(mf, "encoder_id", &eid, errbuf)) ||
         (rc = get_int(mf, "n_states", 1, 4096, &V, errbuf)) ||
         (rc = get_int(mf, "n_sizes", 1, 256, &K, errbuf)) ||
+        (rc = get_int(mf, "byte_classes", 3, 8, &C, errbuf)) ||
+        (rc = get_int(mf, "n_services", 1, SESSION_SIZE_MAX_SERVICES, &S, errbuf)) ||
         (rc = get_int(mf, "outcomes", 0, 1024, &nout, errbuf)) ||
         (rc = modelfile_get_float(mf, "quantile", &q, errbuf)) ||
         (rc = modelfile_get_float(mf, "markov.alpha", &alpha, errbuf)))
@@ -1394,32 +1575,47 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
                      "states", n, (long long)V);
         goto fail;
     }
-    if ((rc = modelfile_get_norm(mf, "size_edges", &edges, &n, 0, errbuf)))
+    const float *skeys;
+    size_t nsk;
+    if ((rc = modelfile_get_norm(mf, "service_keys", &skeys, &nsk, 0, errbuf)) ||
+        (rc = modelfile_get_norm(mf, "size_edges", &edges, &n, 0, errbuf)))
         goto fail;
-    if (n != (size_t)K - 1) {
-        rc = ss_errf(errbuf, SS_ERR_SHAPE, "session model: %zu size edges for %lld classes", n,
-                     (long long)K);
+    int W = SESSION_SIZE_EDGES((int)C);
+    if (K != 2 * C * C || nsk != 2 * ((size_t)S - 1) || n != (size_t)S * (size_t)W) {
+        rc = ss_errf(errbuf, SS_ERR_SHAPE, "session model: %lld size classes, %lld byte "
+                     "classes, %zu service key halves and %zu size edges for %lld services "
+                     "do not agree", (long long)K, (long long)C, nsk, n, (long long)S);
         goto fail;
     }
     m->vocab.n_states = (int)V;
     m->vocab.n_sizes = (int)K;
+    m->vocab.byte_classes = (int)C;
+    m->vocab.n_services = (int)S;
     m->vocab.state_keys = malloc((size_t)V * sizeof(uint32_t));
-    m->vocab.size_edges = malloc((size_t)K * sizeof(float));
-    if (!m->vocab.state_keys || !m->vocab.size_edges) {
+    m->vocab.service_keys = malloc((size_t)S * sizeof(uint32_t));
+    m->vocab.size_edges = malloc(n * sizeof(float));
+    if (!m->vocab.state_keys || !m->vocab.service_keys || !m->vocab.size_edges) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "session model: out of memory");
         goto fail;
     }
-    for (int k = 0; k + 1 < V; k++) {
-        float lo = keys[2 * k], hi = keys[2 * k + 1];
+    for (int k = 0; k + 2 < V + S; k++) { /* V-1 state keys, then S-1 service keys */
+        const float *h = k + 1 < V ? keys + 2 * k : skeys + 2 * (k - (V - 1));
+        float lo = h[0], hi = h[1];
         if (!(lo >= 0 && lo < 65536.0f && hi >= 0 && hi < 65536.0f && lo == (float)(int)lo &&
               hi == (float)(int)hi)) {
-            rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: bad state key %d", k);
+            rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: bad state or service key %d", k);
             goto fail;
         }
-        m->vocab.state_keys[k] = (uint32_t)hi << 16 | (uint32_t)lo;
+        uint32_t key = (uint32_t)hi << 16 | (uint32_t)lo;
+        if (k + 1 < V)
+            m->vocab.state_keys[k] = key;
+        else
+            m->vocab.service_keys[k - (V - 1)] = key;
     }
-    for (int k = 0; k + 1 < K; k++) {
-        if (!isfinite(edges[k]) || (k && edges[k] <= edges[k - 1])) {
+    for (size_t k = 0; k < n; k++) {
+        int col = (int)(k % (size_t)W);
+        if (!isfinite(edges[k]) ||
+            (col != 0 && col != (int)C - 1 && col < W - 1 && edges[k] < edges[k - 1])) {
             rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: size edges not ascending");
             goto fail;
         }

@@ -17,9 +17,10 @@
  *               frequent states of the training data form a vocabulary
  *               (id 1..V-1), with port-class states (well-known, registered,
  *               dynamic) for the rare ports; every other state is id 0;
- *   size class  total payload bytes (orig + resp) binned at quantiles of the
- *               distinct byte counts of the training data (K classes, K-1
- *               ascending edges);
+ *   size class  where the connection's originator bytes, responder bytes and
+ *               duration lie among those of its service (protocol, server
+ *               port, direction, outcome) in the training data, tails apart
+ *               (see "Size classes" below; K classes);
  *   inputs      one row of In floats: one-hot state, one-hot size class,
  *               one-hot Zeek conn_state, log1p(seconds since the previous
  *               connection of the session), log1p(duration in seconds), then
@@ -40,17 +41,16 @@
  *
  * Likelihood of connection t = sqrt(p_state[t](observed state) *
  * p_size[t](observed size class)) (Markov: P(state t | state t-1)); its
- * surprisal is -ln(likelihood) (floored at SESSION_MIN_LIKELIHOOD) and its
- * expected surprisal the mean entropy of the two predicted distributions
- * (Markov: of the transition row). Score of a session of n connections =
- *   sum over t of (surprisal[t] - expected[t]) / sqrt(n),
- * the excess surprisal in nats, scaled like a z statistic: about 0 for what the
- * model predicts well whatever its length, growing with sqrt(n) when every
- * connection is more surprising than the model expected (a run of refused
- * ports, dozens of logins in a row). A plain mean of likelihoods lets one odd
- * connection of a short benign session outscore 25 never-seen ones. The
- * connection with the lowest
- * likelihood is the least expected one.
+ * surprisal is -ln(likelihood) (floored at SESSION_MIN_LIKELIHOOD). Score of a
+ * session of n connections =
+ *   sum over t of surprisal[t] / sqrt(n) = sqrt(n) * (-ln of the geometric mean
+ *   likelihood),
+ * compared with thresholds of sessions of the same length class (1, 2-5, 6+
+ * connections): a one-connection session is one draw, a long one an average.
+ * No expected surprisal (entropy of the prediction) is subtracted: on traffic
+ * unlike any training session (a scan) a network's predictions spread out, and
+ * an entropy term then cancelled the very surprise that should flag it. The
+ * connection with the lowest likelihood is the least expected one.
  *
  * Ownership: session_list, session_vocab, session_data and session_model own
  * their arrays (freed by their _free/_destroy, which accept NULL). Functions
@@ -127,7 +127,16 @@ typedef struct session_list {
     size_t n_members;
 } session_list;
 
-/* Splits recs[0..n) into host sessions (see the top of this file). *out is
+/* A capture starts in the middle of connections: a TCP connection that starts
+ * within SESSION_EDGE_US of the first connection of the input (t0_us) and shows no
+ * opening handshake (OTH, SH, SHR, RSTRH) was under way before the capture
+ * began. Its beginning is missing, so it says nothing of what its hosts did and
+ * session_list_build leaves it out. 1 for such a record, else 0. */
+#define SESSION_EDGE_US INT64_C(1000000)
+int session_partial_at_start(const conntab_record *rec, int64_t t0_us);
+
+/* Splits recs[0..n) into host sessions (see the top of this file), leaving out
+ * the connections under way when the capture began (session_partial_at_start). *out is
  * filled (free with session_list_free). Returns 0, SS_ERR_ARG or SS_ERR_NOMEM. */
 int session_list_build(session_list *out, const conntab_record *const *recs, size_t n,
                        const session_config *cfg, char *errbuf);
@@ -153,7 +162,7 @@ enum session_outcome {
 int session_outcome(int conn_state);
 
 /* Layout of state keys; stored in model files, which are refused when it differs. */
-#define SESSION_STATE_LAYOUT 5
+#define SESSION_STATE_LAYOUT 6
 #define SESSION_HISTORY_US INT64_C(60000000) /* repeat/spread look back across sessions */
 #define SESSION_KEY_CLASS_BIT (UINT32_C(1) << 20)
 
@@ -189,35 +198,72 @@ uint32_t session_state_class_key(uint32_t key);
  * (size n). */
 void session_state_key_string(uint32_t key, char *buf, size_t n);
 
+/* Size classes. A connection's size class says where its bytes and duration lie
+ * in the training distribution of its *service*: the state key without its
+ * repeat and spread classes (session_service_key), e.g. "tcp/80 out ok". For the
+ * originator's payload bytes and for the responder's, C byte classes (C =
+ * byte_classes, 3..8): below the SESSION_SIZE_TAIL quantile of the service's
+ * training values, C-2 classes between that and the 1 - SESSION_SIZE_TAIL
+ * quantile (split at the quantiles i/(C-2)), above it; and a duration flag (above
+ * the service's 1 - SESSION_SIZE_TAIL quantile). Class = (orig * C + resp) * 2 +
+ * long: K = 2 C^2 classes. A service needs SESSION_SIZE_MIN_OBS training
+ * connections for edges of its own, else it uses its port class's service
+ * (session_state_class_key), else the edges of every connection (service 0).
+ * So a 600-byte request to a web server whose requests are 80-150 bytes, or a
+ * connection held open 5 s where that service's last 0.1 s, is in a class its
+ * service rarely shows, whatever the absolute size. */
+#define SESSION_SIZE_TAIL 0.01
+#define SESSION_SIZE_MIN_OBS 100
+#define SESSION_SIZE_MAX_SERVICES 256
+#define SESSION_BYTE_CLASSES_DEFAULT 4
+
 /* The vocabulary of states and the size-class edges, built from training data. */
 typedef struct session_vocab {
     int n_states;          /* V: ids 0 ("other") .. V-1 */
     uint32_t *state_keys;  /* V-1 keys, of ids 1..V-1 (most frequent first) */
-    int n_sizes;           /* K size classes */
-    float *size_edges;     /* K-1 ascending byte edges: class = #edges < bytes */
+    int byte_classes;      /* C: classes of each direction's bytes */
+    int n_sizes;           /* K = 2 C^2 size classes */
+    int n_services;        /* S: service 0 (every connection) and S-1 with edges of their own */
+    uint32_t *service_keys;/* S-1 service keys, of services 1..S-1 */
+    float *size_edges;     /* (S, 2 (C-1) + 1): orig byte edges, resp byte edges (ascending),
+                              duration edge in seconds */
 } session_vocab;
 
-/* Builds a vocabulary from n (state key, total bytes) observations: the
- * states seen at least min_count times, most frequent first (ties: lower
- * key), then the port-class states (session_state_class_key) of the other
- * observations seen at least min_count times, which take the places of the
- * least frequent exact states when there are more than max_states - 1 in
- * all; size edges at the quantiles
- * i/size_classes of the distinct byte counts (so a size repeated by many
- * identical connections cannot collapse the bins; equal edges are merged).
- * Returns 0 or a negative status. */
-int session_vocab_build(session_vocab *v, const uint32_t *keys, const uint64_t *bytes,
-                        size_t n, int max_states, int min_count, int size_classes,
-                        char *errbuf);
+/* Floats of size edges per service for C byte classes. */
+#define SESSION_SIZE_EDGES(C) (2 * ((C) - 1) + 1)
+
+/* Builds the state vocabulary from n state keys: the states seen at least
+ * min_count times, most frequent first (ties: lower key), then the port-class
+ * states (session_state_class_key) of the other observations seen at least
+ * min_count times, which take the places of the least frequent exact states
+ * when there are more than max_states - 1 in all. The size edges are left
+ * empty (session_vocab_build_sizes). Returns 0 or a negative status. */
+int session_vocab_build(session_vocab *v, const uint32_t *keys, size_t n, int max_states,
+                        int min_count, char *errbuf);
+
+/* Sets the size-class edges of v (see "Size classes" above) from n training
+ * connections: state keys, originator and responder payload bytes, durations
+ * (microseconds). Returns 0 or a negative status. */
+int session_vocab_build_sizes(session_vocab *v, const uint32_t *keys, const uint64_t *orig,
+                              const uint64_t *resp, const int64_t *dur_us, size_t n,
+                              int byte_classes, char *errbuf);
 
 /* Frees the arrays of v and zeroes it; NULL is a no-op. */
 void session_vocab_free(session_vocab *v);
 
+/* Service key of a state key: the key with its repeat and spread classes cleared. */
+uint32_t session_service_key(uint32_t key);
+
+/* Index of the service whose size edges a state key uses (0: the global ones). */
+int session_vocab_service(const session_vocab *v, uint32_t key);
+
 /* Token id of a state key: its own, else its port class's, else 0 ("other"). */
 int session_vocab_state(const session_vocab *v, uint32_t key);
 
-/* Size class of a byte count: the number of edges below it. */
-int session_vocab_size(const session_vocab *v, uint64_t bytes);
+/* Size class (0..K-1) of a connection in state key with these payload bytes and
+ * duration (see "Size classes" above). */
+int session_vocab_size(const session_vocab *v, uint32_t key, uint64_t orig, uint64_t resp,
+                       int64_t dur_us);
 
 /* Floats per input row for this vocabulary and encoder dimension E. */
 int session_input_size(const session_vocab *v, int enc_dim);
@@ -315,17 +361,26 @@ int session_net_backward(float *ws, const float *acts, const float *inp, const i
 
 /* ---- the model: vocabulary, networks, baseline, thresholds ---- */
 
+/* Thresholds depend on a session's length class: 1 connection, 2-5, 6 or more.
+ * Scores of sessions of different lengths are not alike (a one-connection
+ * session is one draw, a long one an average), so each class is compared with
+ * benign sessions of its own class. */
+#define SESSION_LEN_CLASSES 3
+
+/* Length class (0..SESSION_LEN_CLASSES-1) of a session of n connections. */
+int session_length_class(int n);
+
 /* Threshold of one host seen in training. */
 typedef struct session_host_threshold {
     uint8_t family;
     uint8_t host[16];
-    double threshold;
+    double threshold[SESSION_LEN_CLASSES]; /* NAN: too few sessions, the global one applies */
 } session_host_threshold;
 
-/* Thresholds of one method: per host, and a global fallback. */
+/* Thresholds of one method: per host and length class, and global fallbacks. */
 typedef struct session_thresholds {
-    double global;                 /* quantile of every benign training score */
-    session_host_threshold *hosts; /* n_hosts, sorted by (family, host) */
+    double global[SESSION_LEN_CLASSES]; /* quantile of the benign scores of each class */
+    session_host_threshold *hosts;      /* n_hosts, sorted by (family, host) */
     size_t n_hosts;
 } session_thresholds;
 
@@ -346,8 +401,8 @@ void session_model_destroy(session_model *m);
 
 /* Scores of one session. */
 typedef struct session_result {
-    double score;      /* excess surprisal (nats) / sqrt(connections) */
-    double threshold;  /* the host's threshold (or the global one) */
+    double score;      /* surprisal (nats) summed over the connections / sqrt(connections) */
+    double threshold;  /* the threshold of its host and length class */
     int flagged;       /* score > threshold + SESSION_THRESHOLD_SLACK */
     int least;         /* member index (0..n-1) of the least expected connection */
     double least_lik;  /* its likelihood */
@@ -356,20 +411,22 @@ typedef struct session_result {
 /* Likelihood of every member of d under method: lik (d->list.n_members)
  * receives, for each connection, the geometric mean of the probabilities of
  * its state and size class (Markov: of its state given the previous one),
- * and ent (may be NULL) the expected surprisal of that prediction (nats). */
+ * and ent (may be NULL) the expected surprisal of that prediction (nats: the
+ * mean entropy of the two predicted distributions; reported, not scored). */
 int session_model_likelihoods(double *lik, double *ent, const session_model *m, int method,
                               const session_data *d, char *errbuf);
 
-/* Threshold of a host for a method: the host's own if it was seen in
- * training, else the global one. */
+/* Threshold of a session of n connections of a host for a method: the global one
+ * of its length class, or the host's own for that class where it is higher (a
+ * host whose benign sessions score high keeps them unflagged; no host gets a
+ * threshold below the global one). */
 double session_model_threshold(const session_model *m, int method, uint8_t family,
-                               const uint8_t *host);
+                               const uint8_t *host, int n);
 
 /* Scores every session of d: res (d->list.n_spans) from the likelihoods lik
- * and expected surprisals ent (d->list.n_members each) of
- * session_model_likelihoods; ent NULL counts as 0. */
+ * (d->list.n_members) of session_model_likelihoods. */
 void session_model_results(session_result *res, const session_model *m, int method,
-                           const session_data *d, const double *lik, const double *ent);
+                           const session_data *d, const double *lik);
 
 /* Describes m in a new model file (kind "session"); *params receives a new
  * parameter set holding both networks' tensors ("bilstm." / "lstm1."

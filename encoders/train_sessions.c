@@ -14,7 +14,7 @@ void train_sessions_config_default(train_sessions_config *cfg)
     session_config_default(&cfg->sess);
     cfg->max_states = 64;
     cfg->min_count = 3;
-    cfg->size_classes = 8;
+    cfg->byte_classes = SESSION_BYTE_CLASSES_DEFAULT;
     cfg->hidden = 32;
     cfg->layers = 2;
     cfg->dense = 32;
@@ -27,7 +27,8 @@ void train_sessions_config_default(train_sessions_config *cfg)
     cfg->seed = 1;
     cfg->quantile = 0.999;
     cfg->label_smoothing = 0.0f;
-    cfg->min_host_sessions = 1000; /* a 0.999 quantile needs ~1/(1-q) scores */
+    cfg->input_dropout = 0.2f;
+    cfg->min_host_sessions = 20;
     cfg->markov_alpha = 0.1;
     cfg->log = NULL;
 }
@@ -169,6 +170,15 @@ int train_sessions_net(session_net *net, const session_data *d, const size_t *tr
         for (size_t s0 = 0; s0 < n_train; s0 += (size_t)B) {
             int nb = (int)(n_train - s0 < (size_t)B ? n_train - s0 : (size_t)B);
             int T = batch_fill(&b, d, order + s0, nb);
+            /* hide whole connections from the context: a network that can copy its
+             * neighbours finds a run of identical never-seen connections (a scan)
+             * predictable from itself */
+            if (cfg->input_dropout > 0.0f)
+                for (int k = 0; k < nb; k++)
+                    for (int t = 0; t < b.lengths[k]; t++)
+                        if (rng_uniform(&r) < cfg->input_dropout)
+                            memset(b.x + ((size_t)k * T + t) * d->input_size, 0,
+                                   (size_t)d->input_size * sizeof(float));
             float l;
             if ((rc = session_net_forward(&l, b.acts, b.x, b.lengths, b.st, b.sz, net, nb, T,
                                           errbuf)))
@@ -228,6 +238,29 @@ static double quantile(double *v, size_t n, double q)
     return v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
 }
 
+/* Estimate of the quantile q of the distribution v[0..n) were drawn from (sorted in
+ * place): the empirical quantile when n (1 - q) >= 2 (two values or more expected
+ * above it); otherwise an exponential tail fitted above the median u (peaks over
+ * threshold): P(X > u + y) = 0.5 exp(-y / b), b the mean excess over u, so the
+ * estimate is u + b ln(0.5 / (1 - q)), and never below the largest value (a
+ * benign session the threshold was set on is never flagged). With 400 scores the
+ * empirical 0.999 quantile is the maximum, which about 1/400 of new benign
+ * sessions exceed. */
+static double tail_quantile(double *v, size_t n, double q)
+{
+    if ((double)n * (1.0 - q) >= 2.0 || q <= 0.5)
+        return quantile(v, n, q);
+    double u = quantile(v, n, 0.5), b = 0.0; /* sorts v */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] > u) {
+            b += v[i] - u;
+            m++;
+        }
+    double est = m ? u + b / (double)m * log(0.5 / (1.0 - q)) : v[n - 1];
+    return est > v[n - 1] ? est : v[n - 1];
+}
+
 static int cmp_span_host(const void *a, const void *b, void *ctx)
 {
     const session_span *sp = ctx;
@@ -240,6 +273,68 @@ static int cmp_span_host(const void *a, const void *b, void *ctx)
     return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
+/* Per host and length class, the quantile q of the scores res of the sessions
+ * sel[0..n_sel) of l (NAN where a host has fewer than need of a class): into
+ * *out (n_sel entries at most, sorted by host), *n_out hosts. sel is reordered. */
+static int host_quantiles(session_host_threshold **out, size_t *n_out, const session_list *l,
+                          size_t *sel, size_t n_sel, const session_result *res, double q,
+                          size_t need, char *errbuf)
+{
+    *out = NULL;
+    *n_out = 0;
+    session_host_threshold *hosts = calloc(n_sel ? n_sel : 1, sizeof(*hosts));
+    double *sc = malloc((n_sel ? n_sel : 1) * sizeof(double));
+    if (!hosts || !sc) {
+        free(hosts);
+        free(sc);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "thresholds: out of memory");
+    }
+    qsort_r(sel, n_sel, sizeof(size_t), cmp_span_host, l->spans);
+    size_t nh = 0;
+    for (size_t i = 0; i < n_sel;) {
+        const session_span *a = &l->spans[sel[i]];
+        size_t j = i;
+        while (j < n_sel && l->spans[sel[j]].family == a->family &&
+               !memcmp(l->spans[sel[j]].host, a->host, 16))
+            j++;
+        int own = 0;
+        for (int c = 0; c < SESSION_LEN_CLASSES; c++) {
+            size_t k = 0;
+            for (size_t x = i; x < j; x++)
+                if (session_length_class(l->spans[sel[x]].n) == c)
+                    sc[k++] = res[sel[x]].score;
+            hosts[nh].threshold[c] = !k ? NAN : k >= need ? tail_quantile(sc, k, q)
+                                                          : quantile(sc, k, 1.0);
+            own |= k && k >= need;
+        }
+        if (own) {
+            hosts[nh].family = a->family;
+            memcpy(hosts[nh].host, a->host, 16);
+            nh++;
+        }
+        i = j;
+    }
+    free(sc);
+    *out = hosts;
+    *n_out = nh;
+    return SS_OK;
+}
+
+/* Scores of every session of d under method into res (d->list.n_spans). */
+static int score_all(session_result *res, const session_model *m, int method,
+                     const session_data *d, char *errbuf)
+{
+    size_t nm = d->list.n_members ? d->list.n_members : 1;
+    double *lik = malloc(2 * nm * sizeof(double));
+    if (!lik)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "thresholds: out of memory");
+    int rc = session_model_likelihoods(lik, lik + nm, m, method, d, errbuf);
+    if (!rc)
+        session_model_results(res, m, method, d, lik);
+    free(lik);
+    return rc;
+}
+
 int train_sessions_thresholds(session_model *m, int method, const session_data *d,
                               const size_t *sel, size_t n_sel, double q, int min_host_sessions,
                               char *errbuf)
@@ -249,52 +344,129 @@ int train_sessions_thresholds(session_model *m, int method, const session_data *
         n_sel = sl->n_spans;
     if (sl->n_spans == 0 || n_sel == 0)
         return ss_errf(errbuf, SS_ERR_EMPTY, "no sessions to set thresholds from");
-    double *lik = malloc(2 * (sl->n_members ? sl->n_members : 1) * sizeof(double));
     session_result *res = malloc(sl->n_spans * sizeof(*res));
-    double *sc = malloc(sl->n_spans * sizeof(double));
-    size_t *byhost = malloc(sl->n_spans * sizeof(size_t));
-    session_host_threshold *hosts = calloc(sl->n_spans, sizeof(*hosts));
+    double *sc = malloc(n_sel * sizeof(double));
+    size_t *idx = malloc(n_sel * sizeof(size_t));
+    session_host_threshold *hosts = NULL;
+    size_t nh = 0;
     int rc = SS_OK;
-    if (!lik || !res || !sc || !byhost || !hosts) {
+    if (!res || !sc || !idx) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "thresholds: out of memory");
         goto done;
     }
-    if ((rc = session_model_likelihoods(lik, lik + sl->n_members, m, method, d, errbuf)))
+    if ((rc = score_all(res, m, method, d, errbuf)))
         goto done;
-    session_model_results(res, m, method, d, lik, lik + sl->n_members);
     for (size_t s = 0; s < n_sel; s++) {
-        byhost[s] = sel ? sel[s] : s;
-        sc[s] = res[byhost[s]].score;
+        idx[s] = sel ? sel[s] : s;
+        sc[s] = res[idx[s]].score;
     }
-    double global = quantile(sc, n_sel, q);
-    qsort_r(byhost, n_sel, sizeof(size_t), cmp_span_host, sl->spans);
-    size_t nh = 0;
-    for (size_t i = 0; i < n_sel;) {
-        const session_span *a = &sl->spans[byhost[i]];
-        size_t j = i;
-        while (j < n_sel && sl->spans[byhost[j]].family == a->family &&
-               !memcmp(sl->spans[byhost[j]].host, a->host, 16)) {
-            sc[j - i] = res[byhost[j]].score;
-            j++;
+    session_thresholds *t = &m->thr[method];
+    size_t need = (size_t)(min_host_sessions > 1 ? min_host_sessions : 1);
+    double all = tail_quantile(sc, n_sel, q);
+    if ((rc = host_quantiles(&hosts, &nh, sl, idx, n_sel, res, q, need, errbuf)))
+        goto done;
+    /* The global threshold of a class is for hosts without enough sessions of their
+     * own in it: the sessions of the hosts that have (busy servers, whose long
+     * sessions score higher) are left out. idx is sorted by host now. */
+    for (int c = 0; c < SESSION_LEN_CLASSES; c++) {
+        size_t k = 0, k_all = 0;
+        for (size_t i = 0; i < n_sel;) {
+            size_t j = i, kc = 0;
+            while (j < n_sel && sl->spans[idx[j]].family == sl->spans[idx[i]].family &&
+                   !memcmp(sl->spans[idx[j]].host, sl->spans[idx[i]].host, 16))
+                kc += session_length_class(sl->spans[idx[j++]].n) == c;
+            for (size_t x = i; x < j; x++)
+                if (session_length_class(sl->spans[idx[x]].n) == c) {
+                    k_all++;
+                    if (kc < need || need <= 1)
+                        sc[k++] = res[idx[x]].score;
+                }
+            i = j;
         }
-        if (j - i >= (size_t)(min_host_sessions > 1 ? min_host_sessions : 1)) {
-            hosts[nh].family = a->family;
-            memcpy(hosts[nh].host, a->host, 16);
-            hosts[nh].threshold = quantile(sc, j - i, q);
-            nh++;
+        if (!k) { /* every host of the class has its own: all of them */
+            for (size_t i = 0; i < n_sel; i++)
+                if (session_length_class(sl->spans[idx[i]].n) == c)
+                    sc[k++] = res[idx[i]].score;
         }
-        i = j;
+        t->global[c] = k ? tail_quantile(sc, k, q) : all; /* no session of the class: all */
+        (void)k_all;
     }
-    free(m->thr[method].hosts);
-    m->thr[method].global = global;
-    m->thr[method].hosts = hosts;
-    m->thr[method].n_hosts = nh;
+    free(t->hosts);
+    t->hosts = hosts;
+    t->n_hosts = nh;
     hosts = NULL;
 done:
-    free(lik);
     free(res);
     free(sc);
-    free(byhost);
+    free(idx);
+    free(hosts);
+    return rc;
+}
+
+/* Merges hosts[0..nh) (sorted by host) into t's host thresholds, keeping the
+ * larger threshold of each length class of a host present in both. */
+static int merge_hosts(session_thresholds *t, const session_host_threshold *hosts, size_t nh,
+                       char *errbuf)
+{
+    session_host_threshold *merged;
+    merged = malloc((t->n_hosts + nh ? t->n_hosts + nh : 1) * sizeof(*merged));
+    if (!merged) {
+        return ss_errf(errbuf, SS_ERR_NOMEM, "thresholds: out of memory");
+    }
+    /* both lists are sorted by host: merge, keeping the larger threshold of each class */
+    size_t i = 0, j = 0, n = 0;
+    while (i < t->n_hosts || j < nh) {
+        int c = i == t->n_hosts ? 1 : j == nh ? -1
+                : (t->hosts[i].family != hosts[j].family
+                       ? (t->hosts[i].family < hosts[j].family ? -1 : 1)
+                       : memcmp(t->hosts[i].host, hosts[j].host, 16));
+        if (c < 0)
+            merged[n++] = t->hosts[i++];
+        else if (c > 0)
+            merged[n++] = hosts[j++];
+        else {
+            merged[n] = t->hosts[i++];
+            for (int k = 0; k < SESSION_LEN_CLASSES; k++) {
+                double b = hosts[j].threshold[k];
+                if (!isnan(b) && (isnan(merged[n].threshold[k]) || b > merged[n].threshold[k]))
+                    merged[n].threshold[k] = b;
+            }
+            j++;
+            n++;
+        }
+    }
+    free(t->hosts);
+    t->hosts = merged;
+    t->n_hosts = n;
+    return SS_OK;
+}
+
+int train_sessions_host_thresholds(session_model *m, int method, const session_data *d,
+                                   double q, int min_host_sessions, char *errbuf)
+{
+    const session_list *sl = &d->list;
+    if (sl->n_spans == 0)
+        return SS_OK;
+    session_result *res = malloc(sl->n_spans * sizeof(*res));
+    size_t *idx = malloc(sl->n_spans * sizeof(size_t));
+    session_host_threshold *hosts = NULL;
+    size_t nh = 0;
+    int rc = SS_OK;
+    session_thresholds *t = &m->thr[method];
+    if (!res || !idx) {
+        rc = ss_errf(errbuf, SS_ERR_NOMEM, "thresholds: out of memory");
+        goto done;
+    }
+    for (size_t s = 0; s < sl->n_spans; s++)
+        idx[s] = s;
+    if ((rc = score_all(res, m, method, d, errbuf)) ||
+        (rc = host_quantiles(&hosts, &nh, sl, idx, sl->n_spans, res, q,
+                             (size_t)(min_host_sessions > 1 ? min_host_sessions : 1), errbuf)))
+        goto done;
+    rc = merge_hosts(t, hosts, nh, errbuf);
+done:
+    free(res);
+    free(idx);
     free(hosts);
     return rc;
 }
@@ -308,14 +480,24 @@ int train_sessions_calibrate(session_model *m, const conntab_record *const *recs
                        enc_dim, m->enc_dim);
     session_data d;
     int rc = session_data_build(&d, &m->vocab, recs, n, vecs, enc_dim, &m->sess, errbuf);
-    for (int k = 0; !rc && k < SESSION_METHOD_COUNT; k++)
+    for (int k = 0; !rc && k < SESSION_METHOD_COUNT; k++) {
+        /* the hosts' thresholds from training stay, raised where calibration says */
+        session_host_threshold *old = m->thr[k].hosts;
+        size_t n_old = m->thr[k].n_hosts;
+        m->thr[k].hosts = NULL;
+        m->thr[k].n_hosts = 0;
         rc = train_sessions_thresholds(m, k, &d, NULL, 0, cfg->quantile, cfg->min_host_sessions,
                                        errbuf);
+        if (!rc)
+            rc = merge_hosts(&m->thr[k], old, n_old, errbuf);
+        free(old);
+    }
     if (!rc && cfg->log)
         for (int k = 0; k < SESSION_METHOD_COUNT; k++)
-            fprintf(cfg->log, "%s: calibrated on %zu sessions: global threshold %.4f, %zu host "
-                    "thresholds\n", session_method_to_string(k), d.list.n_spans,
-                    m->thr[k].global, m->thr[k].n_hosts);
+            fprintf(cfg->log, "%s: calibrated on %zu sessions: global thresholds %.4f %.4f %.4f "
+                    "(1, 2-5, 6+ connections), %zu host thresholds\n",
+                    session_method_to_string(k), d.list.n_spans, m->thr[k].global[0],
+                    m->thr[k].global[1], m->thr[k].global[2], m->thr[k].n_hosts);
     session_data_free(&d);
     return rc;
 }
@@ -333,9 +515,11 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
         return rc;
     session_model *m = calloc(1, sizeof(*m));
     uint32_t *keys = malloc((sl.n_members ? sl.n_members : 1) * sizeof(uint32_t));
-    uint64_t *bytes = malloc((sl.n_members ? sl.n_members : 1) * sizeof(uint64_t));
+    size_t nm1 = sl.n_members ? sl.n_members : 1;
+    uint64_t *orig = malloc(2 * nm1 * sizeof(uint64_t)), *resp = orig ? orig + nm1 : NULL;
+    int64_t *dur = malloc(nm1 * sizeof(int64_t));
     size_t *idx = malloc((sl.n_spans ? sl.n_spans : 1) * sizeof(size_t));
-    if (!m || !keys || !bytes || !idx) {
+    if (!m || !keys || !orig || !dur || !idx) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "session training: out of memory");
         goto done;
     }
@@ -347,13 +531,17 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
         goto done;
     for (size_t k = 0; k < sl.n_members; k++) {
         const conntab_record *r = recs[sl.conn[k]];
-        bytes[k] = r->orig_bytes + r->resp_bytes;
+        orig[k] = r->orig_bytes;
+        resp[k] = r->resp_bytes;
+        dur[k] = r->end_us - r->start_us;
     }
     m->sess = cfg->sess;
     m->enc_dim = enc_dim;
     m->quantile = cfg->quantile;
-    if ((rc = session_vocab_build(&m->vocab, keys, bytes, sl.n_members, cfg->max_states,
-                                  cfg->min_count, cfg->size_classes, errbuf)) ||
+    if ((rc = session_vocab_build(&m->vocab, keys, sl.n_members, cfg->max_states,
+                                  cfg->min_count, errbuf)) ||
+        (rc = session_vocab_build_sizes(&m->vocab, keys, orig, resp, dur, sl.n_members,
+                                        cfg->byte_classes, errbuf)) ||
         (rc = session_data_build(&d, &m->vocab, recs, n, vecs, enc_dim, &cfg->sess, errbuf)))
         goto done;
     size_t ns = d.list.n_spans;
@@ -367,8 +555,8 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
         n_val = ns - 1;
     if (cfg->log)
         fprintf(cfg->log, "%zu connections, %zu sessions (%zu training, %zu validation), "
-                "%d states, %d size classes\n", n, ns, ns - n_val, n_val, m->vocab.n_states,
-                m->vocab.n_sizes);
+                "%d states, %d size classes (%d services)\n", n, ns, ns - n_val, n_val,
+                m->vocab.n_states, m->vocab.n_sizes, m->vocab.n_services);
     int In = session_input_size(&m->vocab, enc_dim);
     session_net_config nc[2] = {
         {.input_size = In, .n_states = m->vocab.n_states, .n_sizes = m->vocab.n_sizes,
@@ -394,12 +582,15 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
         markov_observe(m->markov, d.state + d.list.spans[idx[s]].first, d.list.spans[idx[s]].n);
     for (int k = 0; k < SESSION_METHOD_COUNT; k++)
         if ((rc = train_sessions_thresholds(m, k, &d, n_val ? idx : NULL, n_val, cfg->quantile,
-                                            cfg->min_host_sessions, errbuf)))
+                                            cfg->min_host_sessions, errbuf)) ||
+            (rc = train_sessions_host_thresholds(m, k, &d, cfg->quantile,
+                                                 cfg->min_host_sessions, errbuf)))
             goto done;
     if (cfg->log)
         for (int k = 0; k < SESSION_METHOD_COUNT; k++)
-            fprintf(cfg->log, "%s: global threshold %.4f, %zu host thresholds\n",
-                    session_method_to_string(k), m->thr[k].global, m->thr[k].n_hosts);
+            fprintf(cfg->log, "%s: global thresholds %.4f %.4f %.4f (1, 2-5, 6+ connections), "
+                    "%zu host thresholds\n", session_method_to_string(k), m->thr[k].global[0],
+                    m->thr[k].global[1], m->thr[k].global[2], m->thr[k].n_hosts);
     *out = m;
     m = NULL;
 done:
@@ -407,7 +598,8 @@ done:
     session_list_free(&sl);
     session_data_free(&d);
     free(keys);
-    free(bytes);
+    free(orig);
+    free(dur);
     free(idx);
     return rc;
 }

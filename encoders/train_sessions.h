@@ -9,12 +9,21 @@
  * parameters kept; training stops after `patience` epochs without a better
  * validation loss (or after `epochs`). Same data and seed, same model.
  *
- * Thresholds: the validation sessions (which no network was trained on and
- * the Markov chain did not count) are scored with each method; the global
- * threshold is the `quantile` (0.999) of those scores (linear
- * interpolation), and a host with at least min_host_sessions of them gets
- * the quantile of its own scores. Without a validation part (fewer than 5
- * sessions) every session is used.
+ * Thresholds, per method and session length class (1, 2-5, 6+ connections):
+ * the validation sessions (which no network was trained on and the Markov
+ * chain did not count), or with train_sessions_calibrate the sessions of
+ * benign calibration captures, are scored. A host with at least
+ * min_host_sessions (20) of them in a class gets its own threshold there: the
+ * `quantile` (0.999) estimated from its scores; the global threshold of the
+ * class is that quantile of the other hosts' sessions (busy servers, whose long
+ * sessions score higher, do not set the bar for every other host). A quantile
+ * is the empirical one (linear interpolation) when n (1 - q) >= 2, else an
+ * exponential tail fitted above the median (never below the largest score).
+ * Then every session of the training captures raises, per host and class, the
+ * host's threshold to the quantile (fewer than min_host_sessions: the
+ * largest) of its scores; a lookup takes the larger of the host's and the
+ * global threshold. Without a validation part (fewer than 5 sessions) every
+ * session is used.
  *
  * Ownership: records and vectors are read during the call only; the model
  * returned is the caller's (session_model_destroy).
@@ -34,7 +43,8 @@ typedef struct train_sessions_config {
     session_config sess;    /* sessionisation (8 s gap, 25 connections) */
     int max_states;         /* vocabulary size with "other" (64) */
     int min_count;          /* occurrences for a state to enter it (3) */
-    int size_classes;       /* size classes at most (8) */
+    int byte_classes;       /* classes of each direction's bytes, tails included (4;
+                               3..8): 2 C^2 size classes (session.h) */
     int hidden;             /* LSTM units per direction (32) */
     int layers;             /* layers of each BiLSTM stack (2) */
     int dense;              /* dense layer width (32) */
@@ -46,12 +56,13 @@ typedef struct train_sessions_config {
     int patience;           /* epochs without improvement before stopping (8) */
     uint64_t seed;          /* split, order and initialisation (1) */
     double quantile;        /* threshold quantile of benign scores (0.999) */
-    int min_host_sessions;  /* sessions for a host threshold of its own (1000: with
-                               fewer, the 0.999 quantile of a host is its maximum and
-                               about 1/(n+1) of its new benign sessions exceed it) */
+    int min_host_sessions;  /* sessions of a length class for a host threshold of its
+                               own, estimated from them (20) */
     double markov_alpha;    /* Markov smoothing (0.1) */
     float label_smoothing;  /* training targets: 1 - e on the observed class, e / C on
                                each (0: off; see docs/sessions.md for what 0.1 did) */
+    float input_dropout;    /* share of connections whose inputs are zeroed in each
+                               training batch, targets kept (0.2; 0: off) */
     FILE *log;              /* one line per epoch (NULL: quiet) */
 } train_sessions_config;
 
@@ -75,6 +86,13 @@ int train_sessions_net(session_net *net, const session_data *d, const size_t *tr
 int train_sessions_thresholds(session_model *m, int method, const session_data *d,
                               const size_t *sel, size_t n_sel, double quantile,
                               int min_host_sessions, char *errbuf);
+
+/* Merges into m->thr[method]'s host thresholds the quantile q of the scores of
+ * every session of d per host and length class (the larger one wins where a
+ * host already has one): a host whose benign sessions score high keeps them
+ * unflagged. */
+int train_sessions_host_thresholds(session_model *m, int method, const session_data *d,
+                                   double q, int min_host_sessions, char *errbuf);
 
 /* Sets every method's thresholds (global and per host, as in training) from
  * all the sessions of recs[0..n): benign captures the model was not trained

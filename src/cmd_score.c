@@ -24,10 +24,10 @@ static void usage(FILE *f)
             "\n"
             "Reads captures (pcap/pcapng, merged into one timeline), splits each host's\n"
             "connections into sessions and scores every session (docs/sessions.md):\n"
-            "score = the excess surprisal (nats) of its connections' states and size\n"
-            "classes over what the model expected, / sqrt(connections); about 0 for what\n"
-            "the model predicts well. A session is flagged when its score is above its\n"
-            "host's threshold (or the global one). One line per session,\n"
+            "score = the surprisal (nats) of its connections' states and size classes,\n"
+            "summed, / sqrt(connections). A session is flagged when its score is above\n"
+            "the threshold of its length class (1, 2-5, 6+ connections) for its host\n"
+            "(or the global one). One line per session,\n"
             "in order of start time, as tab-separated values after a '#fields' line:\n"
             "  host start end conns score threshold flagged least_uid least_state\n"
             "  least_bytes least_likelihood\n"
@@ -249,7 +249,7 @@ int cmd_score(int argc, char **argv)
         fprintf(stderr, "stepstone score: %s\n", err);
         goto done;
     }
-    session_model_results(res, m, method, &d, lik, lik + d.list.n_members);
+    session_model_results(res, m, method, &d, lik);
     if (out_path) {
         size_t len = strlen(out_path) + 16;
         tmp = malloc(len);

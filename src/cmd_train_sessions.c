@@ -36,7 +36,8 @@ static void usage(FILE *f)
             "                         session (default 8)\n"
             "  --max-conns N          cut sessions after N connections (default 25)\n"
             "  --states N             state vocabulary size, with 'other' (default 64)\n"
-            "  --size-classes N       size classes at most (default 8)\n"
+            "  --byte-classes N       classes of each direction's bytes, tails included\n"
+            "                         (3..8, default 4): 2 N^2 size classes\n"
             "  --hidden N             LSTM units per direction (default 32)\n"
             "  --layers N             layers of each BiLSTM stack (default 2)\n"
             "  --epochs N             most epochs (default 60)\n"
@@ -44,8 +45,11 @@ static void usage(FILE *f)
             "  --lr X                 AdamW learning rate (default 0.003)\n"
             "  --val-frac X           validation share of the sessions (default 0.2)\n"
             "  --quantile Q           threshold quantile of benign scores (default 0.999)\n"
-            "  --min-host-sessions N  sessions for a host threshold of its own (default 1000)\n"
+            "  --min-host-sessions N  sessions of a length class for a host threshold of\n"
+            "                         its own (default 20)\n"
             "  --label-smoothing E    smooth the training targets by E (default 0)\n"
+            "  --input-dropout P      hide each connection's inputs from the context with\n"
+            "                         probability P in training (default 0.2)\n"
             "  --calibrate FILE       set the thresholds from the sessions of this benign\n"
             "                         capture, not trained on (repeatable; default: the\n"
             "                         validation sessions)\n"
@@ -108,13 +112,13 @@ static int calibrate(session_model *m, const char **paths, size_t n, const encod
 int cmd_train_sessions(int argc, char **argv)
 {
     enum { O_GAP = 256, O_MAXC, O_STATES, O_SIZES, O_HIDDEN, O_LAYERS, O_EPOCHS, O_PATIENCE,
-           O_LR, O_VAL, O_Q, O_MINH, O_SEED, O_ENC, O_THREADS, O_SMOOTH, O_CALIB };
+           O_LR, O_VAL, O_Q, O_MINH, O_SEED, O_ENC, O_THREADS, O_SMOOTH, O_CALIB, O_INDROP };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"gap", required_argument, NULL, O_GAP},
         {"max-conns", required_argument, NULL, O_MAXC},
         {"states", required_argument, NULL, O_STATES},
-        {"size-classes", required_argument, NULL, O_SIZES},
+        {"byte-classes", required_argument, NULL, O_SIZES},
         {"hidden", required_argument, NULL, O_HIDDEN},
         {"layers", required_argument, NULL, O_LAYERS},
         {"epochs", required_argument, NULL, O_EPOCHS},
@@ -124,6 +128,7 @@ int cmd_train_sessions(int argc, char **argv)
         {"quantile", required_argument, NULL, O_Q},
         {"min-host-sessions", required_argument, NULL, O_MINH},
         {"label-smoothing", required_argument, NULL, O_SMOOTH},
+        {"input-dropout", required_argument, NULL, O_INDROP},
         {"calibrate", required_argument, NULL, O_CALIB},
         {"seed", required_argument, NULL, O_SEED},
         {"encoder", required_argument, NULL, O_ENC},
@@ -161,7 +166,7 @@ int cmd_train_sessions(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             break;
         case O_SIZES:
-            if (parse_int("--size-classes", optarg, 1, 256, &cfg.size_classes))
+            if (parse_int("--byte-classes", optarg, 3, 8, &cfg.byte_classes))
                 return CLI_EXIT_USAGE;
             break;
         case O_HIDDEN:
@@ -199,6 +204,11 @@ int cmd_train_sessions(int argc, char **argv)
             if (parse_num("--label-smoothing", optarg, 0, 0.5, &v))
                 return CLI_EXIT_USAGE;
             cfg.label_smoothing = (float)v;
+            break;
+        case O_INDROP:
+            if (parse_num("--input-dropout", optarg, 0, 0.9, &v))
+                return CLI_EXIT_USAGE;
+            cfg.input_dropout = (float)v;
             break;
         case O_MINH:
             if (parse_int("--min-host-sessions", optarg, 1, 1000000000, &cfg.min_host_sessions))

@@ -226,19 +226,13 @@ START_TEST(test_tokens)
     ck_assert(!(sp3 & SESSION_KEY_CLASS_BIT));
     /* vocabulary: key 7 x5, key 3 x5, key 9 x1 (below min_count 2) */
     uint32_t keys[11] = {7, 7, 3, 7, 3, 3, 9, 7, 3, 7, 3};
-    uint64_t bytes[11] = {0, 10, 10, 20, 30, 40, 50, 60, 70, 80, 90};
     session_vocab v;
     char err[SS_ERRBUF_SIZE];
-    ck_assert_int_eq(session_vocab_build(&v, keys, bytes, 11, 10, 2, 4, err), 0);
+    ck_assert_int_eq(session_vocab_build(&v, keys, 11, 10, 2, err), 0);
     ck_assert_int_eq(v.n_states, 3);
     ck_assert_int_eq(session_vocab_state(&v, 3), 1); /* tie on count: lower key first */
     ck_assert_int_eq(session_vocab_state(&v, 7), 2);
     ck_assert_int_eq(session_vocab_state(&v, 9), 0); /* its class (seen once) is not in */
-    ck_assert_int_eq(v.n_sizes, 4);
-    ck_assert_int_eq(session_vocab_size(&v, 0), 0);
-    ck_assert_int_eq(session_vocab_size(&v, 1000), 3);
-    for (uint64_t b = 1; b < 100; b++)
-        ck_assert_int_ge(session_vocab_size(&v, b), session_vocab_size(&v, b - 1));
     session_vocab_free(&v);
     /* rare ports fall back to their class: ports 1000..1004 once each form "tcp/wk out
      * ok"; key 7 stays exact; an unseen low port maps to the class, an unseen refused one
@@ -246,7 +240,7 @@ START_TEST(test_tokens)
     uint32_t k2[8] = {7, 7, 7, 1000, 1001, 1002, 1003, 1004};
     for (int k = 0; k < 8; k++)
         k2[k] |= 1u << 21;
-    ck_assert_int_eq(session_vocab_build(&v, k2, bytes, 8, 10, 2, 4, err), 0);
+    ck_assert_int_eq(session_vocab_build(&v, k2, 8, 10, 2, err), 0);
     ck_assert_int_eq(v.n_states, 3);
     ck_assert_int_eq(session_vocab_state(&v, k2[0]), 1);
     int cls = session_vocab_state(&v, k2[3]);
@@ -256,13 +250,131 @@ START_TEST(test_tokens)
     ck_assert_int_eq(session_vocab_state(&v, (1u << 21) | (2u << 22) | 555), 0);
     session_vocab_free(&v);
     /* with room for one state only, the class (5 observations) beats key 7 (3) */
-    ck_assert_int_eq(session_vocab_build(&v, k2, bytes, 8, 2, 2, 4, err), 0);
+    ck_assert_int_eq(session_vocab_build(&v, k2, 8, 2, 2, err), 0);
     ck_assert_int_eq(v.n_states, 2);
     ck_assert_int_eq(session_vocab_state(&v, k2[4]), 1);
     ck_assert_int_eq(session_vocab_state(&v, k2[0]), 1); /* 7 is a well-known port too */
     session_vocab_free(&v);
     session_vocab_free(NULL);
     free(s);
+}
+END_TEST
+
+/* Size classes are relative to the connection's service: the same request size is
+ * a high-tail class for a service whose requests are small and an ordinary one for
+ * a service whose requests are large; rare services use the global edges. */
+START_TEST(test_size_classes)
+{
+    enum { NA = 200, NB = 150, NR = 20, N = NA + NB + NR };
+    uint32_t keys[N];
+    uint64_t orig[N], resp[N];
+    int64_t dur[N];
+    uint32_t ka = (1u << 21) | 80, kb = (1u << 21) | 22, kr = (1u << 21) | 5000;
+    for (int i = 0; i < N; i++) {
+        int a = i < NA, b = !a && i < NA + NB;
+        keys[i] = a ? ka | (uint32_t)(i % 4) << 16 : b ? kb : kr; /* repeats pool with A */
+        orig[i] = a ? 100 + (uint64_t)i : b ? 5000 + 10 * (uint64_t)i : 7;
+        resp[i] = a ? 1000 + 7 * (uint64_t)i : b ? 300 : 7;
+        dur[i] = a ? 10000 : b ? 1000000 + 1000 * (int64_t)i : 5;
+    }
+    session_vocab v;
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(session_vocab_build(&v, keys, N, 64, 3, err), 0);
+    ck_assert_int_eq(session_vocab_build_sizes(&v, keys, orig, resp, dur, N, 2, err), SS_ERR_ARG);
+    ck_assert_int_eq(session_vocab_build_sizes(&v, keys, orig, resp, dur, N, 4, err), 0);
+    ck_assert_int_eq(v.n_sizes, 32);
+    ck_assert_int_eq(v.n_services, 3); /* global, A, B; R has too few */
+    int sa = session_vocab_service(&v, ka), sb = session_vocab_service(&v, kb);
+    ck_assert_int_gt(sa, 0);
+    ck_assert_int_gt(sb, 0);
+    ck_assert_int_ne(sa, sb);
+    ck_assert_int_eq(session_vocab_service(&v, ka | 3u << 16 | 2u << 18), sa);
+    ck_assert_int_eq(session_vocab_service(&v, kr), 0);
+    /* a typical A connection: middle classes, not long */
+    int c = session_vocab_size(&v, ka, 200, 1700, 10000);
+    ck_assert_int_eq(c % 2, 0);
+    ck_assert(c / 2 / 4 == 1 || c / 2 / 4 == 2);
+    /* a 1000-byte request: above A's high tail, below B's low tail */
+    ck_assert_int_eq(session_vocab_size(&v, ka, 1000, 1700, 10000) / 8, 3);
+    ck_assert_int_eq(session_vocab_size(&v, kb, 1000, 300, 1200000) / 8, 0);
+    /* held open 5 s: long for A, not for B */
+    ck_assert_int_eq(session_vocab_size(&v, ka, 200, 1700, 5000000) % 2, 1);
+    ck_assert_int_eq(session_vocab_size(&v, kb, 6000, 300, 1100000) % 2, 0);
+    /* B's responses are all 300: 300 is the middle, anything else a tail */
+    ck_assert_int_eq(session_vocab_size(&v, kb, 6000, 300, 1100000) / 2 % 4, 1);
+    ck_assert_int_eq(session_vocab_size(&v, kb, 6000, 299, 1100000) / 2 % 4, 0);
+    ck_assert_int_eq(session_vocab_size(&v, kb, 6000, 301, 1100000) / 2 % 4, 3);
+    /* monotonic in each direction */
+    for (uint64_t b = 1; b < 600; b++) {
+        ck_assert_int_ge(session_vocab_size(&v, ka, b, 1700, 0) / 8,
+                         session_vocab_size(&v, ka, b - 1, 1700, 0) / 8);
+        ck_assert_int_ge(session_vocab_size(&v, ka, 200, 1000 + 4 * b, 0) / 2 % 4,
+                         session_vocab_size(&v, ka, 200, 1000 + 4 * (b - 1), 0) / 2 % 4);
+    }
+    session_vocab_free(&v);
+}
+END_TEST
+
+/* Connections under way when the capture began (no handshake, first second) are
+ * left out of sessions; the same states later, or answered ones at the start, stay. */
+START_TEST(test_partial_at_start)
+{
+    recset *s = calloc(1, sizeof(*s));
+    ck_assert_ptr_nonnull(s);
+    add_rec(s, 1, 2, 6, 80, 0.0, 0.1, 0, CONNTAB_STATE_OTH);   /* partial: out */
+    add_rec(s, 1, 2, 6, 80, 0.5, 0.1, 0, CONNTAB_STATE_SH);    /* partial: out */
+    add_rec(s, 1, 2, 6, 80, 0.2, 0.1, 100, CONNTAB_STATE_SF);  /* handshake seen: in */
+    add_rec(s, 1, 2, 17, 53, 0.3, 0.1, 100, CONNTAB_STATE_S0); /* UDP: in */
+    add_rec(s, 1, 2, 6, 80, 3.0, 0.1, 0, CONNTAB_STATE_OTH);   /* later: in */
+    ck_assert(session_partial_at_start(&s->r[0], s->r[0].start_us));
+    ck_assert(!session_partial_at_start(&s->r[4], s->r[0].start_us));
+    session_config cfg;
+    session_config_default(&cfg);
+    session_list l;
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    ck_assert_uint_eq(l.n_members, 6); /* 3 records, one session of each host */
+    for (size_t k = 0; k < l.n_members; k++)
+        ck_assert(l.conn[k] >= 2);
+    session_list_free(&l);
+    free(s);
+}
+END_TEST
+
+/* Thresholds by length class: a host's own threshold applies to its class only,
+ * and only where it is above the global one. */
+START_TEST(test_threshold_lookup)
+{
+    session_model m;
+    memset(&m, 0, sizeof(m));
+    session_host_threshold h[2];
+    memset(h, 0, sizeof(h));
+    h[0].family = 4;
+    h[0].host[0] = 10;
+    h[0].host[3] = 1;
+    h[1] = h[0];
+    h[1].host[3] = 2;
+    double own0[SESSION_LEN_CLASSES] = {NAN, 9.0, 1.0}, own1[SESSION_LEN_CLASSES] = {7.0, NAN, NAN};
+    for (int c = 0; c < SESSION_LEN_CLASSES; c++) {
+        m.thr[0].global[c] = 2.0 + c;
+        h[0].threshold[c] = own0[c];
+        h[1].threshold[c] = own1[c];
+    }
+    m.thr[0].hosts = h;
+    m.thr[0].n_hosts = 2;
+    ck_assert_int_eq(session_length_class(1), 0);
+    ck_assert_int_eq(session_length_class(2), 1);
+    ck_assert_int_eq(session_length_class(5), 1);
+    ck_assert_int_eq(session_length_class(6), 2);
+    ck_assert_int_eq(session_length_class(25), 2);
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, h[0].host, 1), 2.0); /* NAN: global */
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, h[0].host, 3), 9.0); /* own, higher */
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, h[0].host, 25), 4.0); /* own lower */
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, h[1].host, 1), 7.0);
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, h[1].host, 4), 3.0);
+    uint8_t other[16] = {10, 0, 0, 3};
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, other, 1), 2.0);
+    ck_assert_double_eq(session_model_threshold(&m, 0, 6, h[0].host, 3), 3.0); /* family */
 }
 END_TEST
 
@@ -525,7 +637,7 @@ START_TEST(test_model_round_trip)
     void *buf;
     size_t len;
     ck_assert_int_eq(modelfile_save_buffer(mf, p, &buf, &len, err), 0);
-    ck_assert_int_eq(session_model_load_buffer(&m2, buf, len, err), 0);
+    ck_assert_msg(session_model_load_buffer(&m2, buf, len, err) == 0, "%s", err);
     ck_assert_uint_eq(m2->id, modelfile_fnv1a64(buf, len));
     ck_assert_int_eq(m2->vocab.n_states, m->vocab.n_states);
     ck_assert_int_eq(m2->vocab.n_sizes, m->vocab.n_sizes);
@@ -546,7 +658,8 @@ START_TEST(test_model_round_trip)
         ck_assert_int_eq(session_model_likelihoods(l1, NULL, m, k, &d, err), 0);
         ck_assert_int_eq(session_model_likelihoods(l2, NULL, m2, k, &d, err), 0);
         ck_assert_mem_eq(l1, l2, d.list.n_members * sizeof(double));
-        ck_assert_double_eq_tol(m2->thr[k].global, m->thr[k].global, 1e-6);
+        for (int c = 0; c < SESSION_LEN_CLASSES; c++)
+            ck_assert_double_eq_tol(m2->thr[k].global[c], m->thr[k].global[c], 1e-6);
         ck_assert_uint_eq(m2->thr[k].n_hosts, m->thr[k].n_hosts);
         ck_assert_uint_gt(m->thr[k].n_hosts, 0);
     }
@@ -612,7 +725,13 @@ START_TEST(test_unseen_pattern_scores_higher)
         ck_assert_int_eq(session_model_likelihoods(lik, ent, m, k, &d, err), 0);
         for (size_t j = 0; j < d.list.n_members; j++)
             ck_assert(ent[j] >= 0.0 && ent[j] < 10.0);
-        session_model_results(res, m, k, &d, lik, ent);
+        session_model_results(res, m, k, &d, lik);
+        for (size_t sp = 0; sp < d.list.n_spans; sp++) { /* the documented score */
+            double sum = 0.0;
+            for (int j = 0; j < d.list.spans[sp].n; j++)
+                sum -= log(fmax(lik[d.list.spans[sp].first + (size_t)j], SESSION_MIN_LIKELIHOOD));
+            ck_assert_double_eq_tol(res[sp].score, sum / sqrt(d.list.spans[sp].n), 1e-9);
+        }
         double worst_benign = 0.0, scan = -1.0;
         for (size_t sp = 0; sp < d.list.n_spans; sp++) {
             const session_span *span = &d.list.spans[sp];
@@ -687,6 +806,9 @@ Suite *session_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_sessions_gap_and_cut);
     tcase_add_test(tc, test_tokens);
+    tcase_add_test(tc, test_size_classes);
+    tcase_add_test(tc, test_partial_at_start);
+    tcase_add_test(tc, test_threshold_lookup);
     tcase_add_test(tc, test_session_keys);
     tcase_add_test(tc, test_no_self_visibility_bilstm);
     tcase_add_test(tc, test_no_self_visibility_lstm1);

@@ -1,0 +1,696 @@
+/* sessionfeed.c - host sessions while the capture is read; see sessionfeed.h. */
+#include "sessionfeed.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connset.h"
+#include "packet.h"
+#include "status.h"
+
+typedef struct fhost fhost;
+
+/* A connection, shared by the sessions of its two hosts. */
+typedef struct mrec {
+    conntab_record rec;   /* latest record; final once closed (pkts: own copy) */
+    conntab_pkt *pkts;    /* owned copy of the final record's packets */
+    int closed;
+    int handshake;        /* bit 0: SYN from the originator, bit 1: SYN-ACK back */
+    int refs;             /* host lists holding it, + 1 while open */
+    fhost *hosts[2];      /* the hosts whose lists hold it (or NULL) */
+} mrec;
+
+typedef struct sess {
+    mrec **m;
+    uint32_t n;
+} sess;
+
+struct fhost {
+    uint64_t hash;
+    uint8_t family;
+    uint8_t addr[16];
+    mrec **cur;           /* the current session's members */
+    uint32_t n_cur, cap_cur;
+    mrec **und;           /* members not yet placed, in start order: und[head..n) */
+    uint32_t und_head, n_und, cap_und;
+    sess *sealed;         /* complete in membership, waiting for members to end */
+    uint32_t n_sealed, cap_sealed;
+    int idle;             /* on the idle list: everything ended, waiting for the gap */
+};
+
+/* Open addressing (linear probing, backward-shift deletion) of pointers. */
+typedef struct pmap {
+    uint64_t *hash;
+    void **val;
+    size_t cap, n;
+} pmap;
+
+struct sessionfeed {
+    session_config cfg;
+    sessionfeed_emit_fn emit;
+    void *ctx;
+    pmap recs;            /* open connections by serial */
+    pmap hosts;
+    fhost **idle;
+    size_t n_idle, cap_idle;
+    int have_t0;
+    int64_t t0, now, last_sweep;
+    const conntab_record **e_recs;
+    uint8_t *e_out;
+    sessionfeed_stats st;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int addr_len(uint8_t family)
+{
+    return family == 6 ? 16 : 4;
+}
+
+static int grow(void **arr, uint32_t *cap, size_t need, size_t sz)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? (size_t)*cap * 2 : 4;
+    while (nc < need)
+        nc *= 2;
+    if (nc > UINT32_MAX)
+        return -1;
+    void *p = realloc(*arr, nc * sz);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = (uint32_t)nc;
+    return 0;
+}
+
+static int pmap_init(pmap *m, size_t cap)
+{
+    m->hash = calloc(cap, sizeof(*m->hash));
+    m->val = calloc(cap, sizeof(*m->val));
+    m->cap = cap;
+    m->n = 0;
+    return m->hash && m->val ? 0 : -1;
+}
+
+static void pmap_free(pmap *m)
+{
+    free(m->hash);
+    free(m->val);
+    memset(m, 0, sizeof(*m));
+}
+
+typedef int (*pmap_eq_fn)(const void *val, const void *key);
+
+static size_t pmap_find(const pmap *m, uint64_t h, pmap_eq_fn eq, const void *key)
+{
+    size_t mask = m->cap - 1, j = (size_t)h & mask;
+    while (m->val[j] && !(m->hash[j] == h && eq(m->val[j], key)))
+        j = (j + 1) & mask;
+    return j;
+}
+
+static int pmap_put(pmap *m, uint64_t h, void *val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        pmap big;
+        if (pmap_init(&big, m->cap * 2) < 0) {
+            pmap_free(&big);
+            return -1;
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->val[i])
+                continue;
+            size_t j = (size_t)m->hash[i] & (big.cap - 1);
+            while (big.val[j])
+                j = (j + 1) & (big.cap - 1);
+            big.hash[j] = m->hash[i];
+            big.val[j] = m->val[i];
+        }
+        big.n = m->n;
+        pmap_free(m);
+        *m = big;
+    }
+    size_t mask = m->cap - 1, j = (size_t)h & mask;
+    while (m->val[j])
+        j = (j + 1) & mask;
+    m->hash[j] = h;
+    m->val[j] = val;
+    m->n++;
+    return 0;
+}
+
+static void pmap_del(pmap *m, size_t i)
+{
+    size_t mask = m->cap - 1, j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!m->val[j])
+            break;
+        size_t k = (size_t)m->hash[j] & mask;
+        int stay = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (stay)
+            continue;
+        m->hash[i] = m->hash[j];
+        m->val[i] = m->val[j];
+        i = j;
+    }
+    m->val[i] = NULL;
+    m->n--;
+}
+
+static int rec_eq(const void *val, const void *key)
+{
+    return ((const mrec *)val)->rec.serial == *(const uint64_t *)key;
+}
+
+static uint64_t serial_hash(uint64_t serial)
+{
+    return conntab_mix64(serial + 0x9e3779b97f4a7c15ULL);
+}
+
+typedef struct host_key {
+    uint8_t family;
+    const uint8_t *addr;
+} host_key;
+
+static int host_eq(const void *val, const void *key)
+{
+    const fhost *h = val;
+    const host_key *k = key;
+    return h->family == k->family && !memcmp(h->addr, k->addr, 16);
+}
+
+static uint64_t host_hash(uint8_t family, const uint8_t *addr16)
+{
+    static const uint8_t zero[16];
+    return conntab_mix64(conntab_hash_addrs(family, addr16, zero));
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+static void mrec_unref(sessionfeed *f, mrec *r)
+{
+    if (--r->refs > 0)
+        return;
+    free(r->pkts);
+    free(r);
+    f->st.held--;
+}
+
+/* 1 when r is certainly not left out as under way at the capture's start
+ * (session_partial_at_start), 0 when it certainly is, -1 while unknown. */
+static int mrec_counts(const sessionfeed *f, const mrec *r)
+{
+    if (r->rec.proto != IPPROTO_TCP || r->rec.start_us - f->t0 >= SESSION_EDGE_US)
+        return 1;
+    if (r->closed)
+        return !session_partial_at_start(&r->rec, f->t0);
+    /* a handshake seen excludes OTH, SH, SHR and RSTRH */
+    return r->handshake == 3 ? 1 : -1;
+}
+
+static int64_t mrec_end(const mrec *r)
+{
+    return r->rec.end_us; /* final once closed; the latest packet so far before */
+}
+
+/* ---- hosts -------------------------------------------------------------- */
+
+static fhost *host_get(sessionfeed *f, uint8_t family, const uint8_t *addr)
+{
+    uint8_t a[16] = {0};
+    memcpy(a, addr, (size_t)addr_len(family));
+    host_key k = {family, a};
+    uint64_t h = host_hash(family, a);
+    size_t j = pmap_find(&f->hosts, h, host_eq, &k);
+    if (f->hosts.val[j])
+        return f->hosts.val[j];
+    fhost *x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    x->hash = h;
+    x->family = family;
+    memcpy(x->addr, a, 16);
+    if (pmap_put(&f->hosts, h, x) < 0) {
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static void host_release(fhost *h)
+{
+    free(h->cur);
+    free(h->und);
+    for (uint32_t i = 0; i < h->n_sealed; i++)
+        free(h->sealed[i].m);
+    free(h->sealed);
+    free(h);
+}
+
+static void host_maybe_free(sessionfeed *f, fhost *h)
+{
+    if (h->n_cur || h->und_head < h->n_und || h->n_sealed || h->idle)
+        return;
+    host_key k = {h->family, h->addr};
+    size_t j = pmap_find(&f->hosts, h->hash, host_eq, &k);
+    if (f->hosts.val[j] == h)
+        pmap_del(&f->hosts, j);
+    host_release(h);
+}
+
+/* Moves the current session to the sealed list. */
+static int host_seal(fhost *h)
+{
+    if (h->n_cur == 0)
+        return 0;
+    if (grow((void **)&h->sealed, &h->cap_sealed, (size_t)h->n_sealed + 1, sizeof(*h->sealed)) < 0)
+        return -1;
+    sess *s = &h->sealed[h->n_sealed++];
+    s->m = h->cur;
+    s->n = h->n_cur;
+    h->cur = NULL;
+    h->n_cur = h->cap_cur = 0;
+    return 0;
+}
+
+static int cur_push(fhost *h, mrec *r)
+{
+    if (grow((void **)&h->cur, &h->cap_cur, (size_t)h->n_cur + 1, sizeof(*h->cur)) < 0)
+        return -1;
+    h->cur[h->n_cur++] = r;
+    return 0;
+}
+
+static int member_cmp(const void *pa, const void *pb)
+{
+    const conntab_record *a = &(*(mrec *const *)pa)->rec, *b = &(*(mrec *const *)pb)->rec;
+    if (a->start_us != b->start_us)
+        return a->start_us < b->start_us ? -1 : 1;
+    return (a->serial > b->serial) - (a->serial < b->serial);
+}
+
+static int emit_session(sessionfeed *f, fhost *h, sess *s, char *errbuf)
+{
+    qsort(s->m, s->n, sizeof(*s->m), member_cmp);
+    const conntab_record **recs = realloc(f->e_recs, s->n * sizeof(*recs));
+    if (recs)
+        f->e_recs = recs;
+    uint8_t *out = realloc(f->e_out, s->n);
+    if (out)
+        f->e_out = out;
+    if (!recs || !out)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    int al = addr_len(h->family);
+    for (uint32_t i = 0; i < s->n; i++) {
+        recs[i] = &s->m[i]->rec;
+        out[i] = !memcmp(s->m[i]->rec.orig_h, h->addr, (size_t)al);
+    }
+    sessionfeed_session fs = {h->family, h->addr, s->n, recs, out};
+    f->st.sessions++;
+    int rc = f->emit ? f->emit(f->ctx, &fs, errbuf) : SS_OK;
+    for (uint32_t i = 0; i < s->n; i++)
+        mrec_unref(f, s->m[i]);
+    free(s->m);
+    s->m = NULL;
+    s->n = 0;
+    return rc;
+}
+
+static int idle_add(sessionfeed *f, fhost *h)
+{
+    if (h->idle)
+        return 0;
+    if (f->n_idle == f->cap_idle) {
+        size_t nc = f->cap_idle ? f->cap_idle * 2 : 64;
+        fhost **p = realloc(f->idle, nc * sizeof(*p));
+        if (!p)
+            return -1;
+        f->idle = p;
+        f->cap_idle = nc;
+    }
+    f->idle[f->n_idle++] = h;
+    h->idle = 1;
+    return 0;
+}
+
+/* Places what can be placed, seals and emits what is complete. final: the
+ * input has ended (nothing can join any more). */
+static int host_step(sessionfeed *f, fhost *h, int final, char *errbuf)
+{
+    const session_config *cfg = &f->cfg;
+    while (h->und_head < h->n_und) {
+        mrec *r = h->und[h->und_head];
+        int counts = mrec_counts(f, r);
+        if (counts < 0)
+            break;
+        if (counts == 0) { /* under way when the capture began: left out */
+            h->und_head++;
+            mrec_unref(f, r);
+            continue;
+        }
+        int join = 0, wait = 0;
+        if (h->n_cur > 0 && h->n_cur < (uint32_t)cfg->max_conns) {
+            int64_t end = INT64_MIN;
+            int open = 0;
+            for (uint32_t i = 0; i < h->n_cur; i++) {
+                int64_t e = mrec_end(h->cur[i]);
+                end = e > end ? e : end;
+                open |= !h->cur[i]->closed;
+            }
+            if (r->rec.start_us - end < cfg->gap_us)
+                join = 1; /* ends only grow: certain */
+            else if (open)
+                wait = 1; /* an open member may still end later */
+        }
+        if (wait)
+            break;
+        if (!join && host_seal(h) < 0)
+            goto nomem;
+        if (cur_push(h, r) < 0)
+            goto nomem;
+        h->und_head++;
+    }
+    if (h->und_head == h->n_und) {
+        h->und_head = h->n_und = 0;
+        /* nothing waits to join: the current session is complete once all its
+         * members ended and the gap has passed */
+        if (h->n_cur > 0) {
+            int64_t end = INT64_MIN;
+            int open = 0;
+            for (uint32_t i = 0; i < h->n_cur; i++) {
+                end = mrec_end(h->cur[i]) > end ? mrec_end(h->cur[i]) : end;
+                open |= !h->cur[i]->closed;
+            }
+            if (!open && (final || f->now - end >= cfg->gap_us)) {
+                if (host_seal(h) < 0)
+                    goto nomem;
+            } else if (!open && idle_add(f, h) < 0) {
+                goto nomem;
+            }
+        }
+    } else if (h->und_head > 64 && h->und_head * 2 > h->n_und) {
+        memmove(h->und, h->und + h->und_head, (h->n_und - h->und_head) * sizeof(*h->und));
+        h->n_und -= h->und_head;
+        h->und_head = 0;
+    }
+    /* sealed sessions whose members all ended, in order */
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < h->n_sealed; i++) {
+        sess *s = &h->sealed[i];
+        int open = 0;
+        for (uint32_t k = 0; k < s->n && !open; k++)
+            open = !s->m[k]->closed;
+        if (open) {
+            h->sealed[keep++] = *s;
+            continue;
+        }
+        int rc = emit_session(f, h, s, errbuf);
+        if (rc < 0) {
+            /* keep the arrays consistent for destroy */
+            for (uint32_t j = i + 1; j < h->n_sealed; j++)
+                h->sealed[keep++] = h->sealed[j];
+            h->n_sealed = keep;
+            return rc;
+        }
+    }
+    h->n_sealed = keep;
+    return SS_OK;
+nomem:
+    return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+}
+
+/* host_step, then frees the host if nothing is left in it. */
+static int host_settle(sessionfeed *f, fhost *h, char *errbuf)
+{
+    int rc = host_step(f, h, 0, errbuf);
+    if (rc == 0)
+        host_maybe_free(f, h);
+    return rc;
+}
+
+/* Every second of capture time: the idle hosts whose gap has passed. */
+static int sweep(sessionfeed *f, char *errbuf)
+{
+    size_t n = f->n_idle, keep = 0;
+    for (size_t i = 0; i < n; i++) {
+        fhost *h = f->idle[i];
+        h->idle = 0;
+        int rc = host_step(f, h, 0, errbuf);
+        if (rc < 0)
+            return rc;
+        if (h->idle) /* still waiting (host_step listed it again, past n) */
+            f->idle[keep++] = h;
+        else
+            host_maybe_free(f, h);
+    }
+    f->n_idle = keep; /* drops the copies host_step appended */
+    return SS_OK;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+int sessionfeed_create(sessionfeed **out, const session_config *cfg, sessionfeed_emit_fn emit,
+                       void *ctx, char *errbuf)
+{
+    *out = NULL;
+    int rc = session_config_check(cfg, errbuf);
+    if (rc)
+        return rc;
+    sessionfeed *f = calloc(1, sizeof(*f));
+    if (!f)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    f->cfg = *cfg;
+    f->emit = emit;
+    f->ctx = ctx;
+    if (pmap_init(&f->recs, 1024) < 0 || pmap_init(&f->hosts, 1024) < 0) {
+        sessionfeed_destroy(f);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    }
+    *out = f;
+    return SS_OK;
+}
+
+static int add_member(sessionfeed *f, mrec *r, int side, char *errbuf)
+{
+    const uint8_t *a = side == 0 ? r->rec.orig_h : r->rec.resp_h;
+    fhost *h = host_get(f, r->rec.family, a);
+    if (!h || grow((void **)&h->und, &h->cap_und, (size_t)h->n_und + 1, sizeof(*h->und)) < 0)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    h->und[h->n_und++] = r;
+    r->refs++;
+    r->hosts[side] = h;
+    return host_step(f, h, 0, errbuf);
+}
+
+int sessionfeed_watch(void *ctx, const conntab_record *rec, const conntab_pkt *pkt, int created,
+                      char *errbuf)
+{
+    sessionfeed *f = ctx;
+    int64_t t = rec->start_us + pkt->dt_us;
+    if (!f->have_t0) {
+        f->have_t0 = 1;
+        f->t0 = rec->start_us;
+        f->now = t;
+        f->last_sweep = t;
+    }
+    if (t > f->now)
+        f->now = t;
+    int rc;
+    if (f->now - f->last_sweep >= 1000000) {
+        f->last_sweep = f->now;
+        if ((rc = sweep(f, errbuf)) < 0)
+            return rc;
+    }
+    mrec *r;
+    if (created) {
+        r = calloc(1, sizeof(*r));
+        if (!r || pmap_put(&f->recs, serial_hash(rec->serial), r) < 0) {
+            free(r);
+            return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+        }
+        r->rec = *rec;
+        r->rec.pkts = NULL;
+        r->rec.n_pkts = 0;
+        r->refs = 1; /* open */
+        f->st.conns++;
+        if (++f->st.held > f->st.peak_held)
+            f->st.peak_held = f->st.held;
+    } else {
+        size_t j = pmap_find(&f->recs, serial_hash(rec->serial), rec_eq, &rec->serial);
+        r = f->recs.val[j];
+        if (!r)
+            return SS_OK;
+        r->rec.end_us = rec->end_us;
+    }
+    if (pkt->tcp_flags & PACKET_TCP_SYN)
+        r->handshake |= pkt->dir == CONNTAB_DIR_ORIG && !(pkt->tcp_flags & PACKET_TCP_ACK) ? 1
+                       : pkt->dir == CONNTAB_DIR_RESP && (pkt->tcp_flags & PACKET_TCP_ACK) ? 2
+                                                                                           : 0;
+    if (created) {
+        if ((rc = add_member(f, r, 0, errbuf)) < 0)
+            return rc;
+        if (memcmp(rec->orig_h, rec->resp_h, (size_t)addr_len(rec->family)) &&
+            (rc = add_member(f, r, 1, errbuf)) < 0)
+            return rc;
+        return SS_OK;
+    }
+    /* a later end or a handshake may settle a waiting placement */
+    for (int side = 0; side < 2; side++) {
+        fhost *h = r->hosts[side];
+        if (h && h->und_head < h->n_und && (rc = host_settle(f, h, errbuf)) < 0)
+            return rc;
+    }
+    return SS_OK;
+}
+
+int sessionfeed_conn_end(sessionfeed *f, const conntab_record *rec, char *errbuf)
+{
+    size_t j = pmap_find(&f->recs, serial_hash(rec->serial), rec_eq, &rec->serial);
+    mrec *r = f->recs.val[j];
+    if (!r)
+        return SS_OK;
+    pmap_del(&f->recs, j);
+    if (rec->n_pkts) {
+        r->pkts = malloc(rec->n_pkts * sizeof(*r->pkts));
+        if (!r->pkts)
+            return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory for packets");
+        memcpy(r->pkts, rec->pkts, rec->n_pkts * sizeof(*r->pkts));
+    }
+    fhost *hs[2] = {r->hosts[0], r->hosts[1]};
+    r->rec = *rec;
+    r->rec.pkts = r->pkts;
+    r->closed = 1;
+    r->refs++; /* held through the steps below */
+    mrec_unref(f, r); /* no longer open */
+    int rc = SS_OK;
+    for (int side = 0; side < 2 && rc == 0; side++)
+        if (hs[side])
+            rc = host_settle(f, hs[side], errbuf);
+    mrec_unref(f, r);
+    return rc;
+}
+
+int sessionfeed_finish(sessionfeed *f, char *errbuf)
+{
+    for (size_t i = 0; i < f->n_idle; i++)
+        f->idle[i]->idle = 0;
+    f->n_idle = 0;
+    for (size_t i = 0; i < f->hosts.cap; i++) {
+        fhost *h = f->hosts.val[i];
+        if (!h)
+            continue;
+        int rc = host_step(f, h, 1, errbuf);
+        if (rc < 0)
+            return rc;
+        if (h->und_head < h->n_und || h->n_cur || h->n_sealed)
+            return ss_errf(errbuf, SS_ERR_INTERNAL,
+                           "sessions: a host still has open sessions at the end of input");
+    }
+    /* every host is empty now */
+    for (size_t i = 0; i < f->hosts.cap; i++) {
+        if (f->hosts.val[i]) {
+            host_release(f->hosts.val[i]);
+            f->hosts.val[i] = NULL;
+        }
+    }
+    f->hosts.n = 0;
+    return SS_OK;
+}
+
+typedef struct read_ctx {
+    sessionfeed *f;
+} read_ctx;
+
+static int read_emit(void *ctx, const conntab_record *rec, char *errbuf)
+{
+    return sessionfeed_conn_end(((read_ctx *)ctx)->f, rec, errbuf);
+}
+
+int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
+                           const conntab_config *tab, pcapsrc_warn_fn warn, void *warn_ctx,
+                           char *errbuf)
+{
+    conntab_config tc;
+    if (tab) {
+        tc = *tab;
+    } else {
+        conntab_config_default(&tc);
+        tc.max_pkts = CONNSET_DEFAULT_MAX_PKTS;
+    }
+    tc.watch = sessionfeed_watch;
+    tc.watch_ctx = f;
+    pcapsrc *src = NULL;
+    conntab *t = NULL;
+    read_ctx rctx = {f};
+    int rc = pcapsrc_open(&src, paths, n, warn, warn_ctx, errbuf);
+    if (rc < 0)
+        return rc;
+    rc = conntab_create(&t, &tc, read_emit, &rctx, errbuf);
+    if (rc < 0)
+        goto done;
+    packet_t batch[CONNTAB_BATCH];
+    size_t nb = 0;
+    for (;;) {
+        int r = pcapsrc_next_packet(src, &batch[nb], NULL, errbuf);
+        if (r > 0)
+            nb++;
+        if (nb == CONNTAB_BATCH || (r <= 0 && nb > 0)) {
+            rc = conntab_add_batch(t, batch, nb, errbuf);
+            if (rc < 0)
+                goto done;
+            nb = 0;
+        }
+        if (r < 0) {
+            rc = r;
+            goto done;
+        }
+        if (r == 0)
+            break;
+    }
+    if ((rc = conntab_flush(t, errbuf)) < 0)
+        goto done;
+    rc = sessionfeed_finish(f, errbuf);
+done:
+    conntab_destroy(t);
+    pcapsrc_close(src);
+    return rc;
+}
+
+void sessionfeed_get_stats(const sessionfeed *f, sessionfeed_stats *st)
+{
+    *st = f->st;
+}
+
+void sessionfeed_destroy(sessionfeed *f)
+{
+    if (!f)
+        return;
+    /* drop every host's references; records go when their last one does */
+    for (size_t i = 0; i < f->hosts.cap; i++) {
+        fhost *h = f->hosts.val ? f->hosts.val[i] : NULL;
+        if (!h)
+            continue;
+        for (uint32_t k = 0; k < h->n_cur; k++)
+            mrec_unref(f, h->cur[k]);
+        for (uint32_t k = h->und_head; k < h->n_und; k++)
+            mrec_unref(f, h->und[k]);
+        for (uint32_t s = 0; s < h->n_sealed; s++)
+            for (uint32_t k = 0; k < h->sealed[s].n; k++)
+                mrec_unref(f, h->sealed[s].m[k]);
+        host_release(h);
+    }
+    for (size_t i = 0; i < f->recs.cap; i++) {
+        mrec *r = f->recs.val ? f->recs.val[i] : NULL;
+        if (r)
+            mrec_unref(f, r); /* the open reference */
+    }
+    pmap_free(&f->recs);
+    pmap_free(&f->hosts);
+    free(f->idle);
+    free(f->e_recs);
+    free(f->e_out);
+    free(f);
+}

@@ -1,0 +1,263 @@
+/* check_sessionfeed.c - tests for encoders/sessionfeed.c: the streaming
+ * sessions are session_list_build's, and memory follows open connections. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connset.h"
+#include "conntab.h"
+#include "packet.h"
+#include "session.h"
+#include "sessionfeed.h"
+#include "status.h"
+
+/* Sessions as comparable lines: host, then member serials. */
+typedef struct sigs {
+    char **v;
+    size_t n, cap;
+} sigs;
+
+static void sigs_add(sigs *g, uint8_t family, const uint8_t *host, const uint64_t *serials,
+                     size_t n)
+{
+    char buf[65536], h[64];
+    session_host_string(family, host, h, sizeof(h));
+    int k = snprintf(buf, sizeof(buf), "%s:", h);
+    for (size_t i = 0; i < n && k < (int)sizeof(buf) - 32; i++)
+        k += snprintf(buf + k, sizeof(buf) - (size_t)k, " %llu", (unsigned long long)serials[i]);
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 256;
+        g->v = realloc(g->v, g->cap * sizeof(*g->v));
+        ck_assert_ptr_nonnull(g->v);
+    }
+    g->v[g->n] = strdup(buf);
+    ck_assert_ptr_nonnull(g->v[g->n]);
+    g->n++;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void sigs_free(sigs *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        free(g->v[i]);
+    free(g->v);
+}
+
+static int feed_emit(void *ctx, const sessionfeed_session *s, char *errbuf)
+{
+    (void)errbuf;
+    uint64_t serials[4096];
+    for (size_t i = 0; i < s->n; i++) {
+        serials[i] = s->recs[i]->serial;
+        /* outbound flags agree with the record */
+        int out = !memcmp(s->recs[i]->orig_h, s->host, s->family == 6 ? 16 : 4);
+        ck_assert_int_eq(s->outbound[i], out);
+        ck_assert_ptr_nonnull(s->recs[i]->pkts);
+    }
+    sigs_add(ctx, s->family, s->host, serials, s->n);
+    return SS_OK;
+}
+
+/* Sessions of path both ways; returns the number compared (0: file missing). */
+static size_t compare_file(const char *path)
+{
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return 0;
+    fclose(probe);
+    const char *paths[1] = {path};
+    char err[SS_ERRBUF_SIZE];
+    session_config cfg;
+    session_config_default(&cfg);
+
+    connset *set = NULL;
+    ck_assert_msg(connset_load(&set, paths, 1, NULL, err) == 0, "%s", err);
+    size_t n = connset_count(set);
+    const conntab_record **recs = malloc((n ? n : 1) * sizeof(*recs));
+    ck_assert_ptr_nonnull(recs);
+    for (size_t i = 0; i < n; i++)
+        recs[i] = connset_get(set, i);
+    session_list l;
+    ck_assert_int_eq(session_list_build(&l, recs, n, &cfg, err), 0);
+    sigs batch = {0};
+    uint64_t *ser = malloc(4096 * sizeof(*ser));
+    ck_assert_ptr_nonnull(ser);
+    for (size_t s = 0; s < l.n_spans; s++) {
+        const session_span *sp = &l.spans[s];
+        for (int k = 0; k < sp->n; k++)
+            ser[k] = recs[l.conn[sp->first + (size_t)k]]->serial;
+        sigs_add(&batch, sp->family, sp->host, ser, (size_t)sp->n);
+    }
+
+    sigs stream = {0};
+    sessionfeed *f = NULL;
+    ck_assert_int_eq(sessionfeed_create(&f, &cfg, feed_emit, &stream, err), 0);
+    ck_assert_msg(sessionfeed_read_files(f, paths, 1, NULL, NULL, NULL, err) == 0, "%s", err);
+    sessionfeed_stats st;
+    sessionfeed_get_stats(f, &st);
+    ck_assert_uint_eq(st.held, 0);
+
+    qsort(batch.v, batch.n, sizeof(char *), str_cmp);
+    qsort(stream.v, stream.n, sizeof(char *), str_cmp);
+    printf("sessionfeed %s: %zu sessions (batch %zu), %llu connections, at most %llu held\n",
+           strrchr(path, '/') ? strrchr(path, '/') + 1 : path, stream.n, batch.n,
+           (unsigned long long)st.conns, (unsigned long long)st.peak_held);
+    ck_assert_uint_eq(stream.n, batch.n);
+    for (size_t i = 0; i < batch.n; i++)
+        ck_assert_str_eq(stream.v[i], batch.v[i]);
+    size_t got = batch.n;
+    sessionfeed_destroy(f);
+    sigs_free(&batch);
+    sigs_free(&stream);
+    free(ser);
+    session_list_free(&l);
+    free(recs);
+    connset_free(set);
+    return got;
+}
+
+START_TEST(test_same_as_batch)
+{
+    const char *top = getenv("top_srcdir");
+    const char *names[] = {"synth-small.pcap", "synth-chaff.pcap", "netns-small.pcap",
+                           "netns-full.pcap"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+        snprintf(path, sizeof(path), "%s/datasets/samples/%s", top ? top : ".", names[i]);
+        ck_assert_msg(compare_file(path) > 0, "%s: no sessions (set top_srcdir)", path);
+    }
+}
+END_TEST
+
+/* Real captures with midstream starts, scans, UDP and ICMP. */
+START_TEST(test_same_as_batch_real)
+{
+    const char *root = getenv("REALDATA");
+    if (!root) {
+        printf("sessionfeed: REALDATA not set, real captures skipped\n");
+        return;
+    }
+    const char *names[] = {"zeek-ssh-mixed.pcap", "zeek-sshguess.pcap", "ndpi-synscan.pcap",
+                           "zeek-nmap-vsn.pcap", "detgen-nginx-server.pcap",
+                           "zeek-wikipedia.pcap", "zeek-ftp-bruteforce.pcap",
+                           "cicids2017-sqli-slice.pcap"};
+    char path[4096];
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+        snprintf(path, sizeof(path), "%s/%s", root, names[i]);
+        total += compare_file(path);
+    }
+    printf("sessionfeed: %zu sessions of real captures compared\n", total);
+}
+END_TEST
+
+typedef struct feed {
+    conntab *tab;
+    sessionfeed *f;
+    sigs out;
+} feed;
+
+static int feed_end(void *ctx, const conntab_record *rec, char *errbuf)
+{
+    return sessionfeed_conn_end(((feed *)ctx)->f, rec, errbuf);
+}
+
+static void pkt(feed *fd, int64_t t, uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp,
+                uint8_t flags, uint32_t len, uint32_t seq)
+{
+    packet_t p;
+    memset(&p, 0, sizeof(p));
+    p.ts_us = t;
+    p.family = 4;
+    p.proto = 6;
+    p.tcp_flags = flags;
+    memcpy(p.src, &src, 4);
+    memcpy(p.dst, &dst, 4);
+    p.sport = sp;
+    p.dport = dp;
+    p.payload_len = len;
+    p.seq = seq;
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_msg(conntab_add(fd->tab, &p, err) == 0, "%s", err);
+}
+
+/* 2000 bursts of 5 web fetches by one client, 30 s apart: sessions come out
+ * as they complete and the feed never holds more than a few records. */
+START_TEST(test_bounded_by_live)
+{
+    char err[SS_ERRBUF_SIZE];
+    session_config cfg;
+    session_config_default(&cfg);
+    feed fd;
+    memset(&fd, 0, sizeof(fd));
+    ck_assert_int_eq(sessionfeed_create(&fd.f, &cfg, feed_emit, &fd.out, err), 0);
+    conntab_config tc;
+    conntab_config_default(&tc);
+    tc.watch = sessionfeed_watch;
+    tc.watch_ctx = fd.f;
+    ck_assert_int_eq(conntab_create(&fd.tab, &tc, feed_end, &fd, err), 0);
+    const uint32_t A = 0x010012c6, S = 0x020012c6;
+    int64_t t = 1700000000000000LL;
+    for (int b = 0; b < 2000; b++) {
+        for (int k = 0; k < 5; k++) {
+            int64_t tk = t + k * 500000;
+            uint16_t port = (uint16_t)(10000 + (b * 5 + k) % 50000);
+            pkt(&fd, tk, A, port, S, 80, PACKET_TCP_SYN, 0, 99);
+            pkt(&fd, tk + 200, S, 80, A, port, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 499);
+            pkt(&fd, tk + 400, A, port, S, 80, PACKET_TCP_ACK | PACKET_TCP_PSH, 300, 100);
+            pkt(&fd, tk + 9000, S, 80, A, port, PACKET_TCP_ACK | PACKET_TCP_PSH, 5000, 500);
+            pkt(&fd, tk + 9500, A, port, S, 80, PACKET_TCP_RST, 0, 400);
+        }
+        t += 30000000;
+    }
+    sessionfeed_stats mid;
+    sessionfeed_get_stats(fd.f, &mid);
+    ck_assert_uint_ge(mid.sessions, 2 * 1990); /* emitted while reading */
+    ck_assert_msg(conntab_flush(fd.tab, err) == 0, "%s", err);
+    ck_assert_msg(sessionfeed_finish(fd.f, err) == 0, "%s", err);
+    sessionfeed_stats st;
+    sessionfeed_get_stats(fd.f, &st);
+    printf("sessionfeed bounded: %llu connections, %llu sessions, at most %llu held\n",
+           (unsigned long long)st.conns, (unsigned long long)st.sessions,
+           (unsigned long long)st.peak_held);
+    ck_assert_uint_eq(st.conns, 10000);
+    ck_assert_uint_eq(st.sessions, 4000); /* one per burst for each of the two hosts */
+    ck_assert_uint_le(st.peak_held, 20);
+    ck_assert_uint_eq(st.held, 0);
+    conntab_destroy(fd.tab);
+    sessionfeed_destroy(fd.f);
+    sigs_free(&fd.out);
+}
+END_TEST
+
+START_TEST(test_bad_config)
+{
+    session_config cfg;
+    session_config_default(&cfg);
+    cfg.gap_us = 0;
+    sessionfeed *f = NULL;
+    char err[SS_ERRBUF_SIZE] = "";
+    ck_assert_int_eq(sessionfeed_create(&f, &cfg, NULL, NULL, err), SS_ERR_ARG);
+    ck_assert_ptr_null(f);
+    ck_assert_str_ne(err, "");
+    sessionfeed_destroy(NULL);
+}
+END_TEST
+
+Suite *sessionfeed_suite(void)
+{
+    Suite *s = suite_create("sessionfeed");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_same_as_batch);
+    tcase_add_test(tc, test_same_as_batch_real);
+    tcase_add_test(tc, test_bounded_by_live);
+    tcase_add_test(tc, test_bad_config);
+    suite_add_tcase(s, tc);
+    return s;
+}
