@@ -635,6 +635,42 @@ int session_input_size(const session_vocab *v, int enc_dim)
     return v->n_states + v->n_sizes + SESSION_N_OUTCOMES + SESSION_N_EXTRA + enc_dim;
 }
 
+/* Fills d's input rows, states and sizes from its list and keys; the encoder
+ * vector of member k is row d->list.conn[k] - vec_base of vecs. */
+static void fill_inputs(session_data *d, const session_vocab *v, const conntab_record *const *recs,
+                        const float *vecs, int enc_dim, size_t vec_base)
+{
+    int In = d->input_size;
+    for (size_t s = 0; s < d->list.n_spans; s++) {
+        const session_span *sp = &d->list.spans[s];
+        int64_t prev = 0;
+        for (int j = 0; j < sp->n; j++) {
+            size_t k = sp->first + (size_t)j;
+            const conntab_record *r = recs[d->list.conn[k]];
+            int st = session_vocab_state(v, d->key[k]);
+            int sz = session_vocab_size(v, d->key[k], r->orig_bytes, r->resp_bytes,
+                                        r->end_us - r->start_us);
+            d->state[k] = st;
+            d->size[k] = sz;
+            float *x = d->x + k * (size_t)In;
+            x[st] = 1.0f;
+            x[v->n_states + sz] = 1.0f;
+            if (r->state < SESSION_N_OUTCOMES)
+                x[v->n_states + v->n_sizes + r->state] = 1.0f;
+            float *ex = x + v->n_states + v->n_sizes + SESSION_N_OUTCOMES;
+            double gap = j ? (double)(r->start_us - prev) / 1e6 : 0.0;
+            double dur = (double)(r->end_us - r->start_us) / 1e6;
+            ex[0] = (float)log1p(gap > 0 ? gap : 0.0);
+            ex[1] = (float)log1p(dur > 0 ? dur : 0.0);
+            if (enc_dim)
+                memcpy(ex + SESSION_N_EXTRA,
+                       vecs + (d->list.conn[k] - vec_base) * (size_t)enc_dim,
+                       (size_t)enc_dim * sizeof(float));
+            prev = r->start_us;
+        }
+    }
+}
+
 int session_data_build(session_data *d, const session_vocab *v, const conntab_record *const *recs,
                        size_t n, const float *vecs, int enc_dim, const session_config *cfg,
                        char *errbuf)
@@ -661,34 +697,85 @@ int session_data_build(session_data *d, const session_vocab *v, const conntab_re
         session_data_free(d);
         return rc;
     }
-    for (size_t s = 0; s < d->list.n_spans; s++) {
-        const session_span *sp = &d->list.spans[s];
-        int64_t prev = 0;
-        for (int j = 0; j < sp->n; j++) {
-            size_t k = sp->first + (size_t)j;
-            const conntab_record *r = recs[d->list.conn[k]];
-            int st = session_vocab_state(v, d->key[k]);
-            int sz = session_vocab_size(v, d->key[k], r->orig_bytes, r->resp_bytes,
-                                        r->end_us - r->start_us);
-            d->state[k] = st;
-            d->size[k] = sz;
-            float *x = d->x + k * (size_t)In;
-            x[st] = 1.0f;
-            x[v->n_states + sz] = 1.0f;
-            if (r->state < SESSION_N_OUTCOMES)
-                x[v->n_states + v->n_sizes + r->state] = 1.0f;
-            float *ex = x + v->n_states + v->n_sizes + SESSION_N_OUTCOMES;
-            double gap = j ? (double)(r->start_us - prev) / 1e6 : 0.0;
-            double dur = (double)(r->end_us - r->start_us) / 1e6;
-            ex[0] = (float)log1p(gap > 0 ? gap : 0.0);
-            ex[1] = (float)log1p(dur > 0 ? dur : 0.0);
-            if (enc_dim)
-                memcpy(ex + SESSION_N_EXTRA, vecs + d->list.conn[k] * (size_t)enc_dim,
-                       (size_t)enc_dim * sizeof(float));
-            prev = r->start_us;
+    fill_inputs(d, v, recs, vecs, enc_dim, 0);
+    return SS_OK;
+}
+
+int session_data_build_host(session_data *d, const session_vocab *v,
+                            const conntab_record *const *recs, const uint8_t *outbound,
+                            const size_t *span_n, size_t n_spans, const float *vecs, int enc_dim,
+                            char *errbuf)
+{
+    memset(d, 0, sizeof(*d));
+    if (enc_dim < 0 || (enc_dim > 0 && !vecs))
+        return ss_errf(errbuf, SS_ERR_ARG, "sessions: encoder vectors of dimension %d missing",
+                       enc_dim);
+    if (n_spans == 0 || span_n[n_spans - 1] == 0)
+        return ss_errf(errbuf, SS_ERR_ARG, "sessions: no session to build");
+    size_t total = 0;
+    for (size_t i = 0; i < n_spans; i++)
+        total += span_n[i];
+    size_t last = total - span_n[n_spans - 1], n = span_n[n_spans - 1];
+    /* the whole list (history first) for the keys, then the last span alone */
+    session_list all;
+    memset(&all, 0, sizeof(all));
+    all.spans = malloc(n_spans * sizeof(*all.spans));
+    all.conn = malloc(total * sizeof(*all.conn));
+    all.outbound = malloc(total);
+    uint32_t *keys = malloc(total * sizeof(*keys));
+    d->list.spans = malloc(sizeof(*d->list.spans));
+    d->list.conn = malloc(n * sizeof(*d->list.conn));
+    d->list.outbound = malloc(n);
+    int In = session_input_size(v, enc_dim);
+    d->input_size = In;
+    d->x = calloc(n * (size_t)In, sizeof(float));
+    d->state = malloc(n * sizeof(int));
+    d->key = malloc(n * sizeof(uint32_t));
+    d->size = malloc(n * sizeof(int));
+    int rc = SS_OK;
+    if (!all.spans || !all.conn || !all.outbound || !keys || !d->list.spans || !d->list.conn ||
+        !d->list.outbound || !d->x || !d->state || !d->key || !d->size) {
+        rc = ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n_spans; i++) {
+        session_span *sp = &all.spans[i];
+        const conntab_record *r0 = recs[k];
+        sp->family = r0->family;
+        memset(sp->host, 0, 16);
+        memcpy(sp->host, outbound[k] ? r0->orig_h : r0->resp_h, (size_t)addr_len(r0->family));
+        sp->start_us = r0->start_us;
+        sp->end_us = r0->end_us;
+        sp->first = k;
+        sp->n = (int)span_n[i];
+        for (size_t j = 0; j < span_n[i]; j++, k++) {
+            all.conn[k] = k;
+            all.outbound[k] = outbound[k];
+            if (recs[k]->end_us > sp->end_us)
+                sp->end_us = recs[k]->end_us;
         }
     }
-    return SS_OK;
+    all.n_spans = n_spans;
+    all.n_members = total;
+    if ((rc = session_list_keys(keys, &all, recs, errbuf)))
+        goto done;
+    d->list.spans[0] = all.spans[n_spans - 1];
+    d->list.spans[0].first = 0;
+    d->list.n_spans = 1;
+    d->list.n_members = n;
+    for (size_t j = 0; j < n; j++) {
+        d->list.conn[j] = last + j;
+        d->list.outbound[j] = outbound[last + j];
+        d->key[j] = keys[last + j];
+    }
+    fill_inputs(d, v, recs, vecs, enc_dim, last);
+done:
+    session_list_free(&all);
+    free(keys);
+    if (rc)
+        session_data_free(d);
+    return rc;
 }
 
 void session_data_free(session_data *d)

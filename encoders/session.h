@@ -285,6 +285,18 @@ int session_data_build(session_data *d, const session_vocab *v, const conntab_re
                        size_t n, const float *vecs, int enc_dim, const session_config *cfg,
                        char *errbuf);
 
+/* As session_data_build for one session of one host that is already formed
+ * (the streaming path, sessionfeed.h): recs[0..) holds n_spans sessions of
+ * the host back to back, span_n[i] members each (oldest first, members in
+ * (start, serial) order), outbound[] per member; the earlier sessions only
+ * feed the state keys' history, *d holds the last one alone (its list's conn
+ * indices point into recs). vecs (span_n[n_spans - 1], enc_dim) holds its
+ * members' encoder vectors. Returns 0 or a negative status. */
+int session_data_build_host(session_data *d, const session_vocab *v,
+                            const conntab_record *const *recs, const uint8_t *outbound,
+                            const size_t *span_n, size_t n_spans, const float *vecs, int enc_dim,
+                            char *errbuf);
+
 /* Frees what d owns and zeroes it; NULL is a no-op. */
 void session_data_free(session_data *d);
 

@@ -36,6 +36,9 @@ struct fhost {
     uint32_t und_head, n_und, cap_und;
     sess *sealed;         /* complete in membership, waiting for members to end */
     uint32_t n_sealed, cap_sealed;
+    sess *hist;           /* sessions handed on that later keys may still read */
+    int64_t *hist_end;    /* their latest ends */
+    uint32_t n_hist, cap_hist;
     int idle;             /* on the idle list: everything ended, waiting for the gap */
 };
 
@@ -58,6 +61,7 @@ struct sessionfeed {
     int64_t t0, now, last_sweep;
     const conntab_record **e_recs;
     uint8_t *e_out;
+    sessionfeed_session *e_hist;
     sessionfeed_stats st;
 };
 
@@ -247,12 +251,16 @@ static void host_release(fhost *h)
     for (uint32_t i = 0; i < h->n_sealed; i++)
         free(h->sealed[i].m);
     free(h->sealed);
+    for (uint32_t i = 0; i < h->n_hist; i++)
+        free(h->hist[i].m);
+    free(h->hist);
+    free(h->hist_end);
     free(h);
 }
 
 static void host_maybe_free(sessionfeed *f, fhost *h)
 {
-    if (h->n_cur || h->und_head < h->n_und || h->n_sealed || h->idle)
+    if (h->n_cur || h->und_head < h->n_und || h->n_sealed || h->n_hist || h->idle)
         return;
     host_key k = {h->family, h->addr};
     size_t j = pmap_find(&f->hosts, h->hash, host_eq, &k);
@@ -292,28 +300,81 @@ static int member_cmp(const void *pa, const void *pb)
     return (a->serial > b->serial) - (a->serial < b->serial);
 }
 
+/* Drops the history sessions no later session's keys can reach: the newest
+ * one that ended before cutoff, and everything older (the keys' walk back
+ * stops at the first session ended too early). */
+static void hist_trim(sessionfeed *f, fhost *h, int64_t cutoff)
+{
+    uint32_t k = h->n_hist;
+    while (k > 0 && h->hist_end[k - 1] >= cutoff)
+        k--;
+    if (k == 0)
+        return;
+    for (uint32_t i = 0; i < k; i++) {
+        for (uint32_t j = 0; j < h->hist[i].n; j++)
+            mrec_unref(f, h->hist[i].m[j]);
+        free(h->hist[i].m);
+    }
+    memmove(h->hist, h->hist + k, (h->n_hist - k) * sizeof(*h->hist));
+    memmove(h->hist_end, h->hist_end + k, (h->n_hist - k) * sizeof(*h->hist_end));
+    h->n_hist -= k;
+}
+
+/* Fills a callback view of s (arrays from *at on in f's scratch). */
+static void view_of(sessionfeed *f, const fhost *h, const sess *s, size_t at,
+                    sessionfeed_session *out)
+{
+    int al = addr_len(h->family);
+    for (uint32_t i = 0; i < s->n; i++) {
+        f->e_recs[at + i] = &s->m[i]->rec;
+        f->e_out[at + i] = !memcmp(s->m[i]->rec.orig_h, h->addr, (size_t)al);
+    }
+    out->family = h->family;
+    out->host = h->addr;
+    out->n = s->n;
+    out->recs = f->e_recs + at;
+    out->outbound = f->e_out + at;
+}
+
 static int emit_session(sessionfeed *f, fhost *h, sess *s, char *errbuf)
 {
     qsort(s->m, s->n, sizeof(*s->m), member_cmp);
-    const conntab_record **recs = realloc(f->e_recs, s->n * sizeof(*recs));
+    int64_t end = INT64_MIN;
+    for (uint32_t i = 0; i < s->n; i++)
+        end = s->m[i]->rec.end_us > end ? s->m[i]->rec.end_us : end;
+    hist_trim(f, h, s->m[0]->rec.start_us - SESSION_HISTORY_US);
+    size_t total = s->n;
+    for (uint32_t i = 0; i < h->n_hist; i++)
+        total += h->hist[i].n;
+    const conntab_record **recs = realloc(f->e_recs, total * sizeof(*recs));
     if (recs)
         f->e_recs = recs;
-    uint8_t *out = realloc(f->e_out, s->n);
+    uint8_t *out = realloc(f->e_out, total);
     if (out)
         f->e_out = out;
-    if (!recs || !out)
+    sessionfeed_session *views = realloc(f->e_hist, (h->n_hist + 1) * sizeof(*views));
+    if (views)
+        f->e_hist = views;
+    if (!recs || !out || !views ||
+        grow((void **)&h->hist, &h->cap_hist, (size_t)h->n_hist + 1, sizeof(*h->hist)) < 0)
         return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
-    int al = addr_len(h->family);
-    for (uint32_t i = 0; i < s->n; i++) {
-        recs[i] = &s->m[i]->rec;
-        out[i] = !memcmp(s->m[i]->rec.orig_h, h->addr, (size_t)al);
+    int64_t *he = realloc(h->hist_end, (size_t)h->cap_hist * sizeof(*he)); /* as hist */
+    if (!he)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    h->hist_end = he;
+    size_t at = 0;
+    for (uint32_t i = 0; i < h->n_hist; i++) {
+        view_of(f, h, &h->hist[i], at, &views[i]);
+        at += h->hist[i].n;
     }
-    sessionfeed_session fs = {h->family, h->addr, s->n, recs, out};
+    sessionfeed_session fs;
+    view_of(f, h, s, at, &fs);
     f->st.sessions++;
-    int rc = f->emit ? f->emit(f->ctx, &fs, errbuf) : SS_OK;
-    for (uint32_t i = 0; i < s->n; i++)
-        mrec_unref(f, s->m[i]);
-    free(s->m);
+    int rc = f->emit ? f->emit(f->ctx, &fs, views, h->n_hist, errbuf) : SS_OK;
+    /* the session becomes history (its members stay held) */
+    h->hist[h->n_hist] = *s;
+    h->hist_end[h->n_hist] = end;
+    h->n_hist++;
     s->m = NULL;
     s->n = 0;
     return rc;
@@ -396,24 +457,34 @@ static int host_step(sessionfeed *f, fhost *h, int final, char *errbuf)
         h->n_und -= h->und_head;
         h->und_head = 0;
     }
-    /* sealed sessions whose members all ended, in order */
-    uint32_t keep = 0;
-    for (uint32_t i = 0; i < h->n_sealed; i++) {
-        sess *s = &h->sealed[i];
+    /* sealed sessions whose members all ended, in start order: a later one
+     * waits for an earlier one (its keys read the earlier one's members) */
+    uint32_t done = 0;
+    while (done < h->n_sealed) {
+        sess *s = &h->sealed[done];
         int open = 0;
         for (uint32_t k = 0; k < s->n && !open; k++)
             open = !s->m[k]->closed;
-        if (open) {
-            h->sealed[keep++] = *s;
-            continue;
-        }
+        if (open)
+            break;
+        done++;
         int rc = emit_session(f, h, s, errbuf);
         if (rc < 0) {
-            /* keep the arrays consistent for destroy */
-            for (uint32_t j = i + 1; j < h->n_sealed; j++)
-                h->sealed[keep++] = h->sealed[j];
-            h->n_sealed = keep;
+            memmove(h->sealed, h->sealed + done, (h->n_sealed - done) * sizeof(*h->sealed));
+            h->n_sealed -= done;
             return rc;
+        }
+    }
+    memmove(h->sealed, h->sealed + done, (h->n_sealed - done) * sizeof(*h->sealed));
+    uint32_t keep = h->n_sealed - done;
+    /* nothing pending: history older than any later session can reach goes */
+    if (keep == 0 && h->n_cur == 0 && h->und_head == h->n_und) {
+        if (final) {
+            hist_trim(f, h, INT64_MAX);
+        } else {
+            hist_trim(f, h, f->now - SESSION_HISTORY_US);
+            if (h->n_hist && idle_add(f, h) < 0)
+                goto nomem;
         }
     }
     h->n_sealed = keep;
@@ -585,7 +656,7 @@ int sessionfeed_finish(sessionfeed *f, char *errbuf)
         int rc = host_step(f, h, 1, errbuf);
         if (rc < 0)
             return rc;
-        if (h->und_head < h->n_und || h->n_cur || h->n_sealed)
+        if (h->und_head < h->n_und || h->n_cur || h->n_sealed || h->n_hist)
             return ss_errf(errbuf, SS_ERR_INTERNAL,
                            "sessions: a host still has open sessions at the end of input");
     }
@@ -680,6 +751,9 @@ void sessionfeed_destroy(sessionfeed *f)
         for (uint32_t s = 0; s < h->n_sealed; s++)
             for (uint32_t k = 0; k < h->sealed[s].n; k++)
                 mrec_unref(f, h->sealed[s].m[k]);
+        for (uint32_t s = 0; s < h->n_hist; s++)
+            for (uint32_t k = 0; k < h->hist[s].n; k++)
+                mrec_unref(f, h->hist[s].m[k]);
         host_release(h);
     }
     for (size_t i = 0; i < f->recs.cap; i++) {
@@ -692,5 +766,6 @@ void sessionfeed_destroy(sessionfeed *f)
     free(f->idle);
     free(f->e_recs);
     free(f->e_out);
+    free(f->e_hist);
     free(f);
 }

@@ -17,8 +17,12 @@
  *     a connection starting less than gap_us after the latest packet seen so
  *     far joins whatever comes later, and one starting later waits until the
  *     open connections send again or end.
- * It keeps the open connections, and the ended ones whose sessions are not
- * complete yet (with their first packets, for the encoder), nothing else.
+ * A host's sessions are handed on in start order (a later session waits for
+ * an earlier one still holding an open connection), each with the host's
+ * recent sessions (the history the state keys read).
+ * It keeps the open connections, the ended ones whose sessions are not
+ * complete or handed on yet (with their first packets, for the encoder), and
+ * each host's sessions of the last SESSION_HISTORY_US; nothing else.
  *
  * Ownership: records passed to the callback are valid only during the call.
  */
@@ -43,8 +47,13 @@ typedef struct sessionfeed_session {
     const uint8_t *outbound;           /* per member: 1 if the host originated it */
 } sessionfeed_session;
 
-/* Receives each complete session; 0 or a negative ss_status that stops the run. */
-typedef int (*sessionfeed_emit_fn)(void *ctx, const sessionfeed_session *s, char *errbuf);
+/* Receives each complete session s, and the same host's sessions before it
+ * that the state keys' history may reach (session_list_keys: those not ended
+ * SESSION_HISTORY_US before it began, back to the first that ended earlier),
+ * hist[0..n_hist), oldest first. A host's sessions come in start order.
+ * Returns 0 or a negative ss_status that stops the run. */
+typedef int (*sessionfeed_emit_fn)(void *ctx, const sessionfeed_session *s,
+                                   const sessionfeed_session *hist, size_t n_hist, char *errbuf);
 
 /* Counters over the life of a feed. */
 typedef struct sessionfeed_stats {

@@ -12,6 +12,7 @@
 #include "connset.h"
 #include "encoder.h"
 #include "session.h"
+#include "sessionfeed.h"
 #include "status.h"
 #include "threads.h"
 
@@ -27,8 +28,9 @@ static void usage(FILE *f)
             "score = the surprisal (nats) of its connections' states and size classes,\n"
             "summed, / sqrt(connections). A session is flagged when its score is above\n"
             "the threshold of its length class (1, 2-5, 6+ connections) for its host\n"
-            "(or the global one). One line per session,\n"
-            "in order of start time, as tab-separated values after a '#fields' line:\n"
+            "(or the global one). One line per session, printed as soon as the session\n"
+            "is complete (all its connections ended; a host's sessions in start order),\n"
+            "as tab-separated values after a '#fields' line:\n"
             "  host start end conns score threshold flagged least_uid least_state\n"
             "  least_bytes least_likelihood\n"
             "(least_*: the connection the model expected least) or as JSON lines.\n"
@@ -75,6 +77,67 @@ static void print_session(FILE *f, int json, const session_data *d, const sessio
         fprintf(f, "%s\t%.6f\t%.6f\t%d\t%.6f\t%.6f\t%d\t%s\t%s\t%llu\t%.6f\n", host,
                 sp->start_us / 1e6, sp->end_us / 1e6, sp->n, r->score, r->threshold, r->flagged,
                 lr->uid, state, bytes, r->least_lik);
+}
+
+/* What score_session needs, and its counts. */
+typedef struct score_ctx {
+    const session_model *m;
+    const encoder *enc;
+    int method, json, only_flagged;
+    FILE *f;
+    size_t sessions, flagged;
+} score_ctx;
+
+/* Scores one complete session as the feed hands it on, and prints it. */
+static int score_session(void *ctx, const sessionfeed_session *s, const sessionfeed_session *hist,
+                         size_t n_hist, char *errbuf)
+{
+    score_ctx *sx = ctx;
+    const session_model *m = sx->m;
+    size_t total = s->n, ns = n_hist + 1;
+    for (size_t i = 0; i < n_hist; i++)
+        total += hist[i].n;
+    const conntab_record **recs = malloc(total * sizeof(*recs));
+    uint8_t *outb = malloc(total);
+    size_t *span_n = malloc(ns * sizeof(*span_n));
+    float *vecs = m->enc_dim ? malloc(s->n * (size_t)m->enc_dim * sizeof(float)) : NULL;
+    double *lik = malloc(2 * s->n * sizeof(double));
+    session_data d;
+    memset(&d, 0, sizeof(d));
+    int rc = SS_OK;
+    if (!recs || !outb || !span_n || !lik || (m->enc_dim && !vecs)) {
+        rc = ss_errf(errbuf, SS_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < ns; i++) {
+        const sessionfeed_session *x = i < n_hist ? &hist[i] : s;
+        span_n[i] = x->n;
+        for (size_t j = 0; j < x->n; j++, k++) {
+            recs[k] = x->recs[j];
+            outb[k] = x->outbound[j];
+        }
+    }
+    if (sx->enc && (rc = session_encoder_vectors(vecs, sx->enc, s->recs, s->n, errbuf)))
+        goto done;
+    if ((rc = session_data_build_host(&d, &m->vocab, recs, outb, span_n, ns, vecs, m->enc_dim,
+                                      errbuf)) ||
+        (rc = session_model_likelihoods(lik, lik + s->n, m, sx->method, &d, errbuf)))
+        goto done;
+    session_result res;
+    session_model_results(&res, m, sx->method, &d, lik);
+    sx->sessions++;
+    sx->flagged += res.flagged != 0;
+    if (!sx->only_flagged || res.flagged)
+        print_session(sx->f, sx->json, &d, &d.list.spans[0], &res, recs);
+done:
+    session_data_free(&d);
+    free(recs);
+    free(outb);
+    free(span_n);
+    free(vecs);
+    free(lik);
+    return rc;
 }
 
 int cmd_score(int argc, char **argv)
@@ -165,13 +228,7 @@ int cmd_score(int argc, char **argv)
     int status = CLI_EXIT_FAILURE;
     session_model *m = NULL;
     encoder *enc = NULL;
-    connset *set = NULL;
-    const conntab_record **recs = NULL;
-    float *vecs = NULL;
-    double *lik = NULL;
-    session_result *res = NULL;
-    session_data d;
-    memset(&d, 0, sizeof(d));
+    sessionfeed *feed = NULL;
     char *tmp = NULL;
     FILE *f = stdout;
     int rc = model_path ? session_model_load(&m, model_path, err)
@@ -207,49 +264,6 @@ int cmd_score(int argc, char **argv)
         sc.gap_us = (int64_t)llround(gap * 1e6);
     if (maxc > 0)
         sc.max_conns = (int)maxc;
-    connset_config cc;
-    connset_config_default(&cc);
-    cc.warn = warn_cb;
-    if (connset_load(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
-                     err)) {
-        fprintf(stderr, "stepstone score: %s\n", err);
-        goto done;
-    }
-    size_t n = connset_count(set);
-    recs = malloc((n ? n : 1) * sizeof(*recs));
-    if (!recs) {
-        fprintf(stderr, "stepstone score: out of memory\n");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++)
-        recs[i] = connset_get(set, i);
-    if (enc) {
-        vecs = malloc((n ? n : 1) * (size_t)m->enc_dim * sizeof(float));
-        if (!vecs) {
-            fprintf(stderr, "stepstone score: out of memory\n");
-            goto done;
-        }
-        if (session_encoder_vectors(vecs, enc, recs, n, err)) {
-            fprintf(stderr, "stepstone score: %s\n", err);
-            goto done;
-        }
-    }
-    if (session_data_build(&d, &m->vocab, recs, n, vecs, m->enc_dim, &sc, err)) {
-        fprintf(stderr, "stepstone score: %s\n", err);
-        goto done;
-    }
-    lik = malloc(2 * (d.list.n_members ? d.list.n_members : 1) * sizeof(double));
-    res = malloc((d.list.n_spans ? d.list.n_spans : 1) * sizeof(*res));
-    if (!lik || !res) {
-        fprintf(stderr, "stepstone score: out of memory\n");
-        goto done;
-    }
-    if (d.list.n_spans && session_model_likelihoods(lik, lik + d.list.n_members, m, method, &d,
-                                                      err)) {
-        fprintf(stderr, "stepstone score: %s\n", err);
-        goto done;
-    }
-    session_model_results(res, m, method, &d, lik);
     if (out_path) {
         size_t len = strlen(out_path) + 16;
         tmp = malloc(len);
@@ -272,12 +286,19 @@ int cmd_score(int argc, char **argv)
     if (!json)
         fprintf(f, "#fields\thost\tstart\tend\tconns\tscore\tthreshold\tflagged\tleast_uid\t"
                 "least_state\tleast_bytes\tleast_likelihood\n");
-    size_t flagged = 0;
-    for (size_t s = 0; s < d.list.n_spans; s++) {
-        flagged += res[s].flagged;
-        if (!only_flagged || res[s].flagged)
-            print_session(f, json, &d, &d.list.spans[s], &res[s], recs);
+    score_ctx sx = {m, enc, method, json, only_flagged, f, 0, 0};
+    /* packets are kept only for the encoder (each connection's first window) */
+    conntab_config tc;
+    conntab_config_default(&tc);
+    tc.max_pkts = enc ? CONNSET_DEFAULT_MAX_PKTS : 0;
+    if (sessionfeed_create(&feed, &sc, score_session, &sx, err) ||
+        sessionfeed_read_files(feed, (const char *const *)(argv + optind),
+                               (size_t)(argc - optind), &tc, warn_cb, NULL, err)) {
+        fprintf(stderr, "stepstone score: %s\n", err);
+        goto done;
     }
+    sessionfeed_stats fst;
+    sessionfeed_get_stats(feed, &fst);
     if (out_path) {
         int bad = fflush(f) != 0 || ferror(f);
         bad |= fclose(f) != 0;
@@ -291,8 +312,9 @@ int cmd_score(int argc, char **argv)
         fprintf(stderr, "stepstone score: write error: %s\n", strerror(errno));
         goto done;
     }
-    fprintf(stderr, "stepstone score: %zu connections, %zu sessions, %zu flagged (%s)\n", n,
-            d.list.n_spans, flagged, session_method_to_string(method));
+    fprintf(stderr, "stepstone score: %llu connections, %zu sessions, %zu flagged (%s)\n",
+            (unsigned long long)fst.conns, sx.sessions, sx.flagged,
+            session_method_to_string(method));
     status = CLI_EXIT_OK;
 done:
     if (f != stdout) {
@@ -300,12 +322,7 @@ done:
         unlink(tmp);
     }
     free(tmp);
-    free(lik);
-    free(res);
-    session_data_free(&d);
-    free(vecs);
-    free(recs);
-    connset_free(set);
+    sessionfeed_destroy(feed);
     encoder_destroy(enc);
     session_model_destroy(m);
     return status;

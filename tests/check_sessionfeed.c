@@ -48,9 +48,18 @@ static void sigs_free(sigs *g)
     free(g->v);
 }
 
-static int feed_emit(void *ctx, const sessionfeed_session *s, char *errbuf)
+static int feed_emit(void *ctx, const sessionfeed_session *s, const sessionfeed_session *hist,
+                     size_t n_hist, char *errbuf)
 {
     (void)errbuf;
+    /* the history: the same host's earlier sessions, oldest first */
+    for (size_t i = 0; i < n_hist; i++) {
+        ck_assert_int_eq(hist[i].family, s->family);
+        ck_assert_mem_eq(hist[i].host, s->host, 16);
+        ck_assert_int_le(hist[i].recs[0]->start_us, s->recs[0]->start_us);
+        if (i)
+            ck_assert_int_le(hist[i - 1].recs[0]->start_us, hist[i].recs[0]->start_us);
+    }
     uint64_t serials[4096];
     for (size_t i = 0; i < s->n; i++) {
         serials[i] = s->recs[i]->serial;
