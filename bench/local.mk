@@ -10,4 +10,4 @@ EXTRA_DIST += bench/conns_bench.sh
 .PHONY: bench-conns
 bench-conns: stepstone$(EXEEXT) bench/mkcapture$(EXEEXT) bench/pcap_loop$(EXEEXT)
 	$(SHELL) $(srcdir)/bench/conns_bench.sh
-EXTRA_DIST += bench/chains_mem.sh
+EXTRA_DIST += bench/stream_mem.sh
