@@ -7,7 +7,7 @@
 # method on them together with `stepstone eval --json`. Then runs every
 # method on the real captures: $REALDATA/socks5-telnet-relay.pcapng (labels in
 # tests/) and datasets/samples/netns-*.pcap. Writes
-#   docs/results/sweep.md   AUC and TPR at FPR 1e-3 per cell and method
+#   docs/results/sweep.md   AUC and TPR at FPR 1e-2 and 1e-3 per cell and method
 #   docs/results/sweep.csv  every figure, one row per (cell, method)
 #   docs/results/sweep-*.png  AUC against chaff / jitter (when gnuplot is
 #                           installed: apt-get install gnuplot-nox)
@@ -16,7 +16,8 @@
 #        holds the stepstone binary, default .)
 # Environment: SEEDS (default 2), DURATION (s, default 1800), CHAINS (40),
 # BACKGROUND (600), CHAFFS ("0 0.5 1 2 3"), JITTERS ("0 0.25 0.5 1.0"),
-# METHODS (default all), REALDATA (default ../shared/realdata).
+# METHODS (default all), REALDATA (default ../shared/realdata), MODEL and OUT
+# (below).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +32,11 @@ CHAFFS=${CHAFFS:-"0 0.5 1 2 3"}
 JITTERS=${JITTERS:-"0 0.25 0.5 1.0"}
 METHODS=${METHODS:-all}
 REALDATA=${REALDATA:-$top/../shared/realdata}
-out="$top/docs/results"
+# MODEL: a model file for the lstm method (default: the compiled-in one);
+# OUT: where the reports go (default docs/results), e.g. to compare a
+# candidate model without touching the published figures.
+MODEL=${MODEL:-}
+out=${OUT:-"$top/docs/results"}
 mkdir -p "$out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/stepstone-sweep.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -80,7 +85,8 @@ for chaff in $CHAFFS; do
         done
         t0=$(date +%s.%N)
         # shellcheck disable=SC2086
-        "$ss" eval --labels "$labels" --method "$METHODS" --json -o "$work/r.json" $files
+        "$ss" eval --labels "$labels" --method "$METHODS" ${MODEL:+--arg "lstm=$MODEL"} --json \
+            -o "$work/r.json" $files
         t1=$(date +%s.%N)
         rows "$work/r.json" synth "$chaff" "$jitter" "$SEEDS" "$(echo "$t1 - $t0" | bc)"
         echo "sweep.sh: chaff $chaff jitter $jitter done" >&2
@@ -92,8 +98,8 @@ done
 real_one() { # name lead_s labels files...
     name=$1; lead=$2; lab=$3; shift 3
     t0=$(date +%s.%N)
-    if "$ss" eval --labels "$lab" --method "$METHODS" --max-lead "$lead" --json \
-        -o "$work/r.json" "$@"; then
+    if "$ss" eval --labels "$lab" --method "$METHODS" ${MODEL:+--arg "lstm=$MODEL"} \
+        --max-lead "$lead" --json -o "$work/r.json" "$@"; then
         t1=$(date +%s.%N)
         rows "$work/r.json" "$name" - - - "$(echo "$t1 - $t0" | bc)"
     else
@@ -153,7 +159,32 @@ def table(metric, title, flag=None):
                 cells.append(s)
             o.write("| %s | %s |\n" % (ch, " | ".join(cells)))
         o.write("\n")
+def below(metric):
+    """Cells where lstm is below the best baseline on metric."""
+    base = [m for m in methods if m not in ("lstm", "random")]
+    res = []
+    for ch in chaffs:
+        for j in jitters:
+            cell = {x["method"]: x[metric] for x in syn if x["chaff"] == ch and x["jitter"] == j}
+            if "lstm" not in cell or not cell["lstm"]:
+                continue
+            vals = [(float(cell[m]), m) for m in base if cell.get(m)]
+            if vals and float(cell["lstm"]) < max(vals)[0]:
+                res.append("chaff %s jitter %s: %.4f < %s %.4f"
+                           % (ch, j, float(cell["lstm"]), max(vals)[1], max(vals)[0]))
+    return res
+if "lstm" in methods and len(methods) > 1:
+    o.write("## lstm against the best baseline\n\n"
+            "Cells where the lstm method is below the best classic baseline (zhang-paxson, "
+            "ipd, deviation):\n\n")
+    for metric, name in (("auc", "AUC"), ("tpr_1e-2", "TPR at FPR 1e-2"),
+                         ("tpr_1e-3", "TPR at FPR 1e-3")):
+        b = below(metric)
+        o.write("- %s: %s\n" % (name, "; ".join(b) if b else "none (lstm equal or above "
+                                 "in all %d cells)" % (len(chaffs) * len(jitters))))
+    o.write("\n")
 table("auc", "ROC AUC over the candidate pairs")
+table("tpr_1e-2", "TPR at FPR 1e-2")
 table("tpr_1e-3", "TPR at FPR 1e-3 (* fewer than 1000 negatives: the point says little)",
       "tpr_1e-3_meaningful")
 o.write("## Operating points (no chaff, no jitter)\n\n"

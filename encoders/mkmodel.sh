@@ -12,7 +12,8 @@
 # the best epoch is chosen at FPR 1e-3 on about
 # 2.5 10^4 negatives). Then trains MODEL and recalibrates its threshold
 # (`stepstone train calibrate`, per-pair FPR 1e-4) on calibration sets,
-# seeds 500.., with about 1.2 10^5 negative pairs. WORKDIR keeps the captures
+# seeds 500.., with about 1.2 10^5 negative pairs. Training runs on one
+# thread, so the model is the same on any machine. WORKDIR keeps the captures
 # (about 18 GB with the defaults); delete it afterwards.
 # NTRAIN, NVAL and NCAL in the environment change the number of sets.
 set -eu
@@ -63,7 +64,10 @@ while [ $s -lt $(( 500 + ncal )) ]; do
     gen $s "cal$s" "$(pick $s $cbacks)" 600
     calib="$calib --data $work/cal$s.pcap:$work/cal$s.csv"; s=$(( s + 1 ))
 done
+# one OpenBLAS thread: training is deterministic for a thread count, so this
+# gives the same model byte for byte on any machine (options after it, e.g.
+# --threads 2, override it)
 # shellcheck disable=SC2086
-"$ss" train correlate -o "$model" $data "$@"
+"$ss" train correlate -o "$model" $data --threads 1 "$@"
 # shellcheck disable=SC2086
 "$ss" train calibrate --model "$model" -o "$model" $calib

@@ -15,6 +15,20 @@
 
 #define TC_NORM_WINDOWS 4000 /* windows sampled for the standardisation constants */
 #define TC_VAL_FPR 1e-3      /* operating point of the validation metric */
+/* Defaults of the negative-pair loss and of the first-window share
+ * (train_correlate.h; measured choice in docs/encoder.md). */
+#ifndef TC_NEG_PAIRS
+#define TC_NEG_PAIRS 32
+#endif
+#ifndef TC_NEG_WEIGHT
+#define TC_NEG_WEIGHT 8.0f
+#endif
+#ifndef TC_NEG_MARGIN
+#define TC_NEG_MARGIN 0.0f
+#endif
+#ifndef TC_FIRST_WINDOW
+#define TC_FIRST_WINDOW 0.25f
+#endif
 
 void train_correlate_config_default(train_correlate_config *cfg)
 {
@@ -28,6 +42,10 @@ void train_correlate_config_default(train_correlate_config *cfg)
     cfg->temperature = 0.1f;
     cfg->margin = 0.3f;
     cfg->triplet_weight = 1.0f;
+    cfg->neg_pairs = TC_NEG_PAIRS;
+    cfg->neg_weight = TC_NEG_WEIGHT;
+    cfg->neg_margin = TC_NEG_MARGIN;
+    cfg->first_window = TC_FIRST_WINDOW;
     cfg->target_fpr = 1e-4;
     cfg->seed = 1;
 }
@@ -44,6 +62,8 @@ typedef struct tc_set {
     size_t n_pos;
     size_t *neg_off;  /* (n_pos + 1): hard negatives of pos[k] are */
     size_t *neg_idx;  /*   neg_idx[neg_off[k] .. neg_off[k+1]) (pair indices) */
+    size_t *negs;     /* indices of the pairs that are not hops */
+    size_t n_negs;
 } tc_set;
 
 static void set_free(tc_set *s)
@@ -54,6 +74,7 @@ static void set_free(tc_set *s)
     free(s->pos);
     free(s->neg_off);
     free(s->neg_idx);
+    free(s->negs);
     memset(s, 0, sizeof(*s));
 }
 
@@ -116,7 +137,8 @@ static int set_load(tc_set *s, const train_correlate_data *d, char *errbuf)
         goto fail;
     s->is_hop = calloc(s->n_pairs ? s->n_pairs : 1, sizeof(int));
     s->pos = calloc(s->n_pairs ? s->n_pairs : 1, sizeof(size_t));
-    if (!s->is_hop || !s->pos) {
+    s->negs = calloc(s->n_pairs ? s->n_pairs : 1, sizeof(size_t));
+    if (!s->is_hop || !s->pos || !s->negs) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "training: out of memory");
         goto fail;
     }
@@ -126,9 +148,12 @@ static int set_load(tc_set *s, const train_correlate_data *d, char *errbuf)
         ss_errf(errbuf, rc, "%s", sub);
         goto fail;
     }
-    for (size_t i = 0; i < s->n_pairs; i++)
+    for (size_t i = 0; i < s->n_pairs; i++) {
         if (s->is_hop[i])
             s->pos[s->n_pos++] = i;
+        else
+            s->negs[s->n_negs++] = i;
+    }
     /* hard negatives: candidates sharing exactly one leg with a hop */
     size_t cnt = 0;
     for (size_t k = 0; k < s->n_pos; k++) {
@@ -356,10 +381,13 @@ done:
 /* Buffers of one batch. */
 typedef struct tc_batch {
     int B;
-    float *inp;       /* (3B,T,C): out legs, in legs, hard-negative partners */
-    int *lengths;     /* (3B) */
-    float *emb;       /* (3B,E) */
-    float *demb;      /* (3B,E) */
+    int N;            /* unlabelled negative pairs */
+    int R;            /* rows: 3B + 2N */
+    float *inp;       /* (R,T,C): out legs, in legs, hard-negative partners (B each),
+                         then the negative pairs' in legs and out legs (N each) */
+    int *lengths;     /* (R) */
+    float *emb;       /* (R,E) */
+    float *demb;      /* (R,E) */
     float *acts, *ws;
     float *ws_nce;
     float *ta, *tp, *tn, *dta, *dtp, *dtn; /* (B,E) triplet gathers */
@@ -386,12 +414,14 @@ static void batch_free(tc_batch *b)
     free(b->pos_row);
 }
 
-static int batch_alloc(tc_batch *b, const encoder *enc, int B, char *errbuf)
+static int batch_alloc(tc_batch *b, const encoder *enc, int B, int N, char *errbuf)
 {
     memset(b, 0, sizeof(*b));
     b->B = B;
+    b->N = N;
+    b->R = 3 * B + 2 * N;
     const size_t T = (size_t)enc->cfg.feat.steps, C = CONNFEAT_CHANNELS, E = enc->cfg.dim;
-    const size_t R = 3 * (size_t)B;
+    const size_t R = (size_t)b->R;
     b->inp = malloc(sizeof(float) * R * T * C);
     b->lengths = malloc(sizeof(int) * R);
     b->emb = malloc(sizeof(float) * R * E);
@@ -416,9 +446,53 @@ static int batch_alloc(tc_batch *b, const encoder *enc, int B, char *errbuf)
     return SS_OK;
 }
 
+/* Start of the j-th scored window of a pair whose outbound leg starts at
+ * out_start, with a random grid phase (out starts anywhere in the first
+ * stride, as at inference). */
+static int64_t sample_w0(const connfeat_config *f, int64_t out_start, int j, rng_t *r)
+{
+    return out_start - (int64_t)(rng_uniform(r) * (float)f->stride_us) +
+           (int64_t)j * f->stride_us;
+}
+
+/* Fills rows 3B..3B+2N of the batch with N candidate pairs that are not hops,
+ * each at a random scored window where one leg sent payload. */
+static void batch_sample_negs(tc_batch *b, const encoder *enc, const tc_set *sets,
+                              size_t n_sets, size_t total_neg, rng_t *r)
+{
+    const connfeat_config *f = &enc->cfg.feat;
+    const size_t T = (size_t)f->steps, C = CONNFEAT_CHANNELS;
+    const int B = b->B, N = b->N;
+    for (int i = 0; i < N; i++) {
+        float *xi = b->inp + (size_t)(3 * B + i) * T * C;
+        float *xo = b->inp + (size_t)(3 * B + N + i) * T * C;
+        for (int tries = 0; tries < 20; tries++) {
+            size_t pick = (size_t)rng_below(r, total_neg), si = 0;
+            while (si + 1 < n_sets && pick >= sets[si].n_negs) {
+                pick -= sets[si].n_negs;
+                si++;
+            }
+            const tc_set *s = &sets[si];
+            const candidates_pair *p = &s->pairs[s->negs[pick]];
+            const conntab_record *in = connset_get(s->cs, p->in);
+            const conntab_record *out = connset_get(s->cs, p->out);
+            int64_t g0;
+            int nw = lstm_method_pair_windows(f, in, out, &g0);
+            if (nw < 1)
+                nw = 1;
+            int64_t w0 = sample_w0(f, out->start_us, (int)rng_below(r, (uint64_t)nw), r);
+            int nd_in, nd_out;
+            b->lengths[3 * B + i] = connfeat_window(xi, &nd_in, in, w0, f);
+            b->lengths[3 * B + N + i] = connfeat_window(xo, &nd_out, out, w0, f);
+            if (nd_in + nd_out > 0)
+                break;
+        }
+    }
+}
+
 /* Fills the batch's inputs with B random hops at random windows. */
 static void batch_sample(tc_batch *b, const encoder *enc, const tc_set *sets, size_t n_sets,
-                         size_t total_pos, rng_t *r)
+                         size_t total_pos, float first_window, rng_t *r)
 {
     const connfeat_config *f = &enc->cfg.feat;
     const size_t T = (size_t)f->steps, C = CONNFEAT_CHANNELS;
@@ -444,9 +518,9 @@ static void batch_sample(tc_batch *b, const encoder *enc, const tc_set *sets, si
             if (nw < 1)
                 nw = 1;
             int j = (int)rng_below(r, (uint64_t)nw);
-            /* random grid phase: out starts anywhere in the first stride */
-            w0 = out->start_us - (int64_t)(rng_uniform(r) * (float)f->stride_us) +
-                 (int64_t)j * f->stride_us;
+            if (first_window > 0 && rng_uniform(r) < first_window)
+                j = 0;
+            w0 = sample_w0(f, out->start_us, j, r);
             int nd_in, nd_out;
             b->lengths[i] = connfeat_window(b->inp + (size_t)i * T * C, &nd_out, out, w0, f);
             b->lengths[B + i] =
@@ -479,21 +553,22 @@ static void batch_sample(tc_batch *b, const encoder *enc, const tc_set *sets, si
             b->lengths[2 * B + i] = b->lengths[B + i];
         }
     }
-    for (int i = 0; i < 3 * B; i++)
-        connfeat_normalise(b->inp + (size_t)i * T * C, b->lengths[i], enc->mean, enc->std);
 }
 
 /* One optimisation step; *loss receives the batch loss. */
 static int batch_step(double *loss, tc_batch *b, encoder *enc, const train_correlate_config *cfg,
                       const adamw_config *opt, char *errbuf)
 {
-    const int B = b->B, E = enc->cfg.dim;
-    int rc = encoder_forward(b->emb, b->acts, b->inp, b->lengths, enc, 3 * B, errbuf);
+    const int B = b->B, N = b->N, E = enc->cfg.dim;
+    const size_t T = (size_t)enc->cfg.feat.steps, C = CONNFEAT_CHANNELS;
+    for (int i = 0; i < b->R; i++)
+        connfeat_normalise(b->inp + (size_t)i * T * C, b->lengths[i], enc->mean, enc->std);
+    int rc = encoder_forward(b->emb, b->acts, b->inp, b->lengths, enc, b->R, errbuf);
     if (rc)
         return rc;
     float l1 = loss_infonce_forward(b->ws_nce, b->emb, b->emb + (size_t)B * E,
                                     cfg->temperature, 1, B, E);
-    memset(b->demb, 0, sizeof(float) * 3 * (size_t)B * E);
+    memset(b->demb, 0, sizeof(float) * (size_t)b->R * E);
     loss_infonce_backward(b->demb, b->demb + (size_t)B * E, b->ws_nce, b->emb,
                           b->emb + (size_t)B * E, cfg->temperature, 1, 1.0f, B, E);
     for (int i = 0; i < B; i++) {
@@ -510,12 +585,31 @@ static int batch_step(double *loss, tc_batch *b, encoder *enc, const train_corre
             b->demb[(size_t)b->pos_row[i] * E + e] += b->dtp[(size_t)i * E + e];
             b->demb[(size_t)(2 * B + i) * E + e] += b->dtn[(size_t)i * E + e];
         }
+    /* unlabelled negative pairs: neg_weight * mean max(0, sim - margin) */
+    double l3 = 0;
+    for (int i = 0; i < N; i++) {
+        const float *ei = b->emb + (size_t)(3 * B + i) * E;
+        const float *eo = b->emb + (size_t)(3 * B + N + i) * E;
+        float sim = 0;
+        for (int e = 0; e < E; e++)
+            sim += ei[e] * eo[e];
+        if (sim <= cfg->neg_margin)
+            continue;
+        l3 += (double)(sim - cfg->neg_margin) / N;
+        float g = cfg->neg_weight / (float)N;
+        float *di = b->demb + (size_t)(3 * B + i) * E;
+        float *dout = b->demb + (size_t)(3 * B + N + i) * E;
+        for (int e = 0; e < E; e++) {
+            di[e] += g * eo[e];
+            dout[e] += g * ei[e];
+        }
+    }
     params_zero_grad(enc->params);
-    if ((rc = encoder_backward(NULL, b->demb, b->acts, b->ws, b->inp, b->lengths, enc, 3 * B,
+    if ((rc = encoder_backward(NULL, b->demb, b->acts, b->ws, b->inp, b->lengths, enc, b->R,
                                errbuf)))
         return rc;
     adamw_step(enc->params, opt);
-    *loss = (double)l1 + (double)cfg->triplet_weight * l2;
+    *loss = (double)l1 + (double)cfg->triplet_weight * l2 + (double)cfg->neg_weight * l3;
     return SS_OK;
 }
 
@@ -537,7 +631,8 @@ int train_correlate_run(encoder **out, train_correlate_result *res,
     if (n_train == 0)
         return ss_errf(errbuf, SS_ERR_ARG, "training: no training data");
     if (cfg->epochs < 1 || cfg->steps < 1 || cfg->batch < 2 || cfg->patience < 1 ||
-        !(cfg->lr > 0) || !(cfg->temperature > 0))
+        !(cfg->lr > 0) || !(cfg->temperature > 0) || cfg->neg_pairs < 0 ||
+        !(cfg->first_window >= 0 && cfg->first_window <= 1))
         return ss_errf(errbuf, SS_ERR_ARG,
                        "training: bad options (epochs %d, steps %d, batch %d, patience %d)",
                        cfg->epochs, cfg->steps, cfg->batch, cfg->patience);
@@ -559,9 +654,11 @@ int train_correlate_run(encoder **out, train_correlate_result *res,
     if (!n_val && cfg->progress)
         fprintf(cfg->progress, "train: warning: no validation captures; validating on the "
                                "training captures\n");
-    size_t total_pos = 0;
-    for (size_t k = 0; k < n_train; k++)
+    size_t total_pos = 0, total_neg = 0;
+    for (size_t k = 0; k < n_train; k++) {
         total_pos += sets[k].n_pos;
+        total_neg += sets[k].n_negs;
+    }
     res->train_hops = total_pos;
     if (total_pos == 0) {
         rc = ss_errf(errbuf, SS_ERR_EMPTY,
@@ -574,7 +671,7 @@ int train_correlate_run(encoder **out, train_correlate_result *res,
     rng_t r;
     rng_seed(&r, cfg->seed ^ 0x9e3779b97f4a7c15ULL);
     if ((rc = compute_norm(enc, sets, n_train, &r, errbuf)) ||
-        (rc = batch_alloc(&batch, enc, cfg->batch, errbuf)))
+        (rc = batch_alloc(&batch, enc, cfg->batch, total_neg ? cfg->neg_pairs : 0, errbuf)))
         goto done;
     best = malloc(sizeof(float) * enc->params->total);
     if (!best) {
@@ -606,7 +703,9 @@ int train_correlate_run(encoder **out, train_correlate_result *res,
         double sum = 0;
         for (int st = 0; st < cfg->steps; st++) {
             double l;
-            batch_sample(&batch, enc, sets, n_train, total_pos, &r);
+            batch_sample(&batch, enc, sets, n_train, total_pos, cfg->first_window, &r);
+            if (batch.N > 0)
+                batch_sample_negs(&batch, enc, sets, n_train, total_neg, &r);
             if ((rc = batch_step(&l, &batch, enc, cfg, &opt, errbuf)))
                 goto done;
             sum += l;

@@ -11,7 +11,14 @@
  *     embedding must pick its own in leg's among the batch's;
  *   - plus triplet_weight * a triplet loss on a hard negative: a candidate
  *     sharing one leg with the hop (another connection of the same relay
- *     host, overlapping in time), embedded on the same window.
+ *     host, overlapping in time), embedded on the same window;
+ *   - plus neg_weight * the mean of max(0, similarity - neg_margin) over
+ *     neg_pairs candidate pairs that are not hops (both legs unrelated
+ *     connections of one host, as most pairs `stepstone chains` scores), each
+ *     at one of its scored windows: the pairs the score must keep low.
+ * A share first_window of the hops is taken at its first scored window (the
+ * one holding the outbound start), the only one a short or soon idle hop
+ * has; the others at any scored window.
  * AdamW, gradient clipping at 1. After each epoch the validation candidates
  * are scored exactly as `stepstone chains` scores them (lstm_method.h); the
  * best epoch by TPR at FPR 1e-3 (then AUC) is checkpointed to the output
@@ -51,6 +58,10 @@ typedef struct train_correlate_config {
     float temperature;      /* InfoNCE temperature (0.1) */
     float margin;           /* triplet margin on cosine distance (0.3) */
     float triplet_weight;   /* weight of the hard-negative loss (1) */
+    int neg_pairs;          /* candidate pairs that are not hops, per batch (32; 0: none) */
+    float neg_weight;       /* weight of their similarity hinge, see above (8) */
+    float neg_margin;       /* similarity below which such a pair costs nothing (0) */
+    float first_window;     /* share of hops sampled at their first scored window (0.25) */
     double target_fpr;      /* FPR the stored threshold is calibrated for (1e-4) */
     uint64_t seed;          /* initialisation and sampling (1) */
     const char *out_path;   /* checkpoint path (NULL: no file written) */
