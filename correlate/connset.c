@@ -103,26 +103,7 @@ int connset_load(connset **out, const char *const *paths, size_t n,
     rc = conntab_create(&tab, &cfg->tab, load_emit, &lc, errbuf);
     if (rc < 0)
         goto fail;
-    packet_t batch[CONNTAB_BATCH];
-    size_t nb = 0;
-    for (;;) {
-        int r = pcapsrc_next_packet(src, &batch[nb], NULL, errbuf);
-        if (r > 0)
-            nb++;
-        if (nb == CONNTAB_BATCH || (r <= 0 && nb > 0)) {
-            rc = conntab_add_batch(tab, batch, nb, errbuf);
-            if (rc < 0)
-                goto fail;
-            nb = 0;
-        }
-        if (r < 0) {
-            rc = r;
-            goto fail;
-        }
-        if (r == 0)
-            break;
-    }
-    rc = conntab_flush(tab, errbuf);
+    rc = conntab_read(tab, src, errbuf);
     if (rc < 0)
         goto fail;
     conntab_destroy(tab);

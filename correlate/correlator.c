@@ -9,6 +9,7 @@
 
 #include "lstm_method.h"
 #include "packet.h"
+#include "ptrmap.h"
 #include "status.h"
 
 /* Windows embedded per encoder call (64: the LSTM's fused step kernel covers
@@ -71,12 +72,6 @@ struct host {
     uint32_t n_ob, cap_ob;
 };
 
-/* Open addressing, linear probing, backward-shift deletion; val NULL = empty. */
-typedef struct pmap {
-    uint64_t *hash;
-    void **val;
-    size_t cap, n;
-} pmap;
 
 struct correlator {
     const encoder *enc;
@@ -85,7 +80,7 @@ struct correlator {
     void *ctx;
     int64_t W, S;
     int K, cap_per_window, E;
-    pmap conns, hosts;
+    ptrmap conns, hosts;
     obs **pending;
     size_t n_pending, cap_pending;
     int have_now;
@@ -166,83 +161,6 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 /* ---- maps --------------------------------------------------------------- */
 
-static int pmap_init(pmap *m, size_t cap)
-{
-    m->hash = calloc(cap, sizeof(*m->hash));
-    m->val = calloc(cap, sizeof(*m->val));
-    m->cap = cap;
-    m->n = 0;
-    return m->hash && m->val ? 0 : -1;
-}
-
-static void pmap_free(pmap *m)
-{
-    free(m->hash);
-    free(m->val);
-    memset(m, 0, sizeof(*m));
-}
-
-typedef int (*pmap_eq_fn)(const void *val, const void *key);
-
-/* Slot holding key (val non-NULL) or the empty slot where it would go. */
-static size_t pmap_find(const pmap *m, uint64_t h, pmap_eq_fn eq, const void *key)
-{
-    size_t mask = m->cap - 1, j = (size_t)h & mask;
-    while (m->val[j] && !(m->hash[j] == h && eq(m->val[j], key)))
-        j = (j + 1) & mask;
-    return j;
-}
-
-static int pmap_put(pmap *m, uint64_t h, void *val)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        pmap big;
-        if (pmap_init(&big, m->cap * 2) < 0) {
-            pmap_free(&big);
-            return -1;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->val[i])
-                continue;
-            size_t j = (size_t)m->hash[i] & (big.cap - 1);
-            while (big.val[j])
-                j = (j + 1) & (big.cap - 1);
-            big.hash[j] = m->hash[i];
-            big.val[j] = m->val[i];
-        }
-        big.n = m->n;
-        pmap_free(m);
-        *m = big;
-    }
-    size_t mask = m->cap - 1, j = (size_t)h & mask;
-    while (m->val[j])
-        j = (j + 1) & mask;
-    m->hash[j] = h;
-    m->val[j] = val;
-    m->n++;
-    return 0;
-}
-
-static void pmap_del(pmap *m, size_t i)
-{
-    size_t mask = m->cap - 1, j = i;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!m->val[j])
-            break;
-        size_t k = (size_t)m->hash[j] & mask;
-        /* move j back to i unless its home slot lies cyclically in (i, j] */
-        int stay = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stay)
-            continue;
-        m->hash[i] = m->hash[j];
-        m->val[i] = m->val[j];
-        i = j;
-    }
-    m->val[i] = NULL;
-    m->n--;
-}
-
 static int conn_eq(const void *val, const void *key)
 {
     return ((const cstate *)val)->rec.serial == *(const uint64_t *)key;
@@ -273,7 +191,7 @@ static host *host_get(correlator *c, uint8_t family, const uint8_t *addr)
 {
     host_key k = {family, addr};
     uint64_t h = host_hash(family, addr);
-    size_t j = pmap_find(&c->hosts, h, host_eq, &k);
+    size_t j = ptrmap_find(&c->hosts, h, host_eq, &k);
     if (c->hosts.val[j])
         return c->hosts.val[j];
     host *x = calloc(1, sizeof(*x));
@@ -282,7 +200,7 @@ static host *host_get(correlator *c, uint8_t family, const uint8_t *addr)
     x->hash = h;
     x->family = family;
     memcpy(x->addr, addr, (size_t)addr_len(family));
-    if (pmap_put(&c->hosts, h, x) < 0) {
+    if (ptrmap_put(&c->hosts, h, x) < 0) {
         free(x);
         return NULL;
     }
@@ -294,9 +212,9 @@ static void host_maybe_free(correlator *c, host *x)
     if (!x || x->n_in || x->n_ob)
         return;
     host_key k = {x->family, x->addr};
-    size_t j = pmap_find(&c->hosts, x->hash, host_eq, &k);
+    size_t j = ptrmap_find(&c->hosts, x->hash, host_eq, &k);
     if (c->hosts.val[j] == x)
-        pmap_del(&c->hosts, j);
+        ptrmap_del(&c->hosts, j);
     free(x->in);
     free(x->ob);
     free(x);
@@ -866,7 +784,7 @@ int correlator_create(correlator **out, const encoder *enc, const candidates_con
     c->b_emb = malloc(B * (size_t)c->E * sizeof(float));
     c->b_acts = malloc(encoder_acts_size(enc, (int)B) * sizeof(float));
     if (!c->b_inp || !c->b_len || !c->b_nd || !c->b_cs || !c->b_g || !c->b_emb || !c->b_acts ||
-        pmap_init(&c->conns, 1024) < 0 || pmap_init(&c->hosts, 1024) < 0) {
+        ptrmap_init(&c->conns, 1024) < 0 || ptrmap_init(&c->hosts, 1024) < 0) {
         correlator_destroy(c);
         return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
     }
@@ -936,7 +854,7 @@ int correlator_watch(void *ctx, const conntab_record *rec, const conntab_pkt *pk
     cstate *s;
     if (created) {
         s = calloc(1, sizeof(*s));
-        if (!s || pmap_put(&c->conns, serial_hash(rec->serial), s) < 0) {
+        if (!s || ptrmap_put(&c->conns, serial_hash(rec->serial), s) < 0) {
             free(s);
             return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
         }
@@ -947,7 +865,7 @@ int correlator_watch(void *ctx, const conntab_record *rec, const conntab_pkt *pk
         if ((rc = cs_register(c, s, errbuf)) < 0)
             return rc;
     } else {
-        size_t j = pmap_find(&c->conns, serial_hash(rec->serial), conn_eq, &rec->serial);
+        size_t j = ptrmap_find(&c->conns, serial_hash(rec->serial), conn_eq, &rec->serial);
         s = c->conns.val[j];
         if (!s)
             return SS_OK;
@@ -976,11 +894,11 @@ int correlator_conn_end(correlator *c, const conntab_record *rec, char *errbuf)
     (void)errbuf;
     if (rec->proto != 6)
         return SS_OK;
-    size_t j = pmap_find(&c->conns, serial_hash(rec->serial), conn_eq, &rec->serial);
+    size_t j = ptrmap_find(&c->conns, serial_hash(rec->serial), conn_eq, &rec->serial);
     cstate *s = c->conns.val[j];
     if (!s)
         return SS_OK;
-    pmap_del(&c->conns, j);
+    ptrmap_del(&c->conns, j);
     copy_rec(s, rec);
     s->closed = 1;
     in_list_remove(c, s);
@@ -1041,26 +959,7 @@ int correlator_read_files(correlator *c, const char *const *paths, size_t n,
     rc = conntab_create(&t, &tc, read_emit, &rc_ctx, errbuf);
     if (rc < 0)
         goto done;
-    packet_t batch[CONNTAB_BATCH];
-    size_t nb = 0;
-    for (;;) {
-        int r = pcapsrc_next_packet(src, &batch[nb], NULL, errbuf);
-        if (r > 0)
-            nb++;
-        if (nb == CONNTAB_BATCH || (r <= 0 && nb > 0)) {
-            rc = conntab_add_batch(t, batch, nb, errbuf);
-            if (rc < 0)
-                goto done;
-            nb = 0;
-        }
-        if (r < 0) {
-            rc = r;
-            goto done;
-        }
-        if (r == 0)
-            break;
-    }
-    if ((rc = conntab_flush(t, errbuf)) < 0)
+    if ((rc = conntab_read(t, src, errbuf)) < 0)
         goto done;
     rc = correlator_finish(c, errbuf);
 done:
@@ -1131,8 +1030,8 @@ void correlator_destroy(correlator *c)
         free(h->ob);
         free(h);
     }
-    pmap_free(&c->conns);
-    pmap_free(&c->hosts);
+    ptrmap_free(&c->conns);
+    ptrmap_free(&c->hosts);
     free(c->pending);
     free(c->need);
     free(c->b_inp);

@@ -7,6 +7,7 @@
 
 #include "connset.h"
 #include "packet.h"
+#include "ptrmap.h"
 #include "status.h"
 
 typedef struct fhost fhost;
@@ -42,19 +43,13 @@ struct fhost {
     int idle;             /* on the idle list: everything ended, waiting for the gap */
 };
 
-/* Open addressing (linear probing, backward-shift deletion) of pointers. */
-typedef struct pmap {
-    uint64_t *hash;
-    void **val;
-    size_t cap, n;
-} pmap;
 
 struct sessionfeed {
     session_config cfg;
     sessionfeed_emit_fn emit;
     void *ctx;
-    pmap recs;            /* open connections by serial */
-    pmap hosts;
+    ptrmap recs;            /* open connections by serial */
+    ptrmap hosts;
     fhost **idle;
     size_t n_idle, cap_idle;
     int have_t0;
@@ -89,80 +84,6 @@ static int grow(void **arr, uint32_t *cap, size_t need, size_t sz)
     return 0;
 }
 
-static int pmap_init(pmap *m, size_t cap)
-{
-    m->hash = calloc(cap, sizeof(*m->hash));
-    m->val = calloc(cap, sizeof(*m->val));
-    m->cap = cap;
-    m->n = 0;
-    return m->hash && m->val ? 0 : -1;
-}
-
-static void pmap_free(pmap *m)
-{
-    free(m->hash);
-    free(m->val);
-    memset(m, 0, sizeof(*m));
-}
-
-typedef int (*pmap_eq_fn)(const void *val, const void *key);
-
-static size_t pmap_find(const pmap *m, uint64_t h, pmap_eq_fn eq, const void *key)
-{
-    size_t mask = m->cap - 1, j = (size_t)h & mask;
-    while (m->val[j] && !(m->hash[j] == h && eq(m->val[j], key)))
-        j = (j + 1) & mask;
-    return j;
-}
-
-static int pmap_put(pmap *m, uint64_t h, void *val)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        pmap big;
-        if (pmap_init(&big, m->cap * 2) < 0) {
-            pmap_free(&big);
-            return -1;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->val[i])
-                continue;
-            size_t j = (size_t)m->hash[i] & (big.cap - 1);
-            while (big.val[j])
-                j = (j + 1) & (big.cap - 1);
-            big.hash[j] = m->hash[i];
-            big.val[j] = m->val[i];
-        }
-        big.n = m->n;
-        pmap_free(m);
-        *m = big;
-    }
-    size_t mask = m->cap - 1, j = (size_t)h & mask;
-    while (m->val[j])
-        j = (j + 1) & mask;
-    m->hash[j] = h;
-    m->val[j] = val;
-    m->n++;
-    return 0;
-}
-
-static void pmap_del(pmap *m, size_t i)
-{
-    size_t mask = m->cap - 1, j = i;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!m->val[j])
-            break;
-        size_t k = (size_t)m->hash[j] & mask;
-        int stay = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stay)
-            continue;
-        m->hash[i] = m->hash[j];
-        m->val[i] = m->val[j];
-        i = j;
-    }
-    m->val[i] = NULL;
-    m->n--;
-}
 
 static int rec_eq(const void *val, const void *key)
 {
@@ -228,7 +149,7 @@ static fhost *host_get(sessionfeed *f, uint8_t family, const uint8_t *addr)
     memcpy(a, addr, (size_t)addr_len(family));
     host_key k = {family, a};
     uint64_t h = host_hash(family, a);
-    size_t j = pmap_find(&f->hosts, h, host_eq, &k);
+    size_t j = ptrmap_find(&f->hosts, h, host_eq, &k);
     if (f->hosts.val[j])
         return f->hosts.val[j];
     fhost *x = calloc(1, sizeof(*x));
@@ -237,7 +158,7 @@ static fhost *host_get(sessionfeed *f, uint8_t family, const uint8_t *addr)
     x->hash = h;
     x->family = family;
     memcpy(x->addr, a, 16);
-    if (pmap_put(&f->hosts, h, x) < 0) {
+    if (ptrmap_put(&f->hosts, h, x) < 0) {
         free(x);
         return NULL;
     }
@@ -263,9 +184,9 @@ static void host_maybe_free(sessionfeed *f, fhost *h)
     if (h->n_cur || h->und_head < h->n_und || h->n_sealed || h->n_hist || h->idle)
         return;
     host_key k = {h->family, h->addr};
-    size_t j = pmap_find(&f->hosts, h->hash, host_eq, &k);
+    size_t j = ptrmap_find(&f->hosts, h->hash, host_eq, &k);
     if (f->hosts.val[j] == h)
-        pmap_del(&f->hosts, j);
+        ptrmap_del(&f->hosts, j);
     host_release(h);
 }
 
@@ -536,7 +457,7 @@ int sessionfeed_create(sessionfeed **out, const session_config *cfg, sessionfeed
     f->cfg = *cfg;
     f->emit = emit;
     f->ctx = ctx;
-    if (pmap_init(&f->recs, 1024) < 0 || pmap_init(&f->hosts, 1024) < 0) {
+    if (ptrmap_init(&f->recs, 1024) < 0 || ptrmap_init(&f->hosts, 1024) < 0) {
         sessionfeed_destroy(f);
         return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
     }
@@ -578,7 +499,7 @@ int sessionfeed_watch(void *ctx, const conntab_record *rec, const conntab_pkt *p
     mrec *r;
     if (created) {
         r = calloc(1, sizeof(*r));
-        if (!r || pmap_put(&f->recs, serial_hash(rec->serial), r) < 0) {
+        if (!r || ptrmap_put(&f->recs, serial_hash(rec->serial), r) < 0) {
             free(r);
             return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
         }
@@ -590,7 +511,7 @@ int sessionfeed_watch(void *ctx, const conntab_record *rec, const conntab_pkt *p
         if (++f->st.held > f->st.peak_held)
             f->st.peak_held = f->st.held;
     } else {
-        size_t j = pmap_find(&f->recs, serial_hash(rec->serial), rec_eq, &rec->serial);
+        size_t j = ptrmap_find(&f->recs, serial_hash(rec->serial), rec_eq, &rec->serial);
         r = f->recs.val[j];
         if (!r)
             return SS_OK;
@@ -619,11 +540,11 @@ int sessionfeed_watch(void *ctx, const conntab_record *rec, const conntab_pkt *p
 
 int sessionfeed_conn_end(sessionfeed *f, const conntab_record *rec, char *errbuf)
 {
-    size_t j = pmap_find(&f->recs, serial_hash(rec->serial), rec_eq, &rec->serial);
+    size_t j = ptrmap_find(&f->recs, serial_hash(rec->serial), rec_eq, &rec->serial);
     mrec *r = f->recs.val[j];
     if (!r)
         return SS_OK;
-    pmap_del(&f->recs, j);
+    ptrmap_del(&f->recs, j);
     if (rec->n_pkts) {
         r->pkts = malloc(rec->n_pkts * sizeof(*r->pkts));
         if (!r->pkts)
@@ -702,26 +623,7 @@ int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
     rc = conntab_create(&t, &tc, read_emit, &rctx, errbuf);
     if (rc < 0)
         goto done;
-    packet_t batch[CONNTAB_BATCH];
-    size_t nb = 0;
-    for (;;) {
-        int r = pcapsrc_next_packet(src, &batch[nb], NULL, errbuf);
-        if (r > 0)
-            nb++;
-        if (nb == CONNTAB_BATCH || (r <= 0 && nb > 0)) {
-            rc = conntab_add_batch(t, batch, nb, errbuf);
-            if (rc < 0)
-                goto done;
-            nb = 0;
-        }
-        if (r < 0) {
-            rc = r;
-            goto done;
-        }
-        if (r == 0)
-            break;
-    }
-    if ((rc = conntab_flush(t, errbuf)) < 0)
+    if ((rc = conntab_read(t, src, errbuf)) < 0)
         goto done;
     rc = sessionfeed_finish(f, errbuf);
 done:
@@ -761,8 +663,8 @@ void sessionfeed_destroy(sessionfeed *f)
         if (r)
             mrec_unref(f, r); /* the open reference */
     }
-    pmap_free(&f->recs);
-    pmap_free(&f->hosts);
+    ptrmap_free(&f->recs);
+    ptrmap_free(&f->hosts);
     free(f->idle);
     free(f->e_recs);
     free(f->e_out);

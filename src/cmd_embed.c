@@ -358,25 +358,7 @@ static int run_stream(embed_run *r, pcapsrc *src, conntab_stats *st, char *errbu
     int rc = conntab_create(&tab, &tc, embed_emit, r, errbuf);
     if (rc < 0)
         return rc;
-    packet_t batch[CONNTAB_BATCH];
-    size_t nb = 0;
-    for (;;) {
-        int got = pcapsrc_next_packet(src, &batch[nb], NULL, errbuf);
-        if (got > 0)
-            nb++;
-        if (nb == CONNTAB_BATCH || (got <= 0 && nb > 0)) {
-            if ((rc = conntab_add_batch(tab, batch, nb, errbuf)) < 0)
-                goto done;
-            nb = 0;
-        }
-        if (got < 0) {
-            rc = got;
-            goto done;
-        }
-        if (got == 0)
-            break;
-    }
-    if ((rc = conntab_flush(tab, errbuf)) < 0)
+    if ((rc = conntab_read(tab, src, errbuf)) < 0)
         goto done;
     rc = run_flush(r, errbuf);
 done:

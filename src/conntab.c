@@ -969,6 +969,28 @@ int conntab_add(conntab *t, const packet_t *p, char *errbuf)
     return add_keyed(t, p, &k, errbuf);
 }
 
+int conntab_read(conntab *t, pcapsrc *src, char *errbuf)
+{
+    packet_t batch[CONNTAB_BATCH];
+    size_t nb = 0;
+    for (;;) {
+        int got = pcapsrc_next_packet(src, &batch[nb], NULL, errbuf);
+        if (got > 0)
+            nb++;
+        if (nb == CONNTAB_BATCH || (got <= 0 && nb > 0)) {
+            int rc = conntab_add_batch(t, batch, nb, errbuf);
+            if (rc < 0)
+                return rc;
+            nb = 0;
+        }
+        if (got < 0)
+            return got;
+        if (got == 0)
+            break;
+    }
+    return conntab_flush(t, errbuf);
+}
+
 int conntab_add_batch(conntab *t, const packet_t *pkts, size_t n, char *errbuf)
 {
     pkey k[CONNTAB_BATCH];

@@ -49,6 +49,7 @@
 #include <stdint.h>
 
 #include "packet.h"
+#include "pcapsrc.h"
 
 #define CONNTAB_UID_SIZE 16        /* "C" + 11 base62 digits + NUL, padded */
 #define CONNTAB_DEFAULT_MAX_PKTS 64
@@ -182,6 +183,11 @@ int conntab_add(conntab *t, const packet_t *pkt, char *errbuf);
  * CONNTAB_BATCH packets are started together so their cache misses overlap.
  * Stops at the first error and returns it. */
 int conntab_add_batch(conntab *t, const packet_t *pkts, size_t n, char *errbuf);
+
+/* Adds every remaining packet of src (in its order, in batches), then
+ * conntab_flush(): a whole capture through the table. Returns 0 or the
+ * negative status of the read, an allocation or an emit callback. */
+int conntab_read(conntab *t, pcapsrc *src, char *errbuf);
 
 /* Emits every connection whose idle, linger or active deadline is before
  * now_us (the table's clock never goes back). Returns 0 or a negative status. */
