@@ -91,31 +91,19 @@ int connset_load(connset **out, const char *const *paths, size_t n,
     }
     *out = NULL;
     connset *set = NULL;
-    pcapsrc *src = NULL;
-    conntab *tab = NULL;
     int rc = connset_create(&set, errbuf);
     if (rc < 0)
         return rc;
     load_ctx lc = {set, cfg->tcp_only};
-    rc = pcapsrc_open(&src, paths, n, cfg->warn, cfg->warn_ctx, errbuf);
-    if (rc < 0)
-        goto fail;
-    rc = conntab_create(&tab, &cfg->tab, load_emit, &lc, errbuf);
-    if (rc < 0)
-        goto fail;
-    rc = conntab_read(tab, src, errbuf);
-    if (rc < 0)
-        goto fail;
-    conntab_destroy(tab);
-    pcapsrc_close(src);
+    rc = conntab_read_files(paths, n, &cfg->tab, load_emit, &lc, cfg->warn, cfg->warn_ctx,
+                            errbuf);
+    if (rc < 0) {
+        connset_free(set);
+        return rc;
+    }
     connset_sort(set);
     *out = set;
     return SS_OK;
-fail:
-    conntab_destroy(tab);
-    pcapsrc_close(src);
-    connset_free(set);
-    return rc;
 }
 
 size_t connset_count(const connset *set)

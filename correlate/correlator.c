@@ -950,22 +950,9 @@ int correlator_read_files(correlator *c, const char *const *paths, size_t n,
     tc.max_pkts = 0;
     tc.watch = correlator_watch;
     tc.watch_ctx = c;
-    pcapsrc *src = NULL;
-    conntab *t = NULL;
-    read_ctx rc_ctx = {c};
-    int rc = pcapsrc_open(&src, paths, n, warn, warn_ctx, errbuf);
-    if (rc < 0)
-        return rc;
-    rc = conntab_create(&t, &tc, read_emit, &rc_ctx, errbuf);
-    if (rc < 0)
-        goto done;
-    if ((rc = conntab_read(t, src, errbuf)) < 0)
-        goto done;
-    rc = correlator_finish(c, errbuf);
-done:
-    conntab_destroy(t);
-    pcapsrc_close(src);
-    return rc;
+    read_ctx rctx = {c};
+    int rc = conntab_read_files(paths, n, &tc, read_emit, &rctx, warn, warn_ctx, errbuf);
+    return rc < 0 ? rc : correlator_finish(c, errbuf);
 }
 
 void correlator_get_stats(const correlator *c, correlator_stats *st)

@@ -614,22 +614,9 @@ int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
     }
     tc.watch = sessionfeed_watch;
     tc.watch_ctx = f;
-    pcapsrc *src = NULL;
-    conntab *t = NULL;
     read_ctx rctx = {f};
-    int rc = pcapsrc_open(&src, paths, n, warn, warn_ctx, errbuf);
-    if (rc < 0)
-        return rc;
-    rc = conntab_create(&t, &tc, read_emit, &rctx, errbuf);
-    if (rc < 0)
-        goto done;
-    if ((rc = conntab_read(t, src, errbuf)) < 0)
-        goto done;
-    rc = sessionfeed_finish(f, errbuf);
-done:
-    conntab_destroy(t);
-    pcapsrc_close(src);
-    return rc;
+    int rc = conntab_read_files(paths, n, &tc, read_emit, &rctx, warn, warn_ctx, errbuf);
+    return rc < 0 ? rc : sessionfeed_finish(f, errbuf);
 }
 
 void sessionfeed_get_stats(const sessionfeed *f, sessionfeed_stats *st)

@@ -991,6 +991,22 @@ int conntab_read(conntab *t, pcapsrc *src, char *errbuf)
     return conntab_flush(t, errbuf);
 }
 
+int conntab_read_files(const char *const *paths, size_t n, const conntab_config *cfg,
+                       conntab_emit_fn emit, void *ctx, pcapsrc_warn_fn warn, void *warn_ctx,
+                       char *errbuf)
+{
+    pcapsrc *src = NULL;
+    conntab *t = NULL;
+    int rc = pcapsrc_open(&src, paths, n, warn, warn_ctx, errbuf);
+    if (rc == 0)
+        rc = conntab_create(&t, cfg, emit, ctx, errbuf);
+    if (rc == 0)
+        rc = conntab_read(t, src, errbuf);
+    conntab_destroy(t);
+    pcapsrc_close(src);
+    return rc;
+}
+
 int conntab_add_batch(conntab *t, const packet_t *pkts, size_t n, char *errbuf)
 {
     pkey k[CONNTAB_BATCH];

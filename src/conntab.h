@@ -189,6 +189,14 @@ int conntab_add_batch(conntab *t, const packet_t *pkts, size_t n, char *errbuf);
  * negative status of the read, an allocation or an emit callback. */
 int conntab_read(conntab *t, pcapsrc *src, char *errbuf);
 
+/* Reads the captures paths[0..n) (one merged timeline, pcapsrc.h) through a
+ * new table made with cfg (NULL: defaults), emit and ctx, flushes it and
+ * frees it: the connections stage over whole files. warn receives capture
+ * warnings (may be NULL). Returns 0 or a negative status. */
+int conntab_read_files(const char *const *paths, size_t n, const conntab_config *cfg,
+                       conntab_emit_fn emit, void *ctx, pcapsrc_warn_fn warn, void *warn_ctx,
+                       char *errbuf);
+
 /* Emits every connection whose idle, linger or active deadline is before
  * now_us (the table's clock never goes back). Returns 0 or a negative status. */
 int conntab_expire(conntab *t, int64_t now_us, char *errbuf);
