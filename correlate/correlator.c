@@ -908,6 +908,11 @@ int correlator_conn_end(correlator *c, const conntab_record *rec, char *errbuf)
 
 int correlator_finish(correlator *c, char *errbuf)
 {
+    /* windows queued for hops already decided (a candidate dropped, say)
+     * still hold their connections */
+    int rc0 = flush_batch(c, errbuf);
+    if (rc0 < 0)
+        return rc0;
     while (c->n_pending > 0) {
         int rc = embed_needed(c, c->g_done, errbuf);
         if (rc < 0 || (rc = flush_batch(c, errbuf)) < 0)
@@ -974,8 +979,8 @@ void correlator_destroy(correlator *c)
 {
     if (!c)
         return;
-    /* every state is either open (in the map) or held by a pending hop:
-     * collect each once, then free */
+    /* every state is open (in the map), held by a pending hop or waiting in
+     * the encoder batch: collect each once, then free */
     size_t n = 0, cap = 0;
     cstate **all = NULL;
     int ok = 1;
@@ -991,6 +996,16 @@ void correlator_destroy(correlator *c)
             else
                 all[n++] = x;
         }
+    }
+    for (size_t i = 0; i < c->b_n && ok; i++) {
+        cstate *x = c->b_cs[i];
+        if (x->mark)
+            continue;
+        x->mark = 1;
+        if (grow_sz((void **)&all, &cap, n + 1, sizeof(*all)) < 0)
+            ok = 0;
+        else
+            all[n++] = x;
     }
     for (size_t i = 0; i < c->conns.cap && ok; i++) {
         cstate *x = c->conns.val ? c->conns.val[i] : NULL;

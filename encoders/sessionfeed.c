@@ -396,7 +396,8 @@ static int host_step(sessionfeed *f, fhost *h, int final, char *errbuf)
             return rc;
         }
     }
-    memmove(h->sealed, h->sealed + done, (h->n_sealed - done) * sizeof(*h->sealed));
+    if (done)
+        memmove(h->sealed, h->sealed + done, (h->n_sealed - done) * sizeof(*h->sealed));
     uint32_t keep = h->n_sealed - done;
     /* nothing pending: history older than any later session can reach goes */
     if (keep == 0 && h->n_cur == 0 && h->und_head == h->n_und) {

@@ -328,7 +328,8 @@ static int hopcol_to_set(const hopcol *h, connset **set, candidates_pair *pairs,
     conntab_record *u = malloc((2 * h->n + 1) * sizeof(*u));
     if (!u)
         return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory for %zu hops", h->n);
-    memcpy(u, h->legs, 2 * h->n * sizeof(*u));
+    if (h->n)
+        memcpy(u, h->legs, 2 * h->n * sizeof(*u));
     qsort(u, 2 * h->n, sizeof(*u), rec_cmp);
     int rc = connset_create(set, errbuf);
     for (size_t i = 0; rc == 0 && i < 2 * h->n; i++)
