@@ -24,3 +24,6 @@ tests_check_stepstone_SOURCES += tests/check_correlator.c
 # `stepstone embed` streams: checked end to end; peak memory measured by hand.
 TESTS += tests/e2e_embed.sh
 EXTRA_DIST += tests/e2e_embed.sh bench/embed_mem.sh
+# Damaged captures through the streaming commands.
+TESTS += tests/e2e_mutated.sh
+EXTRA_DIST += tests/e2e_mutated.sh
