@@ -37,8 +37,8 @@ struct fhost {
     uint32_t und_head, n_und, cap_und;
     sess *sealed;         /* complete in membership, waiting for members to end */
     uint32_t n_sealed, cap_sealed;
-    sess *hist;           /* sessions handed on that later keys may still read */
-    int64_t *hist_end;    /* their latest ends */
+    sess *hist;           /* sessions handed on that later keys may still read,
+                             in start order */
     uint32_t n_hist, cap_hist;
     int idle;             /* on the idle list: everything ended, waiting for the gap */
 };
@@ -175,7 +175,6 @@ static void host_release(fhost *h)
     for (uint32_t i = 0; i < h->n_hist; i++)
         free(h->hist[i].m);
     free(h->hist);
-    free(h->hist_end);
     free(h);
 }
 
@@ -190,7 +189,15 @@ static void host_maybe_free(sessionfeed *f, fhost *h)
     host_release(h);
 }
 
-/* Moves the current session to the sealed list. */
+static int member_cmp(const void *pa, const void *pb)
+{
+    const conntab_record *a = &(*(mrec *const *)pa)->rec, *b = &(*(mrec *const *)pb)->rec;
+    if (a->start_us != b->start_us)
+        return a->start_us < b->start_us ? -1 : 1;
+    return (a->serial > b->serial) - (a->serial < b->serial);
+}
+
+/* Moves the current session to the sealed list (members in start order). */
 static int host_seal(fhost *h)
 {
     if (h->n_cur == 0)
@@ -200,6 +207,7 @@ static int host_seal(fhost *h)
     sess *s = &h->sealed[h->n_sealed++];
     s->m = h->cur;
     s->n = h->n_cur;
+    qsort(s->m, s->n, sizeof(*s->m), member_cmp);
     h->cur = NULL;
     h->n_cur = h->cap_cur = 0;
     return 0;
@@ -213,32 +221,56 @@ static int cur_push(fhost *h, mrec *r)
     return 0;
 }
 
-static int member_cmp(const void *pa, const void *pb)
+
+/* Start of a session's first and last members (members in start order). */
+static int64_t sess_first(const sess *s)
 {
-    const conntab_record *a = &(*(mrec *const *)pa)->rec, *b = &(*(mrec *const *)pb)->rec;
-    if (a->start_us != b->start_us)
-        return a->start_us < b->start_us ? -1 : 1;
-    return (a->serial > b->serial) - (a->serial < b->serial);
+    return s->m[0]->rec.start_us;
 }
 
-/* Drops the history sessions no later session's keys can reach: the newest
- * one that ended before cutoff, and everything older (the keys' walk back
- * stops at the first session ended too early). */
-static void hist_trim(sessionfeed *f, fhost *h, int64_t cutoff)
+static int64_t sess_last(const sess *s)
 {
-    uint32_t k = h->n_hist;
-    while (k > 0 && h->hist_end[k - 1] >= cutoff)
-        k--;
-    if (k == 0)
-        return;
-    for (uint32_t i = 0; i < k; i++) {
-        for (uint32_t j = 0; j < h->hist[i].n; j++)
-            mrec_unref(f, h->hist[i].m[j]);
-        free(h->hist[i].m);
+    return s->m[s->n - 1]->rec.start_us;
+}
+
+/* 1 when e (handed on) can feed the keys of a session u not handed on yet
+ * whose first member starts at u_first: the keys of a connection count the
+ * host's connections of earlier sessions that started in the
+ * SESSION_HISTORY_US before it (session_list_keys; an earlier session whose
+ * members all started before that contributes nothing and cannot hide one
+ * that does, since a host's sessions partition its connections in start
+ * order). */
+static int hist_feeds(const sess *e, int64_t u_first)
+{
+    return sess_first(e) < u_first && sess_last(e) >= u_first - SESSION_HISTORY_US;
+}
+
+/* Keeps only the history some session can still read: one not handed on
+ * yet (sealed, current or not placed), or one starting from now on. */
+static void hist_keep(sessionfeed *f, fhost *h, int final)
+{
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < h->n_hist; i++) {
+        sess *e = &h->hist[i];
+        int need = 0;
+        if (!final) {
+            need = sess_last(e) >= f->now - SESSION_HISTORY_US;
+            for (uint32_t k = 0; k < h->n_sealed && !need; k++)
+                need = hist_feeds(e, sess_first(&h->sealed[k]));
+            if (!need && h->n_cur)
+                need = hist_feeds(e, h->cur[0]->rec.start_us);
+            if (!need && h->und_head < h->n_und)
+                need = hist_feeds(e, h->und[h->und_head]->rec.start_us);
+        }
+        if (need) {
+            h->hist[keep++] = *e;
+            continue;
+        }
+        for (uint32_t j = 0; j < e->n; j++)
+            mrec_unref(f, e->m[j]);
+        free(e->m);
     }
-    memmove(h->hist, h->hist + k, (h->n_hist - k) * sizeof(*h->hist));
-    memmove(h->hist_end, h->hist_end + k, (h->n_hist - k) * sizeof(*h->hist_end));
-    h->n_hist -= k;
+    h->n_hist = keep;
 }
 
 /* Fills a callback view of s (arrays from *at on in f's scratch). */
@@ -257,44 +289,64 @@ static void view_of(sessionfeed *f, const fhost *h, const sess *s, size_t at,
     out->outbound = f->e_out + at;
 }
 
-static int emit_session(sessionfeed *f, fhost *h, sess *s, char *errbuf)
+static int sess_ptr_cmp(const void *pa, const void *pb)
 {
-    qsort(s->m, s->n, sizeof(*s->m), member_cmp);
-    int64_t end = INT64_MIN;
-    for (uint32_t i = 0; i < s->n; i++)
-        end = s->m[i]->rec.end_us > end ? s->m[i]->rec.end_us : end;
-    hist_trim(f, h, s->m[0]->rec.start_us - SESSION_HISTORY_US);
-    size_t total = s->n;
+    int64_t a = sess_first(*(sess *const *)pa), b = sess_first(*(sess *const *)pb);
+    return (a > b) - (a < b);
+}
+
+/* Hands s on with the history its keys read (handed-on sessions and the
+ * earlier sessions still waiting, waiting[0..n_waiting), that feed it), then
+ * files it into the history (in start order). */
+static int emit_session(sessionfeed *f, fhost *h, sess *s, const sess *waiting,
+                        uint32_t n_waiting, char *errbuf)
+{
+    int64_t first = sess_first(s);
+    size_t total = s->n, nv = 0;
+    /* room for s in the history first: src points into it */
+    if (grow((void **)&h->hist, &h->cap_hist, (size_t)h->n_hist + 1, sizeof(*h->hist)) < 0)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    const sess **src = malloc(((size_t)h->n_hist + n_waiting + 1) * sizeof(*src));
+    if (!src)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
     for (uint32_t i = 0; i < h->n_hist; i++)
-        total += h->hist[i].n;
+        if (hist_feeds(&h->hist[i], first))
+            src[nv++] = &h->hist[i];
+    for (uint32_t i = 0; i < n_waiting; i++)
+        if (hist_feeds(&waiting[i], first))
+            src[nv++] = &waiting[i];
+    qsort(src, nv, sizeof(*src), sess_ptr_cmp);
+    for (size_t i = 0; i < nv; i++)
+        total += src[i]->n;
     const conntab_record **recs = realloc(f->e_recs, total * sizeof(*recs));
     if (recs)
         f->e_recs = recs;
     uint8_t *out = realloc(f->e_out, total);
     if (out)
         f->e_out = out;
-    sessionfeed_session *views = realloc(f->e_hist, (h->n_hist + 1) * sizeof(*views));
+    sessionfeed_session *views = realloc(f->e_hist, (nv + 1) * sizeof(*views));
     if (views)
         f->e_hist = views;
-    if (!recs || !out || !views ||
-        grow((void **)&h->hist, &h->cap_hist, (size_t)h->n_hist + 1, sizeof(*h->hist)) < 0)
+    if (!recs || !out || !views) {
+        free(src);
         return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
-    int64_t *he = realloc(h->hist_end, (size_t)h->cap_hist * sizeof(*he)); /* as hist */
-    if (!he)
-        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
-    h->hist_end = he;
-    size_t at = 0;
-    for (uint32_t i = 0; i < h->n_hist; i++) {
-        view_of(f, h, &h->hist[i], at, &views[i]);
-        at += h->hist[i].n;
     }
+    size_t at = 0;
+    for (size_t i = 0; i < nv; i++) {
+        view_of(f, h, src[i], at, &views[i]);
+        at += src[i]->n;
+    }
+    free(src);
     sessionfeed_session fs;
     view_of(f, h, s, at, &fs);
     f->st.sessions++;
-    int rc = f->emit ? f->emit(f->ctx, &fs, views, h->n_hist, errbuf) : SS_OK;
+    int rc = f->emit ? f->emit(f->ctx, &fs, views, nv, errbuf) : SS_OK;
     /* the session becomes history (its members stay held) */
-    h->hist[h->n_hist] = *s;
-    h->hist_end[h->n_hist] = end;
+    uint32_t pos = h->n_hist;
+    while (pos > 0 && sess_first(&h->hist[pos - 1]) > first)
+        pos--;
+    memmove(h->hist + pos + 1, h->hist + pos, (h->n_hist - pos) * sizeof(*h->hist));
+    h->hist[pos] = *s;
     h->n_hist++;
     s->m = NULL;
     s->n = 0;
@@ -378,38 +430,40 @@ static int host_step(sessionfeed *f, fhost *h, int final, char *errbuf)
         h->n_und -= h->und_head;
         h->und_head = 0;
     }
-    /* sealed sessions whose members all ended, in start order: a later one
-     * waits for an earlier one (its keys read the earlier one's members) */
-    uint32_t done = 0;
-    while (done < h->n_sealed) {
-        sess *s = &h->sealed[done];
-        int open = 0;
-        for (uint32_t k = 0; k < s->n && !open; k++)
-            open = !s->m[k]->closed;
-        if (open)
-            break;
-        done++;
-        int rc = emit_session(f, h, s, errbuf);
+    /* sealed sessions whose members all ended. A session waits for an
+     * earlier one still open only while that one has an open connection
+     * that started in the SESSION_HISTORY_US before it (its keys would read
+     * that connection's final state); the earlier one's ended connections
+     * are read as they are. */
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < h->n_sealed; i++) {
+        sess *s = &h->sealed[i];
+        int ready = 1;
+        for (uint32_t k = 0; k < s->n && ready; k++)
+            ready = s->m[k]->closed;
+        for (uint32_t j = 0; j < keep && ready; j++) { /* the earlier ones still waiting */
+            const sess *w = &h->sealed[j];
+            for (uint32_t k = 0; k < w->n && ready; k++)
+                ready = w->m[k]->closed ||
+                        w->m[k]->rec.start_us < sess_first(s) - SESSION_HISTORY_US;
+        }
+        if (!ready) {
+            h->sealed[keep++] = *s;
+            continue;
+        }
+        f->st.early += keep > 0;
+        int rc = emit_session(f, h, s, h->sealed, keep, errbuf);
         if (rc < 0) {
-            memmove(h->sealed, h->sealed + done, (h->n_sealed - done) * sizeof(*h->sealed));
-            h->n_sealed -= done;
+            for (uint32_t j = i + 1; j < h->n_sealed; j++)
+                h->sealed[keep++] = h->sealed[j];
+            h->n_sealed = keep;
             return rc;
         }
     }
-    if (done)
-        memmove(h->sealed, h->sealed + done, (h->n_sealed - done) * sizeof(*h->sealed));
-    uint32_t keep = h->n_sealed - done;
-    /* nothing pending: history older than any later session can reach goes */
-    if (keep == 0 && h->n_cur == 0 && h->und_head == h->n_und) {
-        if (final) {
-            hist_trim(f, h, INT64_MAX);
-        } else {
-            hist_trim(f, h, f->now - SESSION_HISTORY_US);
-            if (h->n_hist && idle_add(f, h) < 0)
-                goto nomem;
-        }
-    }
     h->n_sealed = keep;
+    hist_keep(f, h, final && !keep && !h->n_cur && h->und_head == h->n_und);
+    if (h->n_hist && !final && idle_add(f, h) < 0)
+        goto nomem;
     return SS_OK;
 nomem:
     return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");

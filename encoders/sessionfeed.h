@@ -17,9 +17,11 @@
  *     a connection starting less than gap_us after the latest packet seen so
  *     far joins whatever comes later, and one starting later waits until the
  *     open connections send again or end.
- * A host's sessions are handed on in start order (a later session waits for
- * an earlier one still holding an open connection), each with the host's
- * recent sessions (the history the state keys read).
+ * Each session comes with the host's earlier sessions its state keys read
+ * (connections started in the SESSION_HISTORY_US before). A session waits
+ * for an earlier one of its host that still holds an open connection only
+ * when that one has such connections; otherwise it goes first, so a long
+ * connection does not hold back its host's later sessions.
  * It keeps the open connections, the ended ones whose sessions are not
  * complete or handed on yet (with their first packets, for the encoder), and
  * each host's sessions of the last SESSION_HISTORY_US; nothing else.
@@ -47,10 +49,10 @@ typedef struct sessionfeed_session {
     const uint8_t *outbound;           /* per member: 1 if the host originated it */
 } sessionfeed_session;
 
-/* Receives each complete session s, and the same host's sessions before it
- * that the state keys' history may reach (session_list_keys: those not ended
- * SESSION_HISTORY_US before it began, back to the first that ended earlier),
- * hist[0..n_hist), oldest first. A host's sessions come in start order.
+/* Receives each complete session s, and hist[0..n_hist), the same host's
+ * earlier sessions (in start order) holding a connection that started in the
+ * SESSION_HISTORY_US before s's first one: all the state keys' history can
+ * read (session_list_keys).
  * Returns 0 or a negative ss_status that stops the run. */
 typedef int (*sessionfeed_emit_fn)(void *ctx, const sessionfeed_session *s,
                                    const sessionfeed_session *hist, size_t n_hist, char *errbuf);
@@ -59,6 +61,8 @@ typedef int (*sessionfeed_emit_fn)(void *ctx, const sessionfeed_session *s,
 typedef struct sessionfeed_stats {
     uint64_t conns;         /* connections seen */
     uint64_t sessions;      /* sessions emitted */
+    uint64_t early;         /* of which handed on before an earlier session of
+                               their host that still had an open connection */
     uint64_t held;          /* connection records held now */
     uint64_t peak_held;     /* most held at once */
 } sessionfeed_stats;

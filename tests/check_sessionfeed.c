@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
 
 #include "connset.h"
 #include "conntab.h"
@@ -113,9 +116,11 @@ static size_t compare_file(const char *path)
 
     qsort(batch.v, batch.n, sizeof(char *), str_cmp);
     qsort(stream.v, stream.n, sizeof(char *), str_cmp);
-    printf("sessionfeed %s: %zu sessions (batch %zu), %llu connections, at most %llu held\n",
+    printf("sessionfeed %s: %zu sessions (batch %zu, %llu handed on early), %llu connections, "
+           "at most %llu held\n",
            strrchr(path, '/') ? strrchr(path, '/') + 1 : path, stream.n, batch.n,
-           (unsigned long long)st.conns, (unsigned long long)st.peak_held);
+           (unsigned long long)st.early, (unsigned long long)st.conns,
+           (unsigned long long)st.peak_held);
     ck_assert_uint_eq(stream.n, batch.n);
     for (size_t i = 0; i < batch.n; i++)
         ck_assert_str_eq(stream.v[i], batch.v[i]);
@@ -244,6 +249,175 @@ START_TEST(test_bounded_by_live)
 }
 END_TEST
 
+/* Keys by (host, serial) from the batch path, to check the streamed ones. */
+typedef struct keyed {
+    uint8_t host[16];
+    uint64_t serial;
+    uint32_t key;
+} keyed;
+
+typedef struct key_check {
+    const session_model *m;
+    keyed *want;
+    size_t n_want;
+    size_t checked;
+} key_check;
+
+static int keyed_cmp(const void *pa, const void *pb)
+{
+    const keyed *a = pa, *b = pb;
+    int c = memcmp(a->host, b->host, 16);
+    if (c)
+        return c;
+    return (a->serial > b->serial) - (a->serial < b->serial);
+}
+
+/* Builds the streamed session as score does and compares its state keys
+ * (which read the host's earlier sessions) with the batch ones. */
+static int key_emit(void *ctx, const sessionfeed_session *s, const sessionfeed_session *hist,
+                    size_t n_hist, char *errbuf)
+{
+    key_check *kc = ctx;
+    size_t total = s->n, ns = n_hist + 1;
+    for (size_t i = 0; i < n_hist; i++)
+        total += hist[i].n;
+    const conntab_record **recs = malloc(total * sizeof(*recs));
+    uint8_t *outb = malloc(total);
+    size_t *span_n = malloc(ns * sizeof(*span_n));
+    ck_assert(recs && outb && span_n);
+    size_t k = 0;
+    for (size_t i = 0; i < ns; i++) {
+        const sessionfeed_session *x = i < n_hist ? &hist[i] : s;
+        span_n[i] = x->n;
+        for (size_t j = 0; j < x->n; j++, k++) {
+            recs[k] = x->recs[j];
+            outb[k] = x->outbound[j];
+        }
+    }
+    session_data d;
+    ck_assert_msg(session_data_build_host(&d, &kc->m->vocab, recs, outb, span_n, ns, NULL, 0,
+                                          errbuf) == 0, "%s", errbuf);
+    for (size_t j = 0; j < s->n; j++) {
+        keyed q;
+        memcpy(q.host, s->host, 16);
+        q.serial = s->recs[j]->serial;
+        keyed *w = bsearch(&q, kc->want, kc->n_want, sizeof(*w), keyed_cmp);
+        ck_assert_ptr_nonnull(w);
+        ck_assert_uint_eq(d.key[j], w->key);
+        kc->checked++;
+    }
+    session_data_free(&d);
+    free(recs);
+    free(outb);
+    free(span_n);
+    return SS_OK;
+}
+
+/* A host keeps one connection open for 20 minutes while it fetches pages
+ * every 30 s: its first session (which holds the long connection) stays open
+ * the whole time, and the later sessions must neither wait for it (memory)
+ * nor lose the history their state keys read (the batch keys are compared). */
+START_TEST(test_long_connection)
+{
+    char err[SS_ERRBUF_SIZE];
+    session_model *m = NULL;
+    ck_assert_msg(session_model_load_buffer(&m, session_default_model,
+                                            session_default_model_len, err) == 0, "%s", err);
+    session_config cfg;
+    session_config_default(&cfg);
+    const char *path_env = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/check-sessionfeed-%d.pcap", path_env ? path_env : "/tmp",
+             (int)getpid());
+
+    /* write the capture: connections through a conntab-free pcap writer */
+    FILE *pf = fopen(path, "wb");
+    ck_assert_ptr_nonnull(pf);
+    const uint32_t hdr[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 101}; /* raw IPv4 */
+    fwrite(hdr, sizeof(hdr), 1, pf);
+    uint8_t frame[60];
+    int64_t t0 = 1700000000000000LL;
+#define PKT(T, SRC, SP, DST, DP, FL, SEQ) do { \
+        memset(frame, 0, sizeof(frame)); \
+        frame[0] = 0x45; frame[3] = 40; frame[8] = 64; frame[9] = 6; \
+        uint32_t s_ = (SRC), d_ = (DST); memcpy(frame + 12, &s_, 4); memcpy(frame + 16, &d_, 4); \
+        frame[20] = (uint8_t)((SP) >> 8); frame[21] = (uint8_t)(SP); \
+        frame[22] = (uint8_t)((DP) >> 8); frame[23] = (uint8_t)(DP); \
+        uint32_t q_ = htonl(SEQ); memcpy(frame + 24, &q_, 4); \
+        frame[32] = 0x50; frame[33] = (uint8_t)(FL); frame[34] = 0xff; \
+        uint32_t rh_[4] = {(uint32_t)((T) / 1000000), (uint32_t)((T) % 1000000), 40, 40}; \
+        fwrite(rh_, sizeof(rh_), 1, pf); fwrite(frame, 40, 1, pf); \
+    } while (0)
+    const uint32_t A = 0x010012c6, S0 = 0x020012c6;
+    /* packets must be written in time order: build the timeline per 30 s */
+    uint32_t lseq = 1;
+    PKT(t0, A, 40000, S0, 22, 0x02, 0);
+    PKT(t0 + 300, S0, 22, A, 40000, 0x12, 0);
+    for (int b = 0; b < 40; b++) {
+        int64_t tb = t0 + 1000000 + (int64_t)b * 30000000;
+        for (int k = 0; k < 3; k++) {
+            int64_t tk = tb + k * 300000;
+            uint32_t srv = 0x030012c6 + ((uint32_t)((b + k) % 4) << 24);
+            uint16_t port = (uint16_t)(50000 + b * 3 + k);
+            PKT(tk, A, port, srv, 80, 0x02, 0);
+            PKT(tk + 200, srv, 80, A, port, 0x12, 0);
+            PKT(tk + 400, A, port, srv, 80, 0x10, 1);
+            PKT(tk + 100000, A, port, srv, 80, 0x04, 1);
+        }
+        /* the long connection keeps talking, every 2 s */
+        for (int j = 0; j < 15; j++)
+            PKT(tb + 2000000 + (int64_t)j * 2000000, A, 40000, S0, 22, 0x10, lseq++);
+    }
+    PKT(t0 + 1300000000, A, 40000, S0, 22, 0x04, lseq);
+#undef PKT
+    fclose(pf);
+    const char *paths[1] = {path};
+
+    /* the batch keys */
+    connset *set = NULL;
+    ck_assert_msg(connset_load(&set, paths, 1, NULL, err) == 0, "%s", err);
+    size_t n = connset_count(set);
+    const conntab_record **recs = malloc(n * sizeof(*recs));
+    ck_assert_ptr_nonnull(recs);
+    for (size_t i = 0; i < n; i++)
+        recs[i] = connset_get(set, i);
+    session_data db;
+    ck_assert_int_eq(session_data_build(&db, &m->vocab, recs, n, NULL, 0, &cfg, err), 0);
+    key_check kc = {m, malloc(db.list.n_members * sizeof(keyed)), db.list.n_members, 0};
+    ck_assert_ptr_nonnull(kc.want);
+    for (size_t sp = 0; sp < db.list.n_spans; sp++)
+        for (int j = 0; j < db.list.spans[sp].n; j++) {
+            size_t k = db.list.spans[sp].first + (size_t)j;
+            memcpy(kc.want[k].host, db.list.spans[sp].host, 16);
+            kc.want[k].serial = recs[db.list.conn[k]]->serial;
+            kc.want[k].key = db.key[k];
+        }
+    qsort(kc.want, kc.n_want, sizeof(keyed), keyed_cmp);
+
+    sessionfeed *f = NULL;
+    ck_assert_int_eq(sessionfeed_create(&f, &cfg, key_emit, &kc, err), 0);
+    ck_assert_msg(sessionfeed_read_files(f, paths, 1, NULL, NULL, NULL, err) == 0, "%s", err);
+    sessionfeed_stats st;
+    sessionfeed_get_stats(f, &st);
+    printf("sessionfeed long connection: %llu connections, %llu sessions (%llu handed on early, "
+           "batch %zu), %zu keys checked, at most %llu records held\n",
+           (unsigned long long)st.conns, (unsigned long long)st.sessions,
+           (unsigned long long)st.early, db.list.n_spans, kc.checked,
+           (unsigned long long)st.peak_held);
+    ck_assert_uint_eq(st.sessions, db.list.n_spans);
+    ck_assert_uint_eq(kc.checked, db.list.n_members);
+    ck_assert_uint_gt(st.early, 20);
+    ck_assert_uint_le(st.peak_held, 60); /* 121 connections in all */
+    sessionfeed_destroy(f);
+    free(kc.want);
+    session_data_free(&db);
+    free(recs);
+    connset_free(set);
+    session_model_destroy(m);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(test_bad_config)
 {
     session_config cfg;
@@ -266,6 +440,7 @@ Suite *sessionfeed_suite(void)
     tcase_add_test(tc, test_same_as_batch);
     tcase_add_test(tc, test_same_as_batch_real);
     tcase_add_test(tc, test_bounded_by_live);
+    tcase_add_test(tc, test_long_connection);
     tcase_add_test(tc, test_bad_config);
     suite_add_tcase(s, tc);
     return s;
