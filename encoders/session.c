@@ -1210,6 +1210,13 @@ static double row_entropy(const float *p, int C)
     return h;
 }
 
+int session_key_size_implied(uint32_t key)
+{
+    uint32_t outcome = key >> 22 & 3, pc = key >> 24; /* layout: session_state_key */
+    return pc == 0 &&
+           (outcome == SESSION_OUTCOME_REJECTED || outcome == SESSION_OUTCOME_UNANSWERED);
+}
+
 int session_model_likelihoods(double *lik, double *ent, const session_model *m, int method,
                               const session_data *d, char *errbuf)
 {
@@ -1267,7 +1274,10 @@ int session_model_likelihoods(double *lik, double *ent, const session_model *m, 
             for (int t = 0; t < sp->n; t++) {
                 size_t k = sp->first + (size_t)t, row = (size_t)b * T + t;
                 const float *rs = ps + row * net->cfg.n_states, *rz = pz + row * net->cfg.n_sizes;
-                lik[k] = sqrt((double)rs[d->state[k]] * (double)rz[d->size[k]]);
+                double p_st = rs[d->state[k]], p_sz = rz[d->size[k]];
+                /* no payload: both heads judge one event, the less likely one counts */
+                lik[k] = session_key_size_implied(d->key[k]) ? fmin(p_st, p_sz)
+                                                             : sqrt(p_st * p_sz);
                 if (ent)
                     ent[k] = 0.5 * (row_entropy(rs, net->cfg.n_states) +
                                     row_entropy(rz, net->cfg.n_sizes));
@@ -1293,9 +1303,12 @@ double session_model_threshold(const session_model *m, int method, uint8_t famil
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = cmp_host(t->hosts[mid].family, t->hosts[mid].host, family, host);
-        if (!c) { /* a host's own threshold can raise the global one, not lower it */
-            double h = t->hosts[mid].threshold[lc];
-            return isnan(h) || h < t->global[lc] ? t->global[lc] : h;
+        if (!c) { /* a host's own threshold can raise the global one, not lower it,
+                     and raise it by host_factor at most */
+            double h = t->hosts[mid].threshold[lc], g = t->global[lc];
+            if (m->host_factor > 0.0 && h > m->host_factor * g)
+                h = m->host_factor * g;
+            return isnan(h) || h < g ? g : h;
         }
         if (c < 0)
             lo = mid + 1;
@@ -1308,19 +1321,35 @@ double session_model_threshold(const session_model *m, int method, uint8_t famil
 void session_model_results(session_result *res, const session_model *m, int method,
                            const session_data *d, const double *lik)
 {
+    int k = m->score_top < SESSION_SCORE_TOP_MAX ? m->score_top : SESSION_SCORE_TOP_MAX;
     for (size_t s = 0; s < d->list.n_spans; s++) {
         const session_span *sp = &d->list.spans[s];
-        double sum = 0.0, least = 2.0;
-        int li = 0;
+        double sum = 0.0, least = 2.0, top[SESSION_SCORE_TOP_MAX]; /* descending */
+        int li = 0, nt = 0;
         for (int t = 0; t < sp->n; t++) {
             double l = lik[sp->first + (size_t)t];
-            sum += -log(l > SESSION_MIN_LIKELIHOOD ? l : SESSION_MIN_LIKELIHOOD);
+            double x = -log(l > SESSION_MIN_LIKELIHOOD ? l : SESSION_MIN_LIKELIHOOD);
+            sum += x;
             if (l < least) {
                 least = l;
                 li = t;
             }
+            if (k > 0 && (nt < k || x > top[k - 1])) { /* insert into the k largest */
+                int j = nt < k ? nt++ : k - 1;
+                for (; j > 0 && top[j - 1] < x; j--)
+                    top[j] = top[j - 1];
+                top[j] = x;
+            }
         }
         res[s].score = sum / sqrt((double)sp->n);
+        if (k > 0 && sp->n > k) { /* the burst part: the k most surprising connections */
+            double burst = 0.0;
+            for (int j = 0; j < k; j++)
+                burst += top[j];
+            burst /= sqrt((double)k);
+            if (burst > res[s].score)
+                res[s].score = burst;
+        }
         res[s].threshold = session_model_threshold(m, method, sp->family, sp->host, sp->n);
         res[s].flagged = res[s].score > res[s].threshold + SESSION_THRESHOLD_SLACK;
         res[s].least = li;
@@ -1429,6 +1458,8 @@ int session_model_to_file(modelfile_t **out, params_t **params, const session_mo
         (rc = modelfile_set_int(mf, "outcomes", SESSION_N_OUTCOMES, errbuf)) ||
         (rc = modelfile_set_int(mf, "state_layout", SESSION_STATE_LAYOUT, errbuf)) ||
         (rc = modelfile_set_float(mf, "quantile", m->quantile, errbuf)) ||
+        (rc = modelfile_set_int(mf, "score_top", m->score_top, errbuf)) ||
+        (rc = modelfile_set_float(mf, "host_factor", m->host_factor, errbuf)) ||
         (rc = modelfile_set_float(mf, "markov.alpha", m->markov->alpha, errbuf)) ||
         (rc = modelfile_set_norm(mf, "state_keys", tmp, 2 * nk, errbuf)) ||
         (rc = modelfile_set_norm(mf, "size_edges", m->vocab.size_edges, ne, errbuf)) ||
@@ -1639,6 +1670,15 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
         return ss_errf(errbuf, SS_ERR_FORMAT, "session model: state layout %lld, this build "
                        "reads %d (retrain the model with this build)", (long long)layout,
                        SESSION_STATE_LAYOUT);
+    int64_t top;
+    double hf;
+    if (modelfile_get_int(mf, "score_top", &top, errbuf) ||
+        modelfile_get_float(mf, "host_factor", &hf, errbuf))
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: no score_top or host_factor "
+                       "(a model of an earlier build: retrain it with this build)");
+    if (top < 0 || top > SESSION_SCORE_TOP_MAX || !(hf == 0.0 || (hf >= 1.0 && hf < 1e6)))
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: score_top %lld or host_factor %g "
+                       "out of range", (long long)top, hf);
     if (nout != SESSION_N_OUTCOMES)
         return ss_errf(errbuf, SS_ERR_SHAPE, "session model: %lld connection states, this build "
                        "has %d", (long long)nout, SESSION_N_OUTCOMES);
@@ -1652,6 +1692,8 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
     m->enc_dim = (int)E;
     m->encoder_id = (uint64_t)eid;
     m->quantile = q;
+    m->score_top = (int)top;
+    m->host_factor = hf;
     m->id = id;
     const float *keys, *edges, *counts;
     size_t n;

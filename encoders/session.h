@@ -40,13 +40,20 @@
  * fwd output at t-1 only.
  *
  * Likelihood of connection t = sqrt(p_state[t](observed state) *
- * p_size[t](observed size class)) (Markov: P(state t | state t-1)); its
+ * p_size[t](observed size class)) (Markov: P(state t | state t-1)), or the
+ * smaller of the two for a TCP connection refused or never answered, whose size
+ * (no payload) follows from its state (session_key_size_implied); its
  * surprisal is -ln(likelihood) (floored at SESSION_MIN_LIKELIHOOD). Score of a
- * session of n connections =
- *   sum over t of surprisal[t] / sqrt(n) = sqrt(n) * (-ln of the geometric mean
- *   likelihood),
+ * session of n connections = the larger of
+ *   whole: sum over t of surprisal[t] / sqrt(n) = sqrt(n) * (-ln of the
+ *          geometric mean likelihood), and
+ *   burst: the sum of its k largest surprisals / sqrt(k), k = score_top (5),
+ *          when n > k,
  * compared with thresholds of sessions of the same length class (1, 2-5, 6+
  * connections): a one-connection session is one draw, a long one an average.
+ * The burst part is there for a few very unlikely connections among ordinary
+ * ones (failed logins in a busy server's session), which the whole-session
+ * average dilutes.
  * No expected surprisal (entropy of the prediction) is subtracted: on traffic
  * unlike any training session (a scan) a network's predictions spread out, and
  * an entropy term then cancelled the very surprise that should flag it. The
@@ -76,6 +83,7 @@
 #define SESSION_N_OUTCOMES CONNTAB_STATE_COUNT /* Zeek conn_state one-hot width */
 #define SESSION_N_EXTRA 2                      /* gap and duration inputs */
 #define SESSION_MIN_LIKELIHOOD 1e-12 /* floor of a likelihood in scores (27.6 nats) */
+#define SESSION_SCORE_TOP_MAX 64      /* largest score_top */
 #define SESSION_THRESHOLD_SLACK 1e-6 /* flagged: score > threshold + slack, so sums in
                                         another thread count's order do not flip ties */
 
@@ -405,6 +413,9 @@ typedef struct session_model {
     markov_t *markov;          /* the Markov baseline over state ids */
     session_thresholds thr[SESSION_METHOD_COUNT];
     double quantile;           /* quantile the thresholds were taken at */
+    int score_top;             /* k of the score's burst part (0: whole session only) */
+    double host_factor;        /* a host's own threshold is at most this times the
+                                  global one of its class (0: unbounded) */
     uint64_t id;               /* checksum of the file it was loaded from (0: new) */
 } session_model;
 
@@ -413,16 +424,25 @@ void session_model_destroy(session_model *m);
 
 /* Scores of one session. */
 typedef struct session_result {
-    double score;      /* surprisal (nats) summed over the connections / sqrt(connections) */
+    double score;      /* surprisal (nats) summed over the connections / sqrt(connections),
+                          or over the score_top largest / sqrt(score_top) if higher */
     double threshold;  /* the threshold of its host and length class */
     int flagged;       /* score > threshold + SESSION_THRESHOLD_SLACK */
     int least;         /* member index (0..n-1) of the least expected connection */
     double least_lik;  /* its likelihood */
 } session_result;
 
+/* 1 if a connection in state key has a size class that follows from its state:
+ * a TCP connection refused or never answered carries no payload. Its state and
+ * size predictions then judge one event, and the mean of their surprisals
+ * would halve the surprise of the more surprised head; its likelihood is the
+ * smaller of the two probabilities. */
+int session_key_size_implied(uint32_t key);
+
 /* Likelihood of every member of d under method: lik (d->list.n_members)
  * receives, for each connection, the geometric mean of the probabilities of
- * its state and size class (Markov: of its state given the previous one),
+ * its state and size class, or the smaller of the two where
+ * session_key_size_implied (Markov: of its state given the previous one),
  * and ent (may be NULL) the expected surprisal of that prediction (nats: the
  * mean entropy of the two predicted distributions; reported, not scored). */
 int session_model_likelihoods(double *lik, double *ent, const session_model *m, int method,
@@ -431,7 +451,9 @@ int session_model_likelihoods(double *lik, double *ent, const session_model *m, 
 /* Threshold of a session of n connections of a host for a method: the global one
  * of its length class, or the host's own for that class where it is higher (a
  * host whose benign sessions score high keeps them unflagged; no host gets a
- * threshold below the global one). */
+ * threshold below the global one), but at most host_factor times the global one
+ * (a busy server's threshold, estimated from a few dozen of its sessions, does
+ * not hide an attack on it). */
 double session_model_threshold(const session_model *m, int method, uint8_t family,
                                const uint8_t *host, int n);
 

@@ -29,6 +29,8 @@ void train_sessions_config_default(train_sessions_config *cfg)
     cfg->label_smoothing = 0.0f;
     cfg->input_dropout = 0.2f;
     cfg->min_host_sessions = 20;
+    cfg->score_top = 5;
+    cfg->host_factor = 1.1;
     cfg->markov_alpha = 0.1;
     cfg->log = NULL;
 }
@@ -507,6 +509,11 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
                        char *errbuf)
 {
     *out = NULL;
+    if (cfg->score_top < 0 || cfg->score_top > SESSION_SCORE_TOP_MAX ||
+        !(cfg->host_factor == 0.0 || cfg->host_factor >= 1.0))
+        return ss_errf(errbuf, SS_ERR_ARG, "session training: score_top %d (0..%d) or "
+                       "host_factor %g (0 or at least 1) out of range", cfg->score_top,
+                       SESSION_SCORE_TOP_MAX, cfg->host_factor);
     session_list sl;
     session_data d;
     memset(&d, 0, sizeof(d));
@@ -538,6 +545,8 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
     m->sess = cfg->sess;
     m->enc_dim = enc_dim;
     m->quantile = cfg->quantile;
+    m->score_top = cfg->score_top;
+    m->host_factor = cfg->host_factor;
     if ((rc = session_vocab_build(&m->vocab, keys, sl.n_members, cfg->max_states,
                                   cfg->min_count, errbuf)) ||
         (rc = session_vocab_build_sizes(&m->vocab, keys, orig, resp, dur, sl.n_members,

@@ -22,8 +22,9 @@
  * Then every session of the training captures raises, per host and class, the
  * host's threshold to the quantile (fewer than min_host_sessions: the
  * largest) of its scores; a lookup takes the larger of the host's and the
- * global threshold. Without a validation part (fewer than 5 sessions) every
- * session is used.
+ * global threshold, the host's bounded by host_factor times the global one
+ * (session_model_threshold). Without a validation part (fewer than 5 sessions)
+ * every session is used. Every score here is the model's (score_top included).
  *
  * Ownership: records and vectors are read during the call only; the model
  * returned is the caller's (session_model_destroy).
@@ -58,6 +59,10 @@ typedef struct train_sessions_config {
     double quantile;        /* threshold quantile of benign scores (0.999) */
     int min_host_sessions;  /* sessions of a length class for a host threshold of its
                                own, estimated from them (20) */
+    int score_top;          /* k of the score's burst part: the k largest surprisals
+                               / sqrt(k) when higher than the whole session's (5; 0: off) */
+    double host_factor;     /* a host's threshold is at most this times the global one
+                               (1.1; 0: unbounded) */
     double markov_alpha;    /* Markov smoothing (0.1) */
     float label_smoothing;  /* training targets: 1 - e on the observed class, e / C on
                                each (0: off; see docs/sessions.md for what 0.1 did) */

@@ -47,6 +47,10 @@ static void usage(FILE *f)
             "  --quantile Q           threshold quantile of benign scores (default 0.999)\n"
             "  --min-host-sessions N  sessions of a length class for a host threshold of\n"
             "                         its own (default 20)\n"
+            "  --score-top K          a session's score is also that of its K most\n"
+            "                         surprising connections (0..64, default 5; 0: off)\n"
+            "  --host-factor F        a host's own threshold is at most F times the global\n"
+            "                         one (1 or more, default 1.1; 0: unbounded)\n"
             "  --label-smoothing E    smooth the training targets by E (default 0)\n"
             "  --input-dropout P      hide each connection's inputs from the context with\n"
             "                         probability P in training (default 0.2)\n"
@@ -112,7 +116,8 @@ static int calibrate(session_model *m, const char **paths, size_t n, const encod
 int cmd_train_sessions(int argc, char **argv)
 {
     enum { O_GAP = 256, O_MAXC, O_STATES, O_SIZES, O_HIDDEN, O_LAYERS, O_EPOCHS, O_PATIENCE,
-           O_LR, O_VAL, O_Q, O_MINH, O_SEED, O_ENC, O_THREADS, O_SMOOTH, O_CALIB, O_INDROP };
+           O_LR, O_VAL, O_Q, O_MINH, O_SEED, O_ENC, O_THREADS, O_SMOOTH, O_CALIB, O_INDROP,
+           O_TOP, O_HFACTOR };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"gap", required_argument, NULL, O_GAP},
@@ -129,6 +134,8 @@ int cmd_train_sessions(int argc, char **argv)
         {"min-host-sessions", required_argument, NULL, O_MINH},
         {"label-smoothing", required_argument, NULL, O_SMOOTH},
         {"input-dropout", required_argument, NULL, O_INDROP},
+        {"score-top", required_argument, NULL, O_TOP},
+        {"host-factor", required_argument, NULL, O_HFACTOR},
         {"calibrate", required_argument, NULL, O_CALIB},
         {"seed", required_argument, NULL, O_SEED},
         {"encoder", required_argument, NULL, O_ENC},
@@ -209,6 +216,20 @@ int cmd_train_sessions(int argc, char **argv)
             if (parse_num("--input-dropout", optarg, 0, 0.9, &v))
                 return CLI_EXIT_USAGE;
             cfg.input_dropout = (float)v;
+            break;
+        case O_TOP:
+            if (parse_int("--score-top", optarg, 0, SESSION_SCORE_TOP_MAX, &cfg.score_top))
+                return CLI_EXIT_USAGE;
+            break;
+        case O_HFACTOR:
+            if (parse_num("--host-factor", optarg, 0, 1e6, &v))
+                return CLI_EXIT_USAGE;
+            if (v != 0.0 && v < 1.0) {
+                fprintf(stderr, "stepstone train sessions: --host-factor needs 0 or a number "
+                        "from 1, got '%s'\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            cfg.host_factor = v;
             break;
         case O_MINH:
             if (parse_int("--min-host-sessions", optarg, 1, 1000000000, &cfg.min_host_sessions))

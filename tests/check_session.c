@@ -375,6 +375,111 @@ START_TEST(test_threshold_lookup)
     uint8_t other[16] = {10, 0, 0, 3};
     ck_assert_double_eq(session_model_threshold(&m, 0, 4, other, 1), 2.0);
     ck_assert_double_eq(session_model_threshold(&m, 0, 6, h[0].host, 3), 3.0); /* family */
+    /* a host's own threshold rises at most host_factor times over the global one */
+    m.host_factor = 1.5;
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, h[0].host, 3), 4.5); /* 9 -> 1.5 * 3 */
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, h[1].host, 1), 3.0); /* 7 -> 1.5 * 2 */
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, h[0].host, 25), 4.0); /* still global */
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, h[0].host, 1), 2.0);
+    m.host_factor = 4.0; /* a bound above the host's own changes nothing */
+    ck_assert_double_eq(session_model_threshold(&m, 0, 4, h[0].host, 3), 9.0);
+}
+END_TEST
+
+/* Which connections are scored by the less likely of their state and size: TCP,
+ * refused or never answered (no payload). */
+START_TEST(test_size_implied)
+{
+    static const struct { int proto, state, implied; } cases[] = {
+        {6, CONNTAB_STATE_REJ, 1}, {6, CONNTAB_STATE_S0, 1}, {6, CONNTAB_STATE_SH, 1},
+        {6, CONNTAB_STATE_SF, 0}, {6, CONNTAB_STATE_RSTO, 0}, {6, CONNTAB_STATE_S1, 0},
+        {17, CONNTAB_STATE_S0, 0}, {17, CONNTAB_STATE_SF, 0}, {1, CONNTAB_STATE_S0, 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        conntab_record r;
+        memset(&r, 0, sizeof(r));
+        r.family = 4;
+        r.proto = (uint8_t)cases[i].proto;
+        r.state = (uint8_t)cases[i].state;
+        r.resp_p = 443;
+        for (int out = 0; out < 2; out++)
+            for (int rep = 0; rep < 6; rep += 5)
+                ck_assert_msg(session_key_size_implied(session_state_key(&r, out, rep, 3)) ==
+                                  cases[i].implied, "case %zu", i);
+        uint32_t key = session_state_key(&r, 0, 0, 0);
+        ck_assert_int_eq(session_key_size_implied(session_state_class_key(key)), cases[i].implied);
+    }
+}
+END_TEST
+
+/* The score of a session: the whole session's summed surprisal / sqrt(n), or
+ * that of its score_top most surprising connections / sqrt(score_top) when
+ * higher and the session is longer than score_top; compared with the
+ * threshold of its length class. */
+START_TEST(test_score_burst)
+{
+    session_model m;
+    memset(&m, 0, sizeof(m));
+    for (int c = 0; c < SESSION_LEN_CLASSES; c++)
+        m.thr[0].global[c] = 10.0;
+    enum { N = 8 };
+    session_span spans[4];
+    memset(spans, 0, sizeof(spans));
+    spans[0].family = spans[1].family = spans[2].family = spans[3].family = 4;
+    spans[0].n = N; /* six ordinary connections and two very unlikely ones */
+    spans[1].first = N;
+    spans[1].n = 2; /* no longer than score_top (from 2): the whole only */
+    spans[2].first = N + 2;
+    spans[2].n = N; /* evenly unlikely: the whole part wins */
+    spans[3].first = 2 * N + 2;
+    spans[3].n = 1;
+    double lik[3 * N + 3];
+    for (int t = 0; t < N; t++) {
+        lik[t] = 0.5;
+        lik[N + 2 + t] = 0.02;
+    }
+    lik[3] = 1e-4;
+    lik[6] = 1e-14; /* below the floor: counts as 1e-12 */
+    lik[N] = 1e-4;
+    lik[N + 1] = 0.9;
+    lik[2 * N + 2] = 0.3;
+    session_data d;
+    memset(&d, 0, sizeof(d));
+    d.list.spans = spans;
+    d.list.n_spans = 4;
+    d.list.n_members = 2 * N + 3;
+    session_result res[4];
+    double s_rare = -log(1e-4), s_floor = -log(SESSION_MIN_LIKELIHOOD), s_half = log(2.0);
+    double whole0 = (6 * s_half + s_rare + s_floor) / sqrt(N);
+    for (int k = 0; k <= 3; k++) {
+        m.score_top = k;
+        session_model_results(res, &m, 0, &d, lik);
+        double burst0 = k == 0 ? 0.0 : k == 1 ? s_floor : (s_floor + s_rare + (k - 2) * s_half) /
+                                                                sqrt(k);
+        ck_assert_double_eq_tol(res[0].score, fmax(whole0, burst0), 1e-9);
+        ck_assert_int_eq(res[0].least, 6);
+        ck_assert_double_eq_tol(res[1].score, k == 1 ? s_rare : (s_rare - log(0.9)) / sqrt(2.0),
+                                1e-9); /* k 1: its most unlikely connection; else the whole */
+        ck_assert_double_eq_tol(res[2].score, -log(0.02) * sqrt(N), 1e-9);
+        ck_assert_double_eq_tol(res[3].score, -log(0.3), 1e-9);
+        for (int s = 0; s < 4; s++) {
+            ck_assert_double_eq(res[s].threshold, 10.0);
+            ck_assert_int_eq(res[s].flagged, res[s].score > 10.0 + SESSION_THRESHOLD_SLACK);
+        }
+    }
+    /* at a threshold of 15, the whole part alone leaves the two unlikely connections
+     * unflagged ((4.2 + 9.2 + 27.6) / sqrt 8 = 14.5); with score_top 2 they are
+     * (27.6 + 9.2) / sqrt 2 = 26 */
+    m.thr[0].global[2] = 15.0;
+    m.score_top = 0;
+    session_model_results(res, &m, 0, &d, lik);
+    ck_assert_int_eq(res[0].flagged, 0);
+    m.score_top = 2;
+    session_model_results(res, &m, 0, &d, lik);
+    ck_assert_int_eq(res[0].flagged, 1);
+    ck_assert_int_eq(res[2].flagged, 0); /* 3.9 nats each: 11.1 either way */
+    m.score_top = SESSION_SCORE_TOP_MAX + 10; /* clamped, no overrun */
+    session_model_results(res, &m, 0, &d, lik);
+    ck_assert_double_eq_tol(res[0].score, whole0, 1e-9);
 }
 END_TEST
 
@@ -642,6 +747,8 @@ START_TEST(test_model_round_trip)
     ck_assert_int_eq(m2->vocab.n_states, m->vocab.n_states);
     ck_assert_int_eq(m2->vocab.n_sizes, m->vocab.n_sizes);
     ck_assert_int_eq(m2->sess.max_conns, m->sess.max_conns);
+    ck_assert_int_eq(m2->score_top, 5);
+    ck_assert_double_eq(m2->host_factor, 1.1);
     for (int j = 0; j < 2; j++) {
         ck_assert_uint_eq(m2->net[j]->params->total, m->net[j]->params->total);
         ck_assert_mem_eq(m2->net[j]->params->data, m->net[j]->params->data,
@@ -725,12 +832,55 @@ START_TEST(test_unseen_pattern_scores_higher)
         ck_assert_int_eq(session_model_likelihoods(lik, ent, m, k, &d, err), 0);
         for (size_t j = 0; j < d.list.n_members; j++)
             ck_assert(ent[j] >= 0.0 && ent[j] < 10.0);
+        /* each likelihood against the net's own probabilities, one session at a time:
+         * the refused probes by the less likely of state and size, the others by the
+         * geometric mean */
+        const session_net *net = m->net[k];
+        int In = net->cfg.input_size, n_implied = 0;
+        for (size_t sp = 0; sp < d.list.n_spans; sp++) {
+            const session_span *span = &d.list.spans[sp];
+            int len = span->n;
+            float *acts = malloc(session_net_acts_size(net, 1, len) * sizeof(float));
+            ck_assert_ptr_nonnull(acts);
+            ck_assert_int_eq(session_net_forward(NULL, acts, d.x + span->first * (size_t)In, &len,
+                                                 NULL, NULL, net, 1, len, err), 0);
+            const float *ps, *pz;
+            session_net_probs(&ps, &pz, acts, net, 1, len);
+            for (int t = 0; t < len; t++) {
+                size_t j = span->first + (size_t)t;
+                double pst = ps[(size_t)t * net->cfg.n_states + d.state[j]];
+                double psz = pz[(size_t)t * net->cfg.n_sizes + d.size[j]];
+                int implied = session_key_size_implied(d.key[j]);
+                n_implied += implied;
+                ck_assert_int_eq(implied, d.list.conn[j] >= n_benign); /* the probes only */
+                double want = implied ? fmin(pst, psz) : sqrt(pst * psz);
+                ck_assert_double_eq_tol(lik[j], want, 1e-5 * want + 1e-12);
+            }
+            free(acts);
+        }
+        ck_assert_int_eq(n_implied, 50); /* 25 probes, each in two sessions */
         session_model_results(res, m, k, &d, lik);
         for (size_t sp = 0; sp < d.list.n_spans; sp++) { /* the documented score */
-            double sum = 0.0;
-            for (int j = 0; j < d.list.spans[sp].n; j++)
-                sum -= log(fmax(lik[d.list.spans[sp].first + (size_t)j], SESSION_MIN_LIKELIHOOD));
-            ck_assert_double_eq_tol(res[sp].score, sum / sqrt(d.list.spans[sp].n), 1e-9);
+            int n = d.list.spans[sp].n, K = m->score_top;
+            double sum = 0.0, x[64];
+            ck_assert_int_le(n, 64);
+            for (int j = 0; j < n; j++) {
+                x[j] = -log(fmax(lik[d.list.spans[sp].first + (size_t)j], SESSION_MIN_LIKELIHOOD));
+                sum += x[j];
+            }
+            double want = sum / sqrt(n);
+            if (K > 0 && n > K) { /* plus the burst part: the K largest, by selection */
+                double burst = 0.0;
+                for (int r = 0; r < K; r++) {
+                    int b = 0;
+                    for (int j = 1; j < n; j++)
+                        b = x[j] > x[b] ? j : b;
+                    burst += x[b];
+                    x[b] = -1.0;
+                }
+                want = fmax(want, burst / sqrt(K));
+            }
+            ck_assert_double_eq_tol(res[sp].score, want, 1e-9);
         }
         double worst_benign = 0.0, scan = -1.0;
         for (size_t sp = 0; sp < d.list.n_spans; sp++) {
@@ -809,6 +959,8 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_size_classes);
     tcase_add_test(tc, test_partial_at_start);
     tcase_add_test(tc, test_threshold_lookup);
+    tcase_add_test(tc, test_score_burst);
+    tcase_add_test(tc, test_size_implied);
     tcase_add_test(tc, test_session_keys);
     tcase_add_test(tc, test_no_self_visibility_bilstm);
     tcase_add_test(tc, test_no_self_visibility_lstm1);

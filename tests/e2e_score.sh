@@ -81,6 +81,36 @@ if "$STEPSTONE" train sessions --help > /dev/null 2>&1; then
     "$STEPSTONE" score --json --model "$TMPD/s.model" "$cap" > "$TMPD/own.json" 2> "$TMPD/err" ||
         fail "score with a trained model failed: $(cat "$TMPD/err")"
     check_json "$TMPD/own.json" own
+    # the score's burst part and the bound of host thresholds: out-of-range values are
+    # usage errors (exit 2, one line, no model written)
+    for bad in "--score-top 65" "--score-top -1" "--host-factor 0.5" "--host-factor x"; do
+        # shellcheck disable=SC2086 # bad is an option and its value
+        "$STEPSTONE" train sessions -q $bad -o "$TMPD/bad.model" "$cap" > /dev/null 2> "$TMPD/err"
+        rc=$?
+        [ $rc -eq 2 ] || fail "train sessions $bad: exit $rc, expected 2"
+        [ "$(wc -l < "$TMPD/err")" -eq 1 ] || fail "train sessions $bad: $(cat "$TMPD/err")"
+        [ -e "$TMPD/bad.model" ] && fail "train sessions $bad wrote a model"
+    done
+    # without the burst part and the bound, the scores of the same capture differ only
+    # where a session is longer than 5 connections or a host has its own threshold
+    "$STEPSTONE" train sessions -q --epochs 3 --threads 1 --score-top 0 --host-factor 0 \
+        -o "$TMPD/plain.model" "$REALDATA/zeek-ssh-mixed.pcap" "$REALDATA/zeek-wikipedia.pcap" \
+        2> "$TMPD/err" || fail "train sessions --score-top 0 --host-factor 0 failed: $(cat "$TMPD/err")"
+    "$STEPSTONE" score --json --model "$TMPD/plain.model" "$cap" > "$TMPD/plain.json" 2> "$TMPD/err" ||
+        fail "score with the plain model failed: $(cat "$TMPD/err")"
+    check_json "$TMPD/plain.json" plain
+    /usr/bin/python3 - "$TMPD/own.json" "$TMPD/plain.json" <<'PY' || fail "burst part: scores disagree"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b)
+for x, y in zip(a, b):
+    assert x["host"] == y["host"] and x["connections"] == y["connections"]
+    if x["connections"] <= 5:  # whole part only: the same network, the same score
+        assert abs(x["score"] - y["score"]) < 1e-5, (x, y)
+    else:  # the burst part can only raise it
+        assert x["score"] >= y["score"] - 1e-5, (x, y)
+PY
 else
     echo "note: 'stepstone train sessions' not wired in; training part not run" >&2
 fi
