@@ -975,6 +975,19 @@ static void cs_release(cstate *s)
     free(s);
 }
 
+/* Adds x to all[0..*n) unless already there (x->mark); 1, or 0 when out of
+ * memory. */
+static int collect(cstate ***all, size_t *n, size_t *cap, cstate *x)
+{
+    if (x->mark)
+        return 1;
+    x->mark = 1;
+    if (grow_sz((void **)all, cap, *n + 1, sizeof(**all)) < 0)
+        return 0;
+    (*all)[(*n)++] = x;
+    return 1;
+}
+
 void correlator_destroy(correlator *c)
 {
     if (!c)
@@ -986,37 +999,14 @@ void correlator_destroy(correlator *c)
     int ok = 1;
     for (size_t p = 0; p < c->n_pending && ok; p++) {
         obs *b = c->pending[p];
-        for (uint32_t k = 0; k <= b->n && ok; k++) {
-            cstate *x = k < b->n ? b->cands[k].c : b->o;
-            if (x->mark)
-                continue;
-            x->mark = 1;
-            if (grow_sz((void **)&all, &cap, n + 1, sizeof(*all)) < 0)
-                ok = 0;
-            else
-                all[n++] = x;
-        }
+        for (uint32_t k = 0; k <= b->n && ok; k++)
+            ok = collect(&all, &n, &cap, k < b->n ? b->cands[k].c : b->o);
     }
-    for (size_t i = 0; i < c->b_n && ok; i++) {
-        cstate *x = c->b_cs[i];
-        if (x->mark)
-            continue;
-        x->mark = 1;
-        if (grow_sz((void **)&all, &cap, n + 1, sizeof(*all)) < 0)
-            ok = 0;
-        else
-            all[n++] = x;
-    }
-    for (size_t i = 0; i < c->conns.cap && ok; i++) {
-        cstate *x = c->conns.val ? c->conns.val[i] : NULL;
-        if (!x || x->mark)
-            continue;
-        x->mark = 1;
-        if (grow_sz((void **)&all, &cap, n + 1, sizeof(*all)) < 0)
-            ok = 0;
-        else
-            all[n++] = x;
-    }
+    for (size_t i = 0; i < c->b_n && ok; i++)
+        ok = collect(&all, &n, &cap, c->b_cs[i]);
+    for (size_t i = 0; i < c->conns.cap && ok; i++)
+        if (c->conns.val && c->conns.val[i])
+            ok = collect(&all, &n, &cap, c->conns.val[i]);
     for (size_t i = 0; i < n; i++)
         cs_release(all[i]);
     free(all);

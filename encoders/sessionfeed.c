@@ -674,6 +674,22 @@ int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
     return rc < 0 ? rc : sessionfeed_finish(f, errbuf);
 }
 
+size_t sessionfeed_flatten(const sessionfeed_session *s, const sessionfeed_session *hist,
+                           size_t n_hist, const conntab_record **recs, uint8_t *outbound,
+                           size_t *span_n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i <= n_hist; i++) {
+        const sessionfeed_session *x = i < n_hist ? &hist[i] : s;
+        span_n[i] = x->n;
+        for (size_t j = 0; j < x->n; j++, k++) {
+            recs[k] = x->recs[j];
+            outbound[k] = x->outbound[j];
+        }
+    }
+    return k;
+}
+
 void sessionfeed_get_stats(const sessionfeed *f, sessionfeed_stats *st)
 {
     *st = f->st;

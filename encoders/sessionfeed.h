@@ -90,6 +90,13 @@ int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
                            const conntab_config *tab, pcapsrc_warn_fn warn, void *warn_ctx,
                            char *errbuf);
 
+/* Lays hist[0..n_hist) then s out back to back, as session_data_build_host
+ * takes them: recs and outbound (the members' total) and span_n (n_hist + 1),
+ * caller-owned. Returns the number of members written. */
+size_t sessionfeed_flatten(const sessionfeed_session *s, const sessionfeed_session *hist,
+                           size_t n_hist, const conntab_record **recs, uint8_t *outbound,
+                           size_t *span_n);
+
 /* Copies the counters into *st. */
 void sessionfeed_get_stats(const sessionfeed *f, sessionfeed_stats *st);
 

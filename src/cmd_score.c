@@ -109,15 +109,7 @@ static int score_session(void *ctx, const sessionfeed_session *s, const sessionf
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "out of memory");
         goto done;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < ns; i++) {
-        const sessionfeed_session *x = i < n_hist ? &hist[i] : s;
-        span_n[i] = x->n;
-        for (size_t j = 0; j < x->n; j++, k++) {
-            recs[k] = x->recs[j];
-            outb[k] = x->outbound[j];
-        }
-    }
+    sessionfeed_flatten(s, hist, n_hist, recs, outb, span_n);
     if (sx->enc && (rc = session_encoder_vectors(vecs, sx->enc, s->recs, s->n, errbuf)))
         goto done;
     if ((rc = session_data_build_host(&d, &m->vocab, recs, outb, span_n, ns, vecs, m->enc_dim,

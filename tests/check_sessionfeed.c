@@ -285,15 +285,7 @@ static int key_emit(void *ctx, const sessionfeed_session *s, const sessionfeed_s
     uint8_t *outb = malloc(total);
     size_t *span_n = malloc(ns * sizeof(*span_n));
     ck_assert(recs && outb && span_n);
-    size_t k = 0;
-    for (size_t i = 0; i < ns; i++) {
-        const sessionfeed_session *x = i < n_hist ? &hist[i] : s;
-        span_n[i] = x->n;
-        for (size_t j = 0; j < x->n; j++, k++) {
-            recs[k] = x->recs[j];
-            outb[k] = x->outbound[j];
-        }
-    }
+    sessionfeed_flatten(s, hist, n_hist, recs, outb, span_n);
     session_data d;
     ck_assert_msg(session_data_build_host(&d, &kc->m->vocab, recs, outb, span_n, ns, NULL, 0,
                                           errbuf) == 0, "%s", errbuf);
