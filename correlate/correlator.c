@@ -934,13 +934,10 @@ int correlator_finish(correlator *c, char *errbuf)
     return SS_OK;
 }
 
-typedef struct read_ctx {
-    correlator *c;
-} read_ctx;
-
+/* conntab_emit_fn: ctx is the correlator. */
 static int read_emit(void *ctx, const conntab_record *rec, char *errbuf)
 {
-    return correlator_conn_end(((read_ctx *)ctx)->c, rec, errbuf);
+    return correlator_conn_end(ctx, rec, errbuf);
 }
 
 int correlator_read_files(correlator *c, const char *const *paths, size_t n,
@@ -955,8 +952,7 @@ int correlator_read_files(correlator *c, const char *const *paths, size_t n,
     tc.max_pkts = 0;
     tc.watch = correlator_watch;
     tc.watch_ctx = c;
-    read_ctx rctx = {c};
-    int rc = conntab_read_files(paths, n, &tc, read_emit, &rctx, warn, warn_ctx, errbuf);
+    int rc = conntab_read_files(paths, n, &tc, read_emit, c, warn, warn_ctx, errbuf);
     return rc < 0 ? rc : correlator_finish(c, errbuf);
 }
 

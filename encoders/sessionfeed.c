@@ -647,13 +647,10 @@ int sessionfeed_finish(sessionfeed *f, char *errbuf)
     return SS_OK;
 }
 
-typedef struct read_ctx {
-    sessionfeed *f;
-} read_ctx;
-
+/* conntab_emit_fn: ctx is the sessionfeed. */
 static int read_emit(void *ctx, const conntab_record *rec, char *errbuf)
 {
-    return sessionfeed_conn_end(((read_ctx *)ctx)->f, rec, errbuf);
+    return sessionfeed_conn_end(ctx, rec, errbuf);
 }
 
 int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
@@ -669,8 +666,7 @@ int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
     }
     tc.watch = sessionfeed_watch;
     tc.watch_ctx = f;
-    read_ctx rctx = {f};
-    int rc = conntab_read_files(paths, n, &tc, read_emit, &rctx, warn, warn_ctx, errbuf);
+    int rc = conntab_read_files(paths, n, &tc, read_emit, f, warn, warn_ctx, errbuf);
     return rc < 0 ? rc : sessionfeed_finish(f, errbuf);
 }
 
