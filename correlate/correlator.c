@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 
+#include "growbuf.h"
 #include "lstm_method.h"
 #include "packet.h"
 #include "ptrmap.h"
@@ -26,7 +27,8 @@ typedef struct host host;
 typedef struct cstate {
     conntab_record rec;          /* latest record; pkts/n_pkts view the ring */
     conntab_pkt *ring;           /* packets of the open windows, in time order */
-    uint32_t n_ring, cap_ring;
+    uint32_t n_ring;
+    size_t cap_ring;
     int64_t ring_g;              /* newest window the ring was counted for */
     uint32_t ring_count;         /* ring packets in that window */
     int64_t *wg;                 /* embedded windows: grid indices, ascending */
@@ -34,7 +36,8 @@ typedef struct cstate {
     float *wemb;                 /* their vectors, n_win x E */
     uint32_t n_win, cap_win;
     obs **cand_of;               /* pending hops it is an inbound candidate of */
-    uint32_t n_cand_of, cap_cand_of;
+    uint32_t n_cand_of;
+    size_t cap_cand_of;
     obs *own;                    /* its pending hop as an outbound leg */
     host *in_host;               /* host whose inbound list holds it */
     uint32_t in_pos;
@@ -59,7 +62,8 @@ struct obs {
     size_t p_pos;    /* index in the correlator's pending list */
     int64_t g0;      /* first window: the one holding o's start */
     cand *cands;
-    uint32_t n, cap, n_pending;
+    uint32_t n, n_pending;
+    size_t cap;
 };
 
 struct host {
@@ -67,9 +71,11 @@ struct host {
     uint8_t family;
     uint8_t addr[16];
     cstate **in;     /* open inbound connections (host is the responder) */
-    uint32_t n_in, cap_in;
+    uint32_t n_in;
+    size_t cap_in;
     obs **ob;        /* pending hops of its outbound connections */
-    uint32_t n_ob, cap_ob;
+    uint32_t n_ob;
+    size_t cap_ob;
 };
 
 
@@ -111,39 +117,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Grows *arr (elements of size sz) to hold at least need; 0 or -1. */
-static int grow(void **arr, uint32_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? (size_t)*cap * 2 : 4;
-    while (nc < need)
-        nc *= 2;
-    if (nc > UINT32_MAX)
-        return -1;
-    void *p = realloc(*arr, nc * sz);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = (uint32_t)nc;
-    return 0;
-}
-
-static int grow_sz(void **arr, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 64;
-    while (nc < need)
-        nc *= 2;
-    void *p = realloc(*arr, nc * sz);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
 }
 
 static int addr_len(uint8_t family)
@@ -337,8 +310,8 @@ static void in_list_remove(correlator *c, cstate *s)
 
 static int add_cand(obs *b, cstate *x)
 {
-    if (grow((void **)&b->cands, &b->cap, (size_t)b->n + 1, sizeof(*b->cands)) < 0 ||
-        grow((void **)&x->cand_of, &x->cap_cand_of, (size_t)x->n_cand_of + 1,
+    if (growbuf_reserve((void **)&b->cands, &b->cap, (size_t)b->n + 1, sizeof(*b->cands)) < 0 ||
+        growbuf_reserve((void **)&x->cand_of, &x->cap_cand_of, (size_t)x->n_cand_of + 1,
              sizeof(*x->cand_of)) < 0)
         return -1;
     b->cands[b->n++] = (cand){x, CAND_PENDING, 0.0};
@@ -386,7 +359,7 @@ static int cs_register(correlator *c, cstate *s, char *errbuf)
 {
     const conntab_record *r = &s->rec;
     host *hi = host_get(c, r->family, r->resp_h);
-    if (!hi || grow((void **)&hi->in, &hi->cap_in, (size_t)hi->n_in + 1, sizeof(*hi->in)) < 0)
+    if (!hi || growbuf_reserve((void **)&hi->in, &hi->cap_in, (size_t)hi->n_in + 1, sizeof(*hi->in)) < 0)
         goto nomem;
     s->in_host = hi;
     s->in_pos = hi->n_in;
@@ -404,8 +377,8 @@ static int cs_register(correlator *c, cstate *s, char *errbuf)
     host *ho = host_get(c, r->family, r->orig_h);
     obs *b = calloc(1, sizeof(*b));
     if (!ho || !b ||
-        grow((void **)&ho->ob, &ho->cap_ob, (size_t)ho->n_ob + 1, sizeof(*ho->ob)) < 0 ||
-        grow_sz((void **)&c->pending, &c->cap_pending, c->n_pending + 1, sizeof(*c->pending)) < 0) {
+        growbuf_reserve((void **)&ho->ob, &ho->cap_ob, (size_t)ho->n_ob + 1, sizeof(*ho->ob)) < 0 ||
+        growbuf_reserve((void **)&c->pending, &c->cap_pending, c->n_pending + 1, sizeof(*c->pending)) < 0) {
         free(b);
         host_maybe_free(c, ho);
         goto nomem;
@@ -466,7 +439,7 @@ static int need_push(correlator *c, cstate *x, int64_t g)
 {
     if (cs_win_find(x, g) >= 0)
         return 0;
-    if (grow_sz((void **)&c->need, &c->cap_need, c->n_need + 1, sizeof(*c->need)) < 0)
+    if (growbuf_reserve((void **)&c->need, &c->cap_need, c->n_need + 1, sizeof(*c->need)) < 0)
         return -1;
     c->need[c->n_need++] = (need_ent){x, g};
     return 0;
@@ -652,7 +625,7 @@ static int emit_group(correlator *c, obs *b, char *errbuf)
     }
     qsort(ge, n, sizeof(*ge), gent_cmp);
     size_t cap = c->cap_g;
-    if (grow_sz((void **)&c->g_in, &cap, n + 1, sizeof(*c->g_in)) < 0) {
+    if (growbuf_reserve((void **)&c->g_in, &cap, n + 1, sizeof(*c->g_in)) < 0) {
         free(ge);
         return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
     }
@@ -828,7 +801,7 @@ static int ring_append(correlator *c, cstate *s, const conntab_pkt *pkt)
      * no more of a window (older windows hold these and earlier ones) */
     if (s->ring_count >= (uint32_t)c->cap_per_window)
         return 0;
-    if (grow((void **)&s->ring, &s->cap_ring, (size_t)s->n_ring + 1, sizeof(*s->ring)) < 0)
+    if (growbuf_reserve((void **)&s->ring, &s->cap_ring, (size_t)s->n_ring + 1, sizeof(*s->ring)) < 0)
         return -1;
     s->ring[s->n_ring++] = *pkt;
     s->ring_count++;
@@ -978,7 +951,7 @@ static int collect(cstate ***all, size_t *n, size_t *cap, cstate *x)
     if (x->mark)
         return 1;
     x->mark = 1;
-    if (grow_sz((void **)all, cap, *n + 1, sizeof(**all)) < 0)
+    if (growbuf_reserve((void **)all, cap, *n + 1, sizeof(**all)) < 0)
         return 0;
     (*all)[(*n)++] = x;
     return 1;

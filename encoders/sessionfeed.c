@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "connset.h"
+#include "growbuf.h"
 #include "packet.h"
 #include "ptrmap.h"
 #include "status.h"
@@ -32,14 +33,18 @@ struct fhost {
     uint8_t family;
     uint8_t addr[16];
     mrec **cur;           /* the current session's members */
-    uint32_t n_cur, cap_cur;
+    uint32_t n_cur;
+    size_t cap_cur;
     mrec **und;           /* members not yet placed, in start order: und[head..n) */
-    uint32_t und_head, n_und, cap_und;
+    uint32_t und_head, n_und;
+    size_t cap_und;
     sess *sealed;         /* complete in membership, waiting for members to end */
-    uint32_t n_sealed, cap_sealed;
+    uint32_t n_sealed;
+    size_t cap_sealed;
     sess *hist;           /* sessions handed on that later keys may still read,
                              in start order */
-    uint32_t n_hist, cap_hist;
+    uint32_t n_hist;
+    size_t cap_hist;
     int idle;             /* on the idle list: everything ended, waiting for the gap */
 };
 
@@ -67,22 +72,6 @@ static int addr_len(uint8_t family)
     return family == 6 ? 16 : 4;
 }
 
-static int grow(void **arr, uint32_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? (size_t)*cap * 2 : 4;
-    while (nc < need)
-        nc *= 2;
-    if (nc > UINT32_MAX)
-        return -1;
-    void *p = realloc(*arr, nc * sz);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = (uint32_t)nc;
-    return 0;
-}
 
 
 static int rec_eq(const void *val, const void *key)
@@ -202,7 +191,7 @@ static int host_seal(fhost *h)
 {
     if (h->n_cur == 0)
         return 0;
-    if (grow((void **)&h->sealed, &h->cap_sealed, (size_t)h->n_sealed + 1, sizeof(*h->sealed)) < 0)
+    if (growbuf_reserve((void **)&h->sealed, &h->cap_sealed, (size_t)h->n_sealed + 1, sizeof(*h->sealed)) < 0)
         return -1;
     sess *s = &h->sealed[h->n_sealed++];
     s->m = h->cur;
@@ -215,7 +204,7 @@ static int host_seal(fhost *h)
 
 static int cur_push(fhost *h, mrec *r)
 {
-    if (grow((void **)&h->cur, &h->cap_cur, (size_t)h->n_cur + 1, sizeof(*h->cur)) < 0)
+    if (growbuf_reserve((void **)&h->cur, &h->cap_cur, (size_t)h->n_cur + 1, sizeof(*h->cur)) < 0)
         return -1;
     h->cur[h->n_cur++] = r;
     return 0;
@@ -304,7 +293,7 @@ static int emit_session(sessionfeed *f, fhost *h, sess *s, const sess *waiting,
     int64_t first = sess_first(s);
     size_t total = s->n, nv = 0;
     /* room for s in the history first: src points into it */
-    if (grow((void **)&h->hist, &h->cap_hist, (size_t)h->n_hist + 1, sizeof(*h->hist)) < 0)
+    if (growbuf_reserve((void **)&h->hist, &h->cap_hist, (size_t)h->n_hist + 1, sizeof(*h->hist)) < 0)
         return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
     const sess **src = malloc(((size_t)h->n_hist + n_waiting + 1) * sizeof(*src));
     if (!src)
@@ -357,14 +346,8 @@ static int idle_add(sessionfeed *f, fhost *h)
 {
     if (h->idle)
         return 0;
-    if (f->n_idle == f->cap_idle) {
-        size_t nc = f->cap_idle ? f->cap_idle * 2 : 64;
-        fhost **p = realloc(f->idle, nc * sizeof(*p));
-        if (!p)
-            return -1;
-        f->idle = p;
-        f->cap_idle = nc;
-    }
+    if (growbuf_reserve((void **)&f->idle, &f->cap_idle, f->n_idle + 1, sizeof(*f->idle)) < 0)
+        return -1;
     f->idle[f->n_idle++] = h;
     h->idle = 1;
     return 0;
@@ -524,7 +507,7 @@ static int add_member(sessionfeed *f, mrec *r, int side, char *errbuf)
 {
     const uint8_t *a = side == 0 ? r->rec.orig_h : r->rec.resp_h;
     fhost *h = host_get(f, r->rec.family, a);
-    if (!h || grow((void **)&h->und, &h->cap_und, (size_t)h->n_und + 1, sizeof(*h->und)) < 0)
+    if (!h || growbuf_reserve((void **)&h->und, &h->cap_und, (size_t)h->n_und + 1, sizeof(*h->und)) < 0)
         return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
     h->und[h->n_und++] = r;
     r->refs++;

@@ -1,7 +1,7 @@
 # src/: capture, connections, CLI, I/O.
 libstepstone_a_SOURCES += src/status.c src/status.h src/packet.h src/cli.h
 libstepstone_a_SOURCES += src/decode.c src/decode.h src/pcapsrc.c src/pcapsrc.h
-libstepstone_a_SOURCES += src/conntab.c src/conntab.h src/ptrmap.c src/ptrmap.h
+libstepstone_a_SOURCES += src/conntab.c src/conntab.h src/ptrmap.c src/ptrmap.h src/growbuf.c src/growbuf.h
 # Capture stage: end-to-end tests (skipped until `stepstone conns` exists).
 TESTS += tests/e2e_badinput.sh tests/e2e_realdata_read.sh
 EXTRA_DIST += tests/e2e_badinput.sh tests/e2e_realdata_read.sh tests/fuzz_decode.c
