@@ -5,6 +5,7 @@ usage: session_eval.py STEPSTONE REALDATA [--benign CAP ...] [--attack KIND=CAP 
                        [--benign-train CAP ...] [--benign-test CAP ...]
                        [--attacks-dir DIR ...] [--background CAP] [--no-real-benign]
                        [--train-frac 0.7] [--workdir DIR] [--train-opt OPT ...]
+                       [--score-opt OPT ...]
 
 Benign captures (default: the three real benign ones, plus any --benign) are split in
 time: the first train-frac of each capture trains a model (`stepstone train sessions`),
@@ -65,8 +66,8 @@ def run(cmd):
     return r.stdout
 
 
-def score(st, model, method, caps):
-    out = run([st, "score", "--json", "--model", model, "--method", method] + caps)
+def score(st, model, method, caps, opts=()):
+    out = run([st, "score", "--json", "--model", model, "--method", method] + list(opts) + caps)
     return [json.loads(l) for l in out.splitlines() if l.strip()]
 
 
@@ -89,6 +90,7 @@ def main():
     ap.add_argument("--train-frac", type=float, default=0.7)
     ap.add_argument("--workdir")
     ap.add_argument("--train-opt", action="append", default=[])
+    ap.add_argument("--score-opt", action="append", default=[])
     ap.add_argument("--benign-train", action="append", default=[])
     ap.add_argument("--benign-test", action="append", default=[])
     ap.add_argument("--attacks-dir", action="append", default=[])
@@ -146,17 +148,17 @@ def main():
     for m in METHODS:
         ben, per_cap = [], []
         for te in test:
-            sc = score(a.stepstone, model, m, [te])
+            sc = score(a.stepstone, model, m, [te], a.score_opt)
             per_cap.append((os.path.basename(te), len(sc), sum(s["flagged"] for s in sc)))
             ben += sc
         fp = sum(s["flagged"] for s in ben)
         rows, by_kind, all_att = [], {}, []
         for kind, cap, shifted in mixes:
-            alone = score(a.stepstone, model, m, [shifted])
+            alone = score(a.stepstone, model, m, [shifted], a.score_opt)
             spans = {}
             for s in alone:
                 spans.setdefault(s["host"], []).append((s["start"], s["end"]))
-            mixed = score(a.stepstone, model, m, [base, shifted])
+            mixed = score(a.stepstone, model, m, [base, shifted], a.score_opt)
             att = [s for s in mixed if any(s["start"] <= e and s0 <= s["end"]
                                            for s0, e in spans.get(s["host"], ()))]
             det = sum(s["flagged"] for s in att)

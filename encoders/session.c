@@ -17,6 +17,21 @@
 static const char *const method_names[SESSION_METHOD_COUNT] = {"bilstm", "lstm1", "markov"};
 static const char *const net_prefix[2] = {"bilstm.", "lstm1."};
 
+const char *session_score_rule_to_string(int rule)
+{
+    return rule == SESSION_SCORE_SURPRISAL  ? "surprisal"
+           : rule == SESSION_SCORE_MEAN_LIK ? "mean-likelihood"
+                                            : "?";
+}
+
+int session_score_rule_from_string(const char *s)
+{
+    for (int r = 0; r < SESSION_SCORE_RULE_COUNT; r++)
+        if (!strcmp(s, session_score_rule_to_string(r)))
+            return r;
+    return -1;
+}
+
 const char *session_method_to_string(int method)
 {
     return method >= 0 && method < SESSION_METHOD_COUNT ? method_names[method] : "?";
@@ -1342,7 +1357,12 @@ void session_model_results(session_result *res, const session_model *m, int meth
             }
         }
         res[s].score = sum / sqrt((double)sp->n);
-        if (k > 0 && sp->n > k) { /* the burst part: the k most surprising connections */
+        if (m->score_rule == SESSION_SCORE_MEAN_LIK) {
+            double mean = 0.0;
+            for (int t = 0; t < sp->n; t++)
+                mean += lik[sp->first + (size_t)t];
+            res[s].score = 1.0 - mean / (double)sp->n;
+        } else if (k > 0 && sp->n > k) { /* the burst part: the k most surprising connections */
             double burst = 0.0;
             for (int j = 0; j < k; j++)
                 burst += top[j];
@@ -1459,6 +1479,8 @@ int session_model_to_file(modelfile_t **out, params_t **params, const session_mo
         (rc = modelfile_set_int(mf, "state_layout", SESSION_STATE_LAYOUT, errbuf)) ||
         (rc = modelfile_set_float(mf, "quantile", m->quantile, errbuf)) ||
         (rc = modelfile_set_int(mf, "score_top", m->score_top, errbuf)) ||
+        (rc = modelfile_set_str(mf, "score_rule", session_score_rule_to_string(m->score_rule),
+                                errbuf)) ||
         (rc = modelfile_set_float(mf, "host_factor", m->host_factor, errbuf)) ||
         (rc = modelfile_set_float(mf, "markov.alpha", m->markov->alpha, errbuf)) ||
         (rc = modelfile_set_norm(mf, "state_keys", tmp, 2 * nk, errbuf)) ||
@@ -1676,6 +1698,14 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
         modelfile_get_float(mf, "host_factor", &hf, errbuf))
         return ss_errf(errbuf, SS_ERR_FORMAT, "session model: no score_top or host_factor "
                        "(a model of an earlier build: retrain it with this build)");
+    const char *rule_s;
+    int rule;
+    if (modelfile_get_str(mf, "score_rule", &rule_s, errbuf))
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: no score_rule (a model of an "
+                       "earlier build: retrain it with this build)");
+    if ((rule = session_score_rule_from_string(rule_s)) < 0)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: unknown score_rule '%.32s'",
+                       rule_s);
     if (top < 0 || top > SESSION_SCORE_TOP_MAX || !(hf == 0.0 || (hf >= 1.0 && hf < 1e6)))
         return ss_errf(errbuf, SS_ERR_FORMAT, "session model: score_top %lld or host_factor %g "
                        "out of range", (long long)top, hf);
@@ -1693,6 +1723,7 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
     m->encoder_id = (uint64_t)eid;
     m->quantile = q;
     m->score_top = (int)top;
+    m->score_rule = rule;
     m->host_factor = hf;
     m->id = id;
     const float *keys, *edges, *counts;

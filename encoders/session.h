@@ -95,6 +95,20 @@ enum session_method {
     SESSION_METHOD_COUNT
 };
 
+/* Session score rules (docs/sessions.md, "Score"). */
+enum session_score_rule {
+    SESSION_SCORE_SURPRISAL = 0, /* summed surprisal / sqrt(n), or the burst part (default) */
+    SESSION_SCORE_MEAN_LIK = 1,  /* 1 - mean likelihood of the connections (the first
+                                    definition, kept to compare; bounded by 1) */
+    SESSION_SCORE_RULE_COUNT
+};
+
+/* "surprisal", "mean-likelihood"; "?" when out of range. */
+const char *session_score_rule_to_string(int rule);
+
+/* Parses a score rule name; the session_score_rule or -1. */
+int session_score_rule_from_string(const char *s);
+
 /* "bilstm", "lstm1", "markov"; "?" when out of range. */
 const char *session_method_to_string(int method);
 
@@ -414,6 +428,7 @@ typedef struct session_model {
     session_thresholds thr[SESSION_METHOD_COUNT];
     double quantile;           /* quantile the thresholds were taken at */
     int score_top;             /* k of the score's burst part (0: whole session only) */
+    int score_rule;            /* enum session_score_rule */
     double host_factor;        /* a host's own threshold is at most this times the
                                   global one of its class (0: unbounded) */
     uint64_t id;               /* checksum of the file it was loaded from (0: new) */

@@ -30,6 +30,7 @@ void train_sessions_config_default(train_sessions_config *cfg)
     cfg->input_dropout = 0.2f;
     cfg->min_host_sessions = 20;
     cfg->score_top = 5;
+    cfg->score_rule = SESSION_SCORE_SURPRISAL;
     cfg->host_factor = 1.1;
     cfg->markov_alpha = 0.1;
     cfg->log = NULL;
@@ -247,10 +248,11 @@ static double quantile(double *v, size_t n, double q)
  * estimate is u + b ln(0.5 / (1 - q)), and never below the largest value (a
  * benign session the threshold was set on is never flagged). With 400 scores the
  * empirical 0.999 quantile is the maximum, which about 1/400 of new benign
- * sessions exceed. */
-static double tail_quantile(double *v, size_t n, double q)
+ * sessions exceed. A score bounded by 1 (rule SESSION_SCORE_MEAN_LIK) takes the
+ * empirical quantile: an exponential tail has no bound. */
+static double tail_quantile(double *v, size_t n, double q, int rule)
 {
-    if ((double)n * (1.0 - q) >= 2.0 || q <= 0.5)
+    if ((double)n * (1.0 - q) >= 2.0 || q <= 0.5 || rule == SESSION_SCORE_MEAN_LIK)
         return quantile(v, n, q);
     double u = quantile(v, n, 0.5), b = 0.0; /* sorts v */
     size_t m = 0;
@@ -280,7 +282,7 @@ static int cmp_span_host(const void *a, const void *b, void *ctx)
  * *out (n_sel entries at most, sorted by host), *n_out hosts. sel is reordered. */
 static int host_quantiles(session_host_threshold **out, size_t *n_out, const session_list *l,
                           size_t *sel, size_t n_sel, const session_result *res, double q,
-                          size_t need, char *errbuf)
+                          size_t need, int rule, char *errbuf)
 {
     *out = NULL;
     *n_out = 0;
@@ -305,7 +307,7 @@ static int host_quantiles(session_host_threshold **out, size_t *n_out, const ses
             for (size_t x = i; x < j; x++)
                 if (session_length_class(l->spans[sel[x]].n) == c)
                     sc[k++] = res[sel[x]].score;
-            hosts[nh].threshold[c] = !k ? NAN : k >= need ? tail_quantile(sc, k, q)
+            hosts[nh].threshold[c] = !k ? NAN : k >= need ? tail_quantile(sc, k, q, rule)
                                                           : quantile(sc, k, 1.0);
             own |= k && k >= need;
         }
@@ -364,8 +366,9 @@ int train_sessions_thresholds(session_model *m, int method, const session_data *
     }
     session_thresholds *t = &m->thr[method];
     size_t need = (size_t)(min_host_sessions > 1 ? min_host_sessions : 1);
-    double all = tail_quantile(sc, n_sel, q);
-    if ((rc = host_quantiles(&hosts, &nh, sl, idx, n_sel, res, q, need, errbuf)))
+    double all = tail_quantile(sc, n_sel, q, m->score_rule);
+    if ((rc = host_quantiles(&hosts, &nh, sl, idx, n_sel, res, q, need, m->score_rule,
+                             errbuf)))
         goto done;
     /* The global threshold of a class is for hosts without enough sessions of their
      * own in it: the sessions of the hosts that have (busy servers, whose long
@@ -390,7 +393,7 @@ int train_sessions_thresholds(session_model *m, int method, const session_data *
                 if (session_length_class(sl->spans[idx[i]].n) == c)
                     sc[k++] = res[idx[i]].score;
         }
-        t->global[c] = k ? tail_quantile(sc, k, q) : all; /* no session of the class: all */
+        t->global[c] = k ? tail_quantile(sc, k, q, m->score_rule) : all; /* no session of the class: all */
         (void)k_all;
     }
     free(t->hosts);
@@ -463,7 +466,8 @@ int train_sessions_host_thresholds(session_model *m, int method, const session_d
         idx[s] = s;
     if ((rc = score_all(res, m, method, d, errbuf)) ||
         (rc = host_quantiles(&hosts, &nh, sl, idx, sl->n_spans, res, q,
-                             (size_t)(min_host_sessions > 1 ? min_host_sessions : 1), errbuf)))
+                             (size_t)(min_host_sessions > 1 ? min_host_sessions : 1),
+                             m->score_rule, errbuf)))
         goto done;
     rc = merge_hosts(t, hosts, nh, errbuf);
 done:
@@ -509,6 +513,9 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
                        char *errbuf)
 {
     *out = NULL;
+    if (cfg->score_rule < 0 || cfg->score_rule >= SESSION_SCORE_RULE_COUNT)
+        return ss_errf(errbuf, SS_ERR_ARG, "session training: unknown score rule %d",
+                       cfg->score_rule);
     if (cfg->score_top < 0 || cfg->score_top > SESSION_SCORE_TOP_MAX ||
         !(cfg->host_factor == 0.0 || cfg->host_factor >= 1.0))
         return ss_errf(errbuf, SS_ERR_ARG, "session training: score_top %d (0..%d) or "
@@ -546,6 +553,7 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
     m->enc_dim = enc_dim;
     m->quantile = cfg->quantile;
     m->score_top = cfg->score_top;
+    m->score_rule = cfg->score_rule;
     m->host_factor = cfg->host_factor;
     if ((rc = session_vocab_build(&m->vocab, keys, sl.n_members, cfg->max_states,
                                   cfg->min_count, errbuf)) ||

@@ -61,6 +61,7 @@ typedef struct train_sessions_config {
                                own, estimated from them (20) */
     int score_top;          /* k of the score's burst part: the k largest surprisals
                                / sqrt(k) when higher than the whole session's (5; 0: off) */
+    int score_rule;         /* enum session_score_rule (SESSION_SCORE_SURPRISAL) */
     double host_factor;     /* a host's threshold is at most this times the global one
                                (1.1; 0: unbounded) */
     double markov_alpha;    /* Markov smoothing (0.1) */

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "connset.h"
 #include "encoder.h"
+#include "lstm_method.h"
 #include "session.h"
 #include "sessionfeed.h"
 #include "status.h"
@@ -39,7 +40,8 @@ static void usage(FILE *f)
             "  --model FILE           session model (default: the compiled-in one)\n"
             "  --method M             bilstm (default), lstm1 (one-layer LSTM predicting\n"
             "                         the next connection) or markov (first-order chain)\n"
-            "  --encoder MODEL        the connection encoder, for a model trained with one\n"
+            "  --encoder MODEL        the connection encoder the model was trained with\n"
+            "                         (default: the compiled-in one)\n"
             "  --gap S                override the model's session gap (seconds)\n"
             "  --max-conns N          override the model's session length cut\n"
             "  --flagged              print flagged sessions only\n"
@@ -149,7 +151,7 @@ int cmd_score(int argc, char **argv)
         {NULL, 0, NULL, 0}
     };
     const char *model_path = NULL, *enc_path = NULL, *out_path = NULL;
-    int method = SESSION_METHOD_BILSTM, json = 0, only_flagged = 0, threads = 0;
+    int meth = SESSION_METHOD_BILSTM, json = 0, only_flagged = 0, threads = 0;
     double gap = 0;
     long maxc = 0;
     char *end;
@@ -160,8 +162,8 @@ int cmd_score(int argc, char **argv)
         switch (ch) {
         case O_MODEL: model_path = optarg; break;
         case O_METHOD:
-            method = session_method_from_string(optarg);
-            if (method < 0) {
+            meth = session_method_from_string(optarg);
+            if (meth < 0) {
                 fprintf(stderr, "stepstone score: --method needs bilstm, lstm1 or markov, "
                         "got '%s'\n", optarg);
                 return CLI_EXIT_USAGE;
@@ -230,24 +232,22 @@ int cmd_score(int argc, char **argv)
         fprintf(stderr, "stepstone score: %s%s\n", model_path ? "" : "default model: ", err);
         goto done;
     }
-    if (m->enc_dim > 0 && !enc_path) {
-        fprintf(stderr, "stepstone score: the model was trained with encoder vectors: "
-                "give the encoder with --encoder\n");
+    if (enc_path && m->enc_dim == 0) {
+        fprintf(stderr, "stepstone score: the model takes no encoder vectors: drop --encoder\n");
         goto done;
     }
-    if (enc_path) {
-        if (m->enc_dim == 0) {
-            fprintf(stderr, "stepstone score: the model takes no encoder vectors: "
-                    "drop --encoder\n");
-            goto done;
-        }
-        if (encoder_load(&enc, enc_path, err)) {
+    if (m->enc_dim > 0) {
+        if (lstm_method_load_encoder(&enc, enc_path, err)) {
             fprintf(stderr, "stepstone score: %s\n", err);
             goto done;
         }
         if (enc->cfg.dim != m->enc_dim || (m->encoder_id && enc->id != m->encoder_id)) {
-            fprintf(stderr, "stepstone score: %s is not the encoder the model was trained "
-                    "with\n", enc_path);
+            if (enc_path)
+                fprintf(stderr, "stepstone score: %s is not the encoder the model was trained "
+                        "with\n", enc_path);
+            else
+                fprintf(stderr, "stepstone score: the model was trained with another encoder "
+                        "than the compiled-in one: give it with --encoder\n");
             goto done;
         }
     }
@@ -278,7 +278,7 @@ int cmd_score(int argc, char **argv)
     if (!json)
         fprintf(f, "#fields\thost\tstart\tend\tconns\tscore\tthreshold\tflagged\tleast_uid\t"
                 "least_state\tleast_bytes\tleast_likelihood\n");
-    score_ctx sx = {m, enc, method, json, only_flagged, f, 0, 0};
+    score_ctx sx = {m, enc, meth, json, only_flagged, f, 0, 0};
     /* packets are kept only for the encoder (each connection's first window) */
     conntab_config tc;
     conntab_config_default(&tc);
@@ -306,7 +306,7 @@ int cmd_score(int argc, char **argv)
     }
     fprintf(stderr, "stepstone score: %llu connections, %zu sessions, %zu flagged (%s)\n",
             (unsigned long long)fst.conns, sx.sessions, sx.flagged,
-            session_method_to_string(method));
+            session_method_to_string(meth));
     status = CLI_EXIT_OK;
 done:
     if (f != stdout) {

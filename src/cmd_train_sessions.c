@@ -11,6 +11,7 @@
 #include "cliutil.h"
 #include "connset.h"
 #include "encoder.h"
+#include "lstm_method.h"
 #include "session.h"
 #include "status.h"
 #include "threads.h"
@@ -49,6 +50,9 @@ static void usage(FILE *f)
             "                         its own (default 20)\n"
             "  --score-top K          a session's score is also that of its K most\n"
             "                         surprising connections (0..64, default 5; 0: off)\n"
+            "  --score-rule R         'surprisal' (default: summed surprisal / sqrt(n)) or\n"
+            "                         'mean-likelihood' (1 - mean likelihood, bounded by\n"
+            "                         1; thresholds at the empirical quantile; to compare)\n"
             "  --host-factor F        a host's own threshold is at most F times the global\n"
             "                         one (1 or more, default 1.1; 0: unbounded)\n"
             "  --label-smoothing E    smooth the training targets by E (default 0)\n"
@@ -58,8 +62,10 @@ static void usage(FILE *f)
             "                         capture, not trained on (repeatable; default: the\n"
             "                         validation sessions)\n"
             "  --seed N               split, order and initialisation seed (default 1)\n"
-            "  --encoder MODEL        add each connection's encoder vector (a correlator\n"
-            "                         model) to the inputs; score then needs it too\n"
+            "  --encoder MODEL        the connection encoder whose vector of each\n"
+            "                         connection's first window is an input: a correlator\n"
+            "                         model file, 'default' (the compiled-in one, the\n"
+            "                         default) or 'none' (no encoder vectors)\n"
             "  --threads N            OpenBLAS threads (default: all cores)\n"
             "  -q, --quiet            no progress lines\n"
             "  -h, --help             this help\n"
@@ -117,7 +123,7 @@ int cmd_train_sessions(int argc, char **argv)
 {
     enum { O_GAP = 256, O_MAXC, O_STATES, O_SIZES, O_HIDDEN, O_LAYERS, O_EPOCHS, O_PATIENCE,
            O_LR, O_VAL, O_Q, O_MINH, O_SEED, O_ENC, O_THREADS, O_SMOOTH, O_CALIB, O_INDROP,
-           O_TOP, O_HFACTOR };
+           O_TOP, O_HFACTOR, O_RULE };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"gap", required_argument, NULL, O_GAP},
@@ -135,6 +141,7 @@ int cmd_train_sessions(int argc, char **argv)
         {"label-smoothing", required_argument, NULL, O_SMOOTH},
         {"input-dropout", required_argument, NULL, O_INDROP},
         {"score-top", required_argument, NULL, O_TOP},
+        {"score-rule", required_argument, NULL, O_RULE},
         {"host-factor", required_argument, NULL, O_HFACTOR},
         {"calibrate", required_argument, NULL, O_CALIB},
         {"seed", required_argument, NULL, O_SEED},
@@ -221,6 +228,13 @@ int cmd_train_sessions(int argc, char **argv)
             if (parse_int("--score-top", optarg, 0, SESSION_SCORE_TOP_MAX, &cfg.score_top))
                 return CLI_EXIT_USAGE;
             break;
+        case O_RULE:
+            if ((cfg.score_rule = session_score_rule_from_string(optarg)) < 0) {
+                fprintf(stderr, "stepstone train sessions: --score-rule: '%s' is not "
+                        "'surprisal' or 'mean-likelihood'\n", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
         case O_HFACTOR:
             if (parse_num("--host-factor", optarg, 0, 1e6, &v))
                 return CLI_EXIT_USAGE;
@@ -290,7 +304,10 @@ int cmd_train_sessions(int argc, char **argv)
     connset_config cc;
     connset_config_default(&cc);
     cc.warn = warn_cb;
-    if (enc_path && encoder_load(&enc, enc_path, err)) {
+    int use_enc = !enc_path || strcmp(enc_path, "none") != 0;
+    if (enc_path && strcmp(enc_path, "default") == 0)
+        enc_path = NULL;
+    if (use_enc && lstm_method_load_encoder(&enc, enc_path, err)) {
         fprintf(stderr, "stepstone train sessions: %s\n", err);
         goto done;
     }

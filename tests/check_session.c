@@ -483,6 +483,41 @@ START_TEST(test_score_burst)
 }
 END_TEST
 
+/* The first definition, kept to compare: 1 - the mean likelihood of the
+ * session's connections, with no burst part whatever score_top says. */
+START_TEST(test_score_mean_likelihood)
+{
+    session_model m;
+    memset(&m, 0, sizeof(m));
+    for (int c = 0; c < SESSION_LEN_CLASSES; c++)
+        m.thr[0].global[c] = 0.9;
+    m.score_rule = SESSION_SCORE_MEAN_LIK;
+    m.score_top = 2;
+    session_span spans[2];
+    memset(spans, 0, sizeof(spans));
+    spans[0].family = spans[1].family = 4;
+    spans[0].n = 4;
+    spans[1].first = 4;
+    spans[1].n = 1;
+    double lik[5] = {0.5, 1e-14, 0.25, 0.05, 0.02};
+    session_data d;
+    memset(&d, 0, sizeof(d));
+    d.list.spans = spans;
+    d.list.n_spans = 2;
+    d.list.n_members = 5;
+    session_result res[2];
+    session_model_results(res, &m, 0, &d, lik);
+    ck_assert_double_eq_tol(res[0].score, 1.0 - (0.5 + 1e-14 + 0.25 + 0.05) / 4.0, 1e-12);
+    ck_assert_int_eq(res[0].least, 1);
+    ck_assert_int_eq(res[0].flagged, 0); /* 0.80 */
+    ck_assert_double_eq_tol(res[1].score, 0.98, 1e-12);
+    ck_assert_int_eq(res[1].flagged, 1);
+    ck_assert_str_eq(session_score_rule_to_string(SESSION_SCORE_MEAN_LIK), "mean-likelihood");
+    ck_assert_int_eq(session_score_rule_from_string("surprisal"), SESSION_SCORE_SURPRISAL);
+    ck_assert_int_eq(session_score_rule_from_string("mean"), -1);
+}
+END_TEST
+
 /* Repeat and spread classes come from what the host did with the same peer
  * earlier in the session; another peer does not count. */
 START_TEST(test_session_keys)
@@ -748,6 +783,7 @@ START_TEST(test_model_round_trip)
     ck_assert_int_eq(m2->vocab.n_sizes, m->vocab.n_sizes);
     ck_assert_int_eq(m2->sess.max_conns, m->sess.max_conns);
     ck_assert_int_eq(m2->score_top, 5);
+    ck_assert_int_eq(m2->score_rule, SESSION_SCORE_SURPRISAL);
     ck_assert_double_eq(m2->host_factor, 1.1);
     for (int j = 0; j < 2; j++) {
         ck_assert_uint_eq(m2->net[j]->params->total, m->net[j]->params->total);
@@ -960,6 +996,7 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_partial_at_start);
     tcase_add_test(tc, test_threshold_lookup);
     tcase_add_test(tc, test_score_burst);
+    tcase_add_test(tc, test_score_mean_likelihood);
     tcase_add_test(tc, test_size_implied);
     tcase_add_test(tc, test_session_keys);
     tcase_add_test(tc, test_no_self_visibility_bilstm);
