@@ -279,10 +279,13 @@ int cmd_score(int argc, char **argv)
         fprintf(f, "#fields\thost\tstart\tend\tconns\tscore\tthreshold\tflagged\tleast_uid\t"
                 "least_state\tleast_bytes\tleast_likelihood\n");
     score_ctx sx = {m, enc, meth, json, only_flagged, f, 0, 0};
-    /* packets are kept only for the encoder (each connection's first window) */
+    /* packets are kept only for the encoder, and only those its vector reads: the
+     * connection's first window starts at or before the connection, so they are
+     * all less than one window length after its start */
     conntab_config tc;
     conntab_config_default(&tc);
     tc.max_pkts = enc ? CONNSET_DEFAULT_MAX_PKTS : 0;
+    tc.keep_us = enc ? enc->cfg.feat.window_us : 0;
     if (sessionfeed_create(&feed, &sc, score_session, &sx, err) ||
         sessionfeed_read_files(feed, (const char *const *)(argv + optind),
                                (size_t)(argc - optind), &tc, warn_cb, NULL, err)) {

@@ -150,6 +150,7 @@ void conntab_config_default(conntab_config *cfg)
     cfg->active_timeout_us = 3600LL * 1000000;
     cfg->linger_us = 5LL * 1000000;
     cfg->max_pkts = CONNTAB_DEFAULT_MAX_PKTS;
+    cfg->keep_us = 0;
     cfg->watch = NULL;
     cfg->watch_ctx = NULL;
 }
@@ -860,7 +861,8 @@ static int record_packet(conn *c, const conntab_config *cfg, const packet_t *p,
                          int dir, int retrans, char *errbuf)
 {
     conntab_record *r = &c->rec;
-    if (r->n_pkts >= cfg->max_pkts)
+    if (r->n_pkts >= cfg->max_pkts ||
+        (cfg->keep_us > 0 && p->ts_us - r->start_us >= cfg->keep_us))
         return SS_OK;
     if (r->n_pkts == c->pkts_cap) {
         uint32_t cap = c->pkts_cap ? c->pkts_cap * 2 : 8;

@@ -145,6 +145,8 @@ typedef struct conntab_config {
     int64_t active_timeout_us; /* maximum connection length (default 3600 s) */
     int64_t linger_us;         /* wait after a TCP close (default 5 s) */
     uint32_t max_pkts;         /* packets kept in the record (default 64, may be 0) */
+    int64_t keep_us;           /* keep only packets less than this after the connection's
+                                  start (default 0: no limit) */
     conntab_watch_fn watch;    /* per-packet observer (default NULL: none) */
     void *watch_ctx;           /* its context */
 } conntab_config;

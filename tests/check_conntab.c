@@ -573,6 +573,26 @@ START_TEST(test_max_pkts_bound)
 }
 END_TEST
 
+/* keep_us keeps a connection's packets of its first keep_us only; the counts
+ * still cover every packet. */
+START_TEST(test_keep_us_bound)
+{
+    conntab_config cfg;
+    conntab_config_default(&cfg);
+    cfg.keep_us = 8000; /* 8 ms: packets at 0..7 ms of the start */
+    fixture fx;
+    fx_init(&fx, &cfg);
+    for (int i = 0; i < 20; i++)
+        fx_add(&fx, udp(100 + i, 1, 5, 2, 6, (uint32_t)i + 1));
+    ck_assert_int_eq(conntab_flush(fx.t, fx.err), 0);
+    ck_assert_uint_eq(fx.col.recs[0].n_pkts, 8);
+    ck_assert_uint_eq(fx.col.recs[0].orig_pkts, 20);
+    ck_assert_int_eq(fx.col.pkts[0][7].payload_len, 8);
+    ck_assert_int_eq(fx.col.pkts[0][7].dt_us, 7000);
+    fx_done(&fx);
+}
+END_TEST
+
 START_TEST(test_bad_config_and_emit_failure)
 {
     conntab *t = NULL;
@@ -630,6 +650,7 @@ Suite *conntab_suite(void)
     tcase_add_test(tc, test_unique_deterministic_uids);
     tcase_add_test(tc, test_icmp_echo_pairs);
     tcase_add_test(tc, test_max_pkts_bound);
+    tcase_add_test(tc, test_keep_us_bound);
     tcase_add_test(tc, test_bad_config_and_emit_failure);
     tcase_add_test(tc, test_destroy_with_live_connections);
     suite_add_tcase(s, tc);

@@ -99,6 +99,26 @@ if "$STEPSTONE" train sessions --help > /dev/null 2>&1; then
     "$STEPSTONE" score --json --model "$TMPD/plain.model" "$cap" > "$TMPD/plain.json" 2> "$TMPD/err" ||
         fail "score with the plain model failed: $(cat "$TMPD/err")"
     check_json "$TMPD/plain.json" plain
+    # encoder vectors: the models above took the compiled-in encoder's; a model trained
+    # with --encoder none takes none, and the wrong encoder is refused in one line
+    "$STEPSTONE" train sessions -q --epochs 2 --threads 1 --encoder none --score-rule \
+        mean-likelihood -o "$TMPD/noenc.model" "$REALDATA/zeek-ssh-mixed.pcap" 2> "$TMPD/err" ||
+        fail "train sessions --encoder none failed: $(cat "$TMPD/err")"
+    "$STEPSTONE" score --json --model "$TMPD/noenc.model" "$cap" > "$TMPD/noenc.json" 2> "$TMPD/err" ||
+        fail "score with a model without vectors failed: $(cat "$TMPD/err")"
+    check_json "$TMPD/noenc.json" noenc
+    /usr/bin/python3 -c 'import json,sys; s=[json.loads(l)["score"] for l in open(sys.argv[1])]; assert s and all(0 <= x <= 1 for x in s), s' \
+        "$TMPD/noenc.json" || fail "mean-likelihood scores are not in [0, 1]"
+    for args in "--model $TMPD/noenc.model --encoder $TMPD/noenc.model" \
+                "--model $TMPD/s.model --encoder $TMPD/s.model"; do
+        # shellcheck disable=SC2086 # args is a list of options
+        "$STEPSTONE" score $args "$cap" > /dev/null 2> "$TMPD/err"
+        rc=$?
+        [ $rc -eq 1 ] || fail "score $args: exit $rc, expected 1"
+        [ "$(wc -l < "$TMPD/err")" -eq 1 ] || fail "score $args: $(cat "$TMPD/err")"
+    done
+    "$STEPSTONE" train sessions -q --score-rule mean -o "$TMPD/bad.model" "$cap" > /dev/null 2>&1
+    [ $? -eq 2 ] || fail "--score-rule mean should exit 2"
     /usr/bin/python3 - "$TMPD/own.json" "$TMPD/plain.json" <<'PY' || fail "burst part: scores disagree"
 import json, sys
 a = [json.loads(l) for l in open(sys.argv[1])]
