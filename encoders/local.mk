@@ -54,3 +54,4 @@ EXTRA_DIST += bench/chains_bench.sh
 # Host sessions while reading (streaming `score`).
 libstepstone_a_SOURCES += encoders/sessionfeed.c encoders/sessionfeed.h
 tests_check_stepstone_SOURCES += tests/check_sessionfeed.c
+libstepstone_a_SOURCES += encoders/sessionscore.c encoders/sessionscore.h

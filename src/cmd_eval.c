@@ -19,6 +19,7 @@
 #include "status.h"
 
 int cmd_eval(int argc, char **argv);
+int cmd_eval_sessions(int argc, char **argv);
 
 #define EVAL_MAX_METHODS 32
 
@@ -56,7 +57,8 @@ static void eval_usage(FILE *f)
         fprintf(f, "  %-14s %s\n", m->name, m->summary);
     fprintf(f,
             "\n"
-            "Exit status: 0 ok, 1 input/output error, 2 bad usage.\n");
+            "Exit status: 0 ok, 1 input/output error, 2 bad usage.\n"
+            "Session scorers on benign and attack captures: 'stepstone eval sessions --help'.\n");
 }
 
 /* A file written through a temporary beside it, renamed on success. */
@@ -320,6 +322,8 @@ int cmd_eval(int argc, char **argv)
     candidates_config_default(&kcfg);
     unsigned long v;
 
+    if (argc > 1 && !strcmp(argv[1], "sessions"))
+        return cmd_eval_sessions(argc - 1, argv + 1);
     optind = 1;
     opterr = 0;
     int ch;

@@ -9,11 +9,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "connset.h"
 #include "encoder.h"
-#include "lstm_method.h"
 #include "session.h"
 #include "sessionfeed.h"
+#include "sessionscore.h"
 #include "status.h"
 #include "threads.h"
 
@@ -59,26 +58,25 @@ static void warn_cb(void *ctx, const char *msg)
     fprintf(stderr, "stepstone score: warning: %s\n", msg);
 }
 
-static void print_session(FILE *f, int json, const session_data *d, const session_span *sp,
-                          const session_result *r, const conntab_record *const *recs)
+static void print_session(FILE *f, int json, const sessionscore_row *r)
 {
     char host[64], state[48];
-    session_host_string(sp->family, sp->host, host, sizeof(host));
-    size_t k = sp->first + (size_t)r->least;
-    const conntab_record *lr = recs[d->list.conn[k]];
-    session_state_key_string(d->key[k], state, sizeof(state));
+    session_host_string(r->family, r->host, host, sizeof(host));
+    const conntab_record *lr = r->least;
+    session_state_key_string(r->least_key, state, sizeof(state));
     unsigned long long bytes = (unsigned long long)(lr->orig_bytes + lr->resp_bytes);
     if (json)
         fprintf(f, "{\"host\":\"%s\",\"start\":%.6f,\"end\":%.6f,\"connections\":%d,"
                 "\"score\":%.6f,\"threshold\":%.6f,\"flagged\":%s,\"least_expected\":"
                 "{\"uid\":\"%s\",\"state\":\"%s\",\"size_class\":%d,\"bytes\":%llu,"
                 "\"likelihood\":%.6f}}\n",
-                host, sp->start_us / 1e6, sp->end_us / 1e6, sp->n, r->score, r->threshold,
-                r->flagged ? "true" : "false", lr->uid, state, d->size[k], bytes, r->least_lik);
+                host, r->start_us / 1e6, r->end_us / 1e6, r->n, r->res.score, r->res.threshold,
+                r->res.flagged ? "true" : "false", lr->uid, state, r->least_size, bytes,
+                r->res.least_lik);
     else
         fprintf(f, "%s\t%.6f\t%.6f\t%d\t%.6f\t%.6f\t%d\t%s\t%s\t%llu\t%.6f\n", host,
-                sp->start_us / 1e6, sp->end_us / 1e6, sp->n, r->score, r->threshold, r->flagged,
-                lr->uid, state, bytes, r->least_lik);
+                r->start_us / 1e6, r->end_us / 1e6, r->n, r->res.score, r->res.threshold,
+                r->res.flagged, lr->uid, state, bytes, r->res.least_lik);
 }
 
 /* What score_session needs, and its counts. */
@@ -95,43 +93,15 @@ static int score_session(void *ctx, const sessionfeed_session *s, const sessionf
                          size_t n_hist, char *errbuf)
 {
     score_ctx *sx = ctx;
-    const session_model *m = sx->m;
-    size_t total = s->n, ns = n_hist + 1;
-    for (size_t i = 0; i < n_hist; i++)
-        total += hist[i].n;
-    const conntab_record **recs = malloc(total * sizeof(*recs));
-    uint8_t *outb = malloc(total);
-    size_t *span_n = malloc(ns * sizeof(*span_n));
-    float *vecs = m->enc_dim ? malloc(s->n * (size_t)m->enc_dim * sizeof(float)) : NULL;
-    double *lik = malloc(2 * s->n * sizeof(double));
-    session_data d;
-    memset(&d, 0, sizeof(d));
-    int rc = SS_OK;
-    if (!recs || !outb || !span_n || !lik || (m->enc_dim && !vecs)) {
-        rc = ss_errf(errbuf, SS_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    sessionfeed_flatten(s, hist, n_hist, recs, outb, span_n);
-    if (sx->enc && (rc = session_encoder_vectors(vecs, sx->enc, s->recs, s->n, errbuf)))
-        goto done;
-    if ((rc = session_data_build_host(&d, &m->vocab, recs, outb, span_n, ns, vecs, m->enc_dim,
-                                      errbuf)) ||
-        (rc = session_model_likelihoods(lik, lik + s->n, m, sx->method, &d, errbuf)))
-        goto done;
-    session_result res;
-    session_model_results(&res, m, sx->method, &d, lik);
+    sessionscore_row row;
+    int rc = sessionscore_session(&row, &sx->method, 1, sx->m, sx->enc, s, hist, n_hist, errbuf);
+    if (rc)
+        return rc;
     sx->sessions++;
-    sx->flagged += res.flagged != 0;
-    if (!sx->only_flagged || res.flagged)
-        print_session(sx->f, sx->json, &d, &d.list.spans[0], &res, recs);
-done:
-    session_data_free(&d);
-    free(recs);
-    free(outb);
-    free(span_n);
-    free(vecs);
-    free(lik);
-    return rc;
+    sx->flagged += row.res.flagged != 0;
+    if (!sx->only_flagged || row.res.flagged)
+        print_session(sx->f, sx->json, &row);
+    return SS_OK;
 }
 
 int cmd_score(int argc, char **argv)
@@ -225,31 +195,9 @@ int cmd_score(int argc, char **argv)
     sessionfeed *feed = NULL;
     char *tmp = NULL;
     FILE *f = stdout;
-    int rc = model_path ? session_model_load(&m, model_path, err)
-                        : session_model_load_buffer(&m, session_default_model,
-                                                    session_default_model_len, err);
-    if (rc) {
-        fprintf(stderr, "stepstone score: %s%s\n", model_path ? "" : "default model: ", err);
+    if (sessionscore_load(&m, &enc, model_path, enc_path, err)) {
+        fprintf(stderr, "stepstone score: %s\n", err);
         goto done;
-    }
-    if (enc_path && m->enc_dim == 0) {
-        fprintf(stderr, "stepstone score: the model takes no encoder vectors: drop --encoder\n");
-        goto done;
-    }
-    if (m->enc_dim > 0) {
-        if (lstm_method_load_encoder(&enc, enc_path, err)) {
-            fprintf(stderr, "stepstone score: %s\n", err);
-            goto done;
-        }
-        if (enc->cfg.dim != m->enc_dim || (m->encoder_id && enc->id != m->encoder_id)) {
-            if (enc_path)
-                fprintf(stderr, "stepstone score: %s is not the encoder the model was trained "
-                        "with\n", enc_path);
-            else
-                fprintf(stderr, "stepstone score: the model was trained with another encoder "
-                        "than the compiled-in one: give it with --encoder\n");
-            goto done;
-        }
     }
     session_config sc = m->sess;
     if (gap > 0)
@@ -279,13 +227,8 @@ int cmd_score(int argc, char **argv)
         fprintf(f, "#fields\thost\tstart\tend\tconns\tscore\tthreshold\tflagged\tleast_uid\t"
                 "least_state\tleast_bytes\tleast_likelihood\n");
     score_ctx sx = {m, enc, meth, json, only_flagged, f, 0, 0};
-    /* packets are kept only for the encoder, and only those its vector reads: the
-     * connection's first window starts at or before the connection, so they are
-     * all less than one window length after its start */
     conntab_config tc;
-    conntab_config_default(&tc);
-    tc.max_pkts = enc ? CONNSET_DEFAULT_MAX_PKTS : 0;
-    tc.keep_us = enc ? enc->cfg.feat.window_us : 0;
+    sessionscore_conntab_config(&tc, enc);
     if (sessionfeed_create(&feed, &sc, score_session, &sx, err) ||
         sessionfeed_read_files(feed, (const char *const *)(argv + optind),
                                (size_t)(argc - optind), &tc, warn_cb, NULL, err)) {

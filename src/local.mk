@@ -31,3 +31,7 @@ TESTS += tests/e2e_dedup.sh
 EXTRA_DIST += tests/e2e_dedup.sh
 libstepstone_a_SOURCES += src/cliutil.c src/cliutil.h
 tests_check_stepstone_SOURCES += tests/check_ptrmap.c
+# Session scorers against benign and attack captures (`stepstone eval sessions`).
+libstepstone_a_SOURCES += src/cmd_eval_sessions.c
+TESTS += tests/e2e_eval_sessions.sh
+EXTRA_DIST += tests/e2e_eval_sessions.sh
