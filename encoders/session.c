@@ -457,9 +457,29 @@ int session_vocab_build(session_vocab *v, const uint32_t *keys, size_t n, int ma
         v->state_keys[v->n_states++ - 1] = kc[i].key;
     for (size_t i = 0; i < n_cls; i++)
         v->state_keys[v->n_states++ - 1] = kc[nk + i].key;
+    v->state_types = calloc((size_t)v->n_states, sizeof(float));
+    if (!v->state_types) {
+        free(ks);
+        free(kc);
+        session_vocab_free(v);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "vocabulary: out of memory");
+    }
+    v->state_types[0] = 1.0f; /* "other" also stands for the states never seen */
+    for (size_t i = 0; i < nk; i++)
+        v->state_types[session_vocab_state(v, kc[i].key)] += 1.0f;
+    for (int k = 0; k < v->n_states; k++)
+        if (v->state_types[k] < 1.0f)
+            v->state_types[k] = 1.0f;
     free(ks);
     free(kc);
     return SS_OK;
+}
+
+double session_vocab_state_prob(const session_vocab *v, int id, double p)
+{
+    if (!v->state_types || id < 0 || id >= v->n_states)
+        return p;
+    return p / (double)v->state_types[id];
 }
 
 void session_vocab_free(session_vocab *v)
@@ -467,6 +487,7 @@ void session_vocab_free(session_vocab *v)
     if (!v)
         return;
     free(v->state_keys);
+    free(v->state_types);
     free(v->service_keys);
     free(v->size_edges);
     memset(v, 0, sizeof(*v));
@@ -1242,6 +1263,10 @@ int session_model_likelihoods(double *lik, double *ent, const session_model *m, 
         for (size_t s = 0; s < sl->n_spans; s++) {
             const session_span *sp = &sl->spans[s];
             markov_score(m->markov, d->state + sp->first, sp->n, lik + sp->first);
+            for (int t = 0; t < sp->n; t++) {
+                size_t k = sp->first + (size_t)t;
+                lik[k] = session_vocab_state_prob(&m->vocab, d->state[k], lik[k]);
+            }
             for (int t = 0; ent && t < sp->n; t++)
                 ent[sp->first + (size_t)t] =
                     markov_entropy(m->markov, t ? d->state[sp->first + (size_t)t - 1] : -1);
@@ -1289,7 +1314,8 @@ int session_model_likelihoods(double *lik, double *ent, const session_model *m, 
             for (int t = 0; t < sp->n; t++) {
                 size_t k = sp->first + (size_t)t, row = (size_t)b * T + t;
                 const float *rs = ps + row * net->cfg.n_states, *rz = pz + row * net->cfg.n_sizes;
-                double p_st = rs[d->state[k]], p_sz = rz[d->size[k]];
+                double p_st = session_vocab_state_prob(&m->vocab, d->state[k], rs[d->state[k]]);
+                double p_sz = rz[d->size[k]];
                 /* no payload: both heads judge one event, the less likely one counts */
                 lik[k] = session_key_size_implied(d->key[k]) ? fmin(p_st, p_sz)
                                                              : sqrt(p_st * p_sz);
@@ -1449,8 +1475,9 @@ int session_model_to_file(modelfile_t **out, params_t **params, const session_mo
         return rc;
     size_t nk = (size_t)m->vocab.n_states - 1, nsv = (size_t)m->vocab.n_services - 1;
     size_t ne = (size_t)m->vocab.n_services * SESSION_SIZE_EDGES(m->vocab.byte_classes);
-    if (m->vocab.byte_classes < 3 || m->vocab.n_services < 1 || !m->vocab.size_edges) {
-        rc = ss_errf(errbuf, SS_ERR_ARG, "session model: no size classes");
+    if (m->vocab.byte_classes < 3 || m->vocab.n_services < 1 || !m->vocab.size_edges ||
+        !m->vocab.state_types) {
+        rc = ss_errf(errbuf, SS_ERR_ARG, "session model: no size classes or state types");
         goto fail;
     }
     tmp = malloc((2 * nk + 2 * nsv + 1) * sizeof(float));
@@ -1484,6 +1511,8 @@ int session_model_to_file(modelfile_t **out, params_t **params, const session_mo
         (rc = modelfile_set_float(mf, "host_factor", m->host_factor, errbuf)) ||
         (rc = modelfile_set_float(mf, "markov.alpha", m->markov->alpha, errbuf)) ||
         (rc = modelfile_set_norm(mf, "state_keys", tmp, 2 * nk, errbuf)) ||
+        (rc = modelfile_set_norm(mf, "state_types", m->vocab.state_types,
+                                 (size_t)m->vocab.n_states, errbuf)) ||
         (rc = modelfile_set_norm(mf, "size_edges", m->vocab.size_edges, ne, errbuf)) ||
         (rc = modelfile_set_norm(mf, "markov.counts", m->markov->counts,
                                  markov_counts_size(m->markov->n_states), errbuf)))
@@ -1735,6 +1764,12 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
                      "states", n, (long long)V);
         goto fail;
     }
+    const float *types;
+    if (modelfile_get_norm(mf, "state_types", &types, &n, (size_t)V, errbuf)) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: no state_types for %lld states (a "
+                     "model of an earlier build: retrain it with this build)", (long long)V);
+        goto fail;
+    }
     const float *skeys;
     size_t nsk;
     if ((rc = modelfile_get_norm(mf, "service_keys", &skeys, &nsk, 0, errbuf)) ||
@@ -1752,11 +1787,20 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
     m->vocab.byte_classes = (int)C;
     m->vocab.n_services = (int)S;
     m->vocab.state_keys = malloc((size_t)V * sizeof(uint32_t));
+    m->vocab.state_types = malloc((size_t)V * sizeof(float));
     m->vocab.service_keys = malloc((size_t)S * sizeof(uint32_t));
     m->vocab.size_edges = malloc(n * sizeof(float));
-    if (!m->vocab.state_keys || !m->vocab.service_keys || !m->vocab.size_edges) {
+    if (!m->vocab.state_keys || !m->vocab.state_types || !m->vocab.service_keys ||
+        !m->vocab.size_edges) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "session model: out of memory");
         goto fail;
+    }
+    for (int k = 0; k < V; k++) {
+        if (!(types[k] >= 1.0f && types[k] < 1e9f)) {
+            rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: bad state_types[%d]", k);
+            goto fail;
+        }
+        m->vocab.state_types[k] = types[k];
     }
     for (int k = 0; k + 2 < V + S; k++) { /* V-1 state keys, then S-1 service keys */
         const float *h = k + 1 < V ? keys + 2 * k : skeys + 2 * (k - (V - 1));

@@ -243,6 +243,10 @@ void session_state_key_string(uint32_t key, char *buf, size_t n);
 typedef struct session_vocab {
     int n_states;          /* V: ids 0 ("other") .. V-1 */
     uint32_t *state_keys;  /* V-1 keys, of ids 1..V-1 (most frequent first) */
+    float *state_types;    /* V: distinct training states each id stands for (1 for an
+                              exact state; a port class or "other": the states counted
+                              under it, "other" one more for the states never seen);
+                              NULL: 1 each */
     int byte_classes;      /* C: classes of each direction's bytes */
     int n_sizes;           /* K = 2 C^2 size classes */
     int n_services;        /* S: service 0 (every connection) and S-1 with edges of their own */
@@ -254,12 +258,19 @@ typedef struct session_vocab {
 /* Floats of size edges per service for C byte classes. */
 #define SESSION_SIZE_EDGES(C) (2 * ((C) - 1) + 1)
 
+/* Probability of one state of id from p, the probability of its id: p divided
+ * among the state_types states the id stands for, so that 25 probes of 25
+ * ports, each a state never seen, are not as likely as 25 times the same
+ * "other". */
+double session_vocab_state_prob(const session_vocab *v, int id, double p);
+
 /* Builds the state vocabulary from n state keys: the states seen at least
  * min_count times, most frequent first (ties: lower key), then the port-class
  * states (session_state_class_key) of the other observations seen at least
  * min_count times, which take the places of the least frequent exact states
- * when there are more than max_states - 1 in all. The size edges are left
- * empty (session_vocab_build_sizes). Returns 0 or a negative status. */
+ * when there are more than max_states - 1 in all, and each id's state_types.
+ * The size edges are left empty (session_vocab_build_sizes). Returns 0 or a
+ * negative status. */
 int session_vocab_build(session_vocab *v, const uint32_t *keys, size_t n, int max_states,
                         int min_count, char *errbuf);
 

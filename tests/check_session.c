@@ -233,6 +233,13 @@ START_TEST(test_tokens)
     ck_assert_int_eq(session_vocab_state(&v, 3), 1); /* tie on count: lower key first */
     ck_assert_int_eq(session_vocab_state(&v, 7), 2);
     ck_assert_int_eq(session_vocab_state(&v, 9), 0); /* its class (seen once) is not in */
+    /* state types: ids 1 and 2 are one state each; "other" stands for key 9 and for
+     * the states never seen: its probability is shared by 2 */
+    ck_assert_float_eq(v.state_types[1], 1.0f);
+    ck_assert_float_eq(v.state_types[2], 1.0f);
+    ck_assert_float_eq(v.state_types[0], 2.0f);
+    ck_assert_double_eq_tol(session_vocab_state_prob(&v, 0, 0.5), 0.25, 1e-12);
+    ck_assert_double_eq_tol(session_vocab_state_prob(&v, 2, 0.5), 0.5, 1e-12);
     session_vocab_free(&v);
     /* rare ports fall back to their class: ports 1000..1004 once each form "tcp/wk out
      * ok"; key 7 stays exact; an unseen low port maps to the class, an unseen refused one
@@ -248,6 +255,8 @@ START_TEST(test_tokens)
     ck_assert_int_eq(session_vocab_state(&v, (1u << 21) | 555), cls);
     ck_assert_int_eq(session_vocab_state(&v, (1u << 21) | 5555), 0);
     ck_assert_int_eq(session_vocab_state(&v, (1u << 21) | (2u << 22) | 555), 0);
+    ck_assert_float_eq(v.state_types[cls], 5.0f); /* the class stands for 5 ports */
+    ck_assert_float_eq(v.state_types[0], 1.0f);   /* "other": only the unseen ones */
     session_vocab_free(&v);
     /* with room for one state only, the class (5 observations) beats key 7 (3) */
     ck_assert_int_eq(session_vocab_build(&v, k2, 8, 2, 2, err), 0);
@@ -884,7 +893,10 @@ START_TEST(test_unseen_pattern_scores_higher)
             session_net_probs(&ps, &pz, acts, net, 1, len);
             for (int t = 0; t < len; t++) {
                 size_t j = span->first + (size_t)t;
-                double pst = ps[(size_t)t * net->cfg.n_states + d.state[j]];
+                /* the state's probability is its id's shared among the states the
+                 * id stands for */
+                double pst = ps[(size_t)t * net->cfg.n_states + d.state[j]] /
+                             m->vocab.state_types[d.state[j]];
                 double psz = pz[(size_t)t * net->cfg.n_sizes + d.size[j]];
                 int implied = session_key_size_implied(d.key[j]);
                 n_implied += implied;
