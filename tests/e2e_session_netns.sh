@@ -23,13 +23,14 @@ leftovers() { # RUN_ID: namespaces or processes of that run still there
         fail "processes of run $1 left"
     return 0
 }
-in_range() { # CONNS.tsv: every address in 198.18.0.0/15
-    awk -F'\t' '!/^#/ { print $3; print $5 }' "$1" | grep -v '^198\.1[89]\.' | grep -q . &&
+in_range() { # CONNS.tsv: every address in 198.18.0.0/15 (the LAN chatter's multicast groups too)
+    awk -F'\t' '!/^#/ { print $3; print $5 }' "$1" | grep -v '^198\.1[89]\.' |
+        grep -v -x -e 224.0.0.251 -e 224.0.0.252 -e 239.255.255.250 | grep -q . &&
         fail "address outside 198.18.0.0/15 in $1"
     return 0
 }
 
-"$B" -o "$TMPD/b" --hosts 5 --duration 20 --seed 3 2> "$TMPD/b.err" ||
+"$B" -o "$TMPD/b" --hosts 5 --duration 20 --seed 3 --chatter 2> "$TMPD/b.err" ||
     fail "benign.sh failed: $(tail -n 3 "$TMPD/b.err")"
 for f in merged.pcap activity.csv hosts.csv run.log; do
     [ -s "$TMPD/b/$f" ] || fail "benign.sh wrote no $f"
@@ -39,6 +40,9 @@ ls -a "$TMPD/b" | grep -q partial && fail "benign.sh left a partial directory"
 "$STEPSTONE" conns "$TMPD/b/merged.pcap" > "$TMPD/b.tsv" 2> /dev/null || fail "conns cannot read the benign capture"
 [ "$(grep -vc '^#' "$TMPD/b.tsv")" -ge 3 ] || fail "fewer than 3 connections in the benign capture"
 in_range "$TMPD/b.tsv"
+# --chatter: unanswered discovery datagrams to the multicast groups or the subnet broadcast
+awk -F'\t' '$7 == "udp" && $11 == "S0" && ($5 ~ /^2[23][49]\./ || $5 == "198.18.0.255")' \
+    "$TMPD/b.tsv" | grep -q . || fail "no LAN chatter in the benign capture (--chatter)"
 leftovers "$(sed -n 's/.*run \([0-9a-f]*\):.*/\1/p' "$TMPD/b/run.log" | head -n 1)"
 
 "$A" -o "$TMPD/a" --attempts 4 --pause 9 --seed 3 2> "$TMPD/a.err" ||

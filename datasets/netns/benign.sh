@@ -2,7 +2,7 @@
 # benign.sh - benign per-host activity in network namespaces, captured on one bridge.
 #
 # usage: benign.sh -o OUTDIR [--hosts N] [--duration S] [--seed N] [--snaplen N]
-#                  [--max-time S]
+#                  [--max-time S] [--chatter]
 #
 # Builds hosts h1..hN (one network namespace each, 198.18.0.11.. on 198.18.0.0/24, no route
 # out, IPv6 off) on a Linux bridge living in a namespace of its own; every name carries a
@@ -13,7 +13,10 @@
 # one activity: web browsing (a page then a few assets, curl, wget or python), a DNS-like
 # lookup (often before the other activities), ssh commands (one or several in a row), an
 # ssh session running commands over tens of seconds, a file transfer (scp either way, or a
-# wget download). Captures the bridge (merged.pcap, every packet once).
+# wget download). With --chatter each host also sends the service-discovery datagrams of a
+# LAN, unanswered, at random times (mean 45 s): mDNS (224.0.0.251:5353), LLMNR
+# (224.0.0.252:5355), SSDP (239.255.255.250:1900), NetBIOS name queries (198.18.0.255:137),
+# each host a few of these four. Captures the bridge (merged.pcap, every packet once).
 #
 # Output in OUTDIR: merged.pcap, hosts.csv, activity.csv (one row per activity: time, host,
 # kind, peer, status), run.log. Exit status: 0 done, 1 failure, 2 bad usage, 3 missing
@@ -26,7 +29,7 @@ PY=/usr/bin/python3
 ME=benign.sh
 . "$HERE/lib.sh"
 
-OUTDIR= NHOSTS=16 DURATION=300 SEED=1 SNAPLEN=128 MAXTIME=
+OUTDIR= NHOSTS=16 DURATION=300 SEED=1 SNAPLEN=128 MAXTIME= CHATTER=0
 while [ $# -gt 0 ]; do
     case "$1" in
         -o) OUTDIR=${2:-}; shift 2 || usage ;;
@@ -35,7 +38,8 @@ while [ $# -gt 0 ]; do
         --seed) SEED=${2:-}; shift 2 || usage ;;
         --snaplen) SNAPLEN=${2:-}; shift 2 || usage ;;
         --max-time) MAXTIME=${2:-}; shift 2 || usage ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --chatter) CHATTER=1; shift ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "benign.sh: unknown argument '$1'" >&2; usage ;;
     esac
 done
@@ -50,8 +54,10 @@ netns_require ip iproute2 /usr/sbin/sshd openssh-server ssh openssh-client \
     curl curl wget wget $PY python3 timeout coreutils
 
 # Bound the whole run: re-run under timeout(1); the TERM it sends runs the cleanup trap.
+CHATTER_OPT=()
+[ "$CHATTER" = 1 ] && CHATTER_OPT=(--chatter)
 netns_timed -o "$OUTDIR" --hosts "$NHOSTS" --duration "$DURATION" --seed "$SEED" \
-    --snaplen "$SNAPLEN" --max-time "$MAXTIME"
+    --snaplen "$SNAPLEN" --max-time "$MAXTIME" "${CHATTER_OPT[@]}"
 
 CAPPID= USERPIDS=()
 netns_start b /tmp/ssbn.XXXXXX
@@ -108,6 +114,33 @@ while True:
     qid, = struct.unpack("!H", q[:2])
     ans = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) + socket.inet_aton("198.18.0.%d" % (11 + qid % 50))
     s.sendto(struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q[12:] + ans, peer)
+EOF
+# LAN chatter of one host: service-discovery datagrams nobody answers, until the deadline.
+cat > "$TMP/chatter.py" <<'EOF'
+import random, socket, sys, time
+me, until, seed = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+r = random.Random(seed)
+kinds = [("224.0.0.251", 5353, 5353, (40, 420)), ("224.0.0.252", 5355, 0, (30, 60)),
+         ("239.255.255.250", 1900, 0, (120, 180)), ("198.18.0.255", 137, 137, (50, 68))]
+mine = r.sample(kinds, r.randint(1, len(kinds)))
+socks = {}
+def sock(sport):
+    if sport not in socks:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(me))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        s.bind((me, sport))
+        socks[sport] = s
+    return socks[sport]
+time.sleep(r.uniform(0, 10))
+while time.time() < until:
+    group, port, sport, (lo, hi) = r.choice(mine)
+    for _ in range(r.choice([1, 1, 2, 3])):  # queries are often repeated at once
+        sock(sport).sendto(r.randbytes(r.randint(lo, hi)), (group, port))
+        time.sleep(r.uniform(0.05, 1.0))
+    time.sleep(max(0.0, min(r.expovariate(1 / 45.0), until - time.time())))
 EOF
 # The user of one host: think, act, repeat until the deadline.
 cat > "$TMP/user.py" <<'EOF'
@@ -238,6 +271,11 @@ for i in $(seq 1 "$NHOSTS"); do
     ip netns exec "$(nsof h$i)" $PY "$TMP/user.py" "$(ipof h$i)" "$NHOSTS" "$UNTIL" \
         $((SEED * 1000 + i)) "$CFG" "$TMP/www" "$TMP/activity.part" 2> "$TMP/logs/user-h$i.err" &
     USERPIDS+=($!)
+    if [ "$CHATTER" = 1 ]; then
+        ip netns exec "$(nsof h$i)" $PY "$TMP/chatter.py" "$(ipof h$i)" "$UNTIL" \
+            $((SEED * 1000 + 500 + i)) 2> "$TMP/logs/chatter-h$i.err" &
+        USERPIDS+=($!)
+    fi
 done
 log "run $RUNID: $NHOSTS hosts, ${DURATION}s, seed $SEED, temp $TMP"
 
