@@ -119,6 +119,15 @@ int session_partial_at_start(const conntab_record *rec, int64_t t0_us)
            rec->state == CONNTAB_STATE_SHR || rec->state == CONNTAB_STATE_RSTRH;
 }
 
+int session_is_host(uint8_t family, const uint8_t *addr)
+{
+    static const uint8_t zero[16];
+    if (family == 6)
+        return addr[0] != 0xff && memcmp(addr, zero, 16) != 0;
+    static const uint8_t bcast[4] = {255, 255, 255, 255};
+    return (addr[0] & 0xf0) != 0xe0 && memcmp(addr, bcast, 4) != 0 && memcmp(addr, zero, 4) != 0;
+}
+
 int session_list_build(session_list *out, const conntab_record *const *recs, size_t n,
                        const session_config *cfg, char *errbuf)
 {
@@ -142,6 +151,8 @@ int session_list_build(session_list *out, const conntab_record *const *recs, siz
             const uint8_t *h = side == 0 ? r->orig_h : r->resp_h;
             if (side == 1 && !memcmp(r->orig_h, r->resp_h, (size_t)al))
                 break; /* a host talking to itself: one member */
+            if (!session_is_host(r->family, h))
+                continue;
             member *m = &mem[nm++];
             memset(m->host, 0, 16);
             memcpy(m->host, h, (size_t)al);

@@ -166,6 +166,13 @@ int session_list_build(session_list *out, const conntab_record *const *recs, siz
 /* Frees the arrays of l and zeroes it; NULL is a no-op. */
 void session_list_free(session_list *l);
 
+/* 1 if addr (family 4 or 6) can be a host with sessions: not a multicast group
+ * (224.0.0.0/4, ff00::/8), the limited broadcast 255.255.255.255 or the
+ * unspecified address. Traffic to a group is the sender's, not a session of a
+ * host named by the group: mDNS, LLMNR or SSDP announcements would otherwise
+ * make one pseudo-host of every group, holding every sender's connections. */
+int session_is_host(uint8_t family, const uint8_t *addr);
+
 /* Formats a host address ("198.18.0.11", "2001:db8::1") into buf (size n). */
 void session_host_string(uint8_t family, const uint8_t *host, char *buf, size_t n);
 

@@ -560,10 +560,10 @@ int sessionfeed_watch(void *ctx, const conntab_record *rec, const conntab_pkt *p
                        : pkt->dir == CONNTAB_DIR_RESP && (pkt->tcp_flags & PACKET_TCP_ACK) ? 2
                                                                                            : 0;
     if (created) {
-        if ((rc = add_member(f, r, 0, errbuf)) < 0)
+        if (session_is_host(rec->family, rec->orig_h) && (rc = add_member(f, r, 0, errbuf)) < 0)
             return rc;
         if (memcmp(rec->orig_h, rec->resp_h, (size_t)addr_len(rec->family)) &&
-            (rc = add_member(f, r, 1, errbuf)) < 0)
+            session_is_host(rec->family, rec->resp_h) && (rc = add_member(f, r, 1, errbuf)) < 0)
             return rc;
         return SS_OK;
     }

@@ -160,6 +160,31 @@ START_TEST(test_sessions_gap_and_cut)
         }
     ck_assert_int_eq(h5, 2);
     session_list_free(&l);
+    /* a multicast group, the limited broadcast and the unspecified address are not
+     * hosts: host 5's announcements to 224.0.0.251 and 255.255.255.255 are in its
+     * session only, and a DHCP-like 0.0.0.0 -> 255.255.255.255 in none */
+    s->n = 0;
+    add_rec(s, 5, 6, 17, 5353, 0.0, 0.1, 100, CONNTAB_STATE_S0);
+    s->r[0].resp_h[0] = 224, s->r[0].resp_h[3] = 251;
+    add_rec(s, 5, 6, 17, 67, 1.0, 0.1, 100, CONNTAB_STATE_S0);
+    memset(s->r[1].resp_h, 255, 4);
+    add_rec(s, 5, 6, 17, 67, 2.0, 0.1, 100, CONNTAB_STATE_S0);
+    memset(s->r[2].orig_h, 0, 4);
+    memset(s->r[2].resp_h, 255, 4);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    ck_assert_uint_eq(l.n_spans, 1);
+    ck_assert_uint_eq(l.n_members, 2);
+    ck_assert_int_eq(l.spans[0].host[3], 5);
+    session_list_free(&l);
+    uint8_t a6[16] = {0xff, 0x02};
+    ck_assert_int_eq(session_is_host(6, a6), 0);
+    a6[0] = 0xfe, a6[1] = 0x80;
+    ck_assert_int_eq(session_is_host(6, a6), 1);
+    memset(a6, 0, 16);
+    ck_assert_int_eq(session_is_host(6, a6), 0);
+    const uint8_t a4[4] = {239, 255, 255, 250}, b4[4] = {223, 255, 255, 255};
+    ck_assert_int_eq(session_is_host(4, a4), 0);
+    ck_assert_int_eq(session_is_host(4, b4), 1);
     free(s);
 }
 END_TEST
