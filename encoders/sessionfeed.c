@@ -653,20 +653,40 @@ int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
     return rc < 0 ? rc : sessionfeed_finish(f, errbuf);
 }
 
-size_t sessionfeed_flatten(const sessionfeed_session *s, const sessionfeed_session *hist,
-                           size_t n_hist, const conntab_record **recs, uint8_t *outbound,
-                           size_t *span_n)
+int sessionfeed_layout_make(sessionfeed_layout *l, const sessionfeed_session *s,
+                            const sessionfeed_session *hist, size_t n_hist, char *errbuf)
 {
-    size_t k = 0;
+    memset(l, 0, sizeof(*l));
+    size_t total = s->n;
+    for (size_t i = 0; i < n_hist; i++)
+        total += hist[i].n;
+    l->recs = malloc((total ? total : 1) * sizeof(*l->recs));
+    l->outbound = malloc(total ? total : 1);
+    l->span_n = malloc((n_hist + 1) * sizeof(*l->span_n));
+    if (!l->recs || !l->outbound || !l->span_n) {
+        sessionfeed_layout_free(l);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    }
     for (size_t i = 0; i <= n_hist; i++) {
         const sessionfeed_session *x = i < n_hist ? &hist[i] : s;
-        span_n[i] = x->n;
-        for (size_t j = 0; j < x->n; j++, k++) {
-            recs[k] = x->recs[j];
-            outbound[k] = x->outbound[j];
+        l->span_n[i] = x->n;
+        for (size_t j = 0; j < x->n; j++, l->n++) {
+            l->recs[l->n] = x->recs[j];
+            l->outbound[l->n] = x->outbound[j];
         }
     }
-    return k;
+    l->n_spans = n_hist + 1;
+    return SS_OK;
+}
+
+void sessionfeed_layout_free(sessionfeed_layout *l)
+{
+    if (!l)
+        return;
+    free(l->recs);
+    free(l->outbound);
+    free(l->span_n);
+    memset(l, 0, sizeof(*l));
 }
 
 void sessionfeed_get_stats(const sessionfeed *f, sessionfeed_stats *st)

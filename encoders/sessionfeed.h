@@ -90,12 +90,23 @@ int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
                            const conntab_config *tab, pcapsrc_warn_fn warn, void *warn_ctx,
                            char *errbuf);
 
-/* Lays hist[0..n_hist) then s out back to back, as session_data_build_host
- * takes them: recs and outbound (the members' total) and span_n (n_hist + 1),
- * caller-owned. Returns the number of members written. */
-size_t sessionfeed_flatten(const sessionfeed_session *s, const sessionfeed_session *hist,
-                           size_t n_hist, const conntab_record **recs, uint8_t *outbound,
-                           size_t *span_n);
+/* A session and its host's earlier sessions laid out back to back, as
+ * session_data_build_host takes them. */
+typedef struct sessionfeed_layout {
+    const conntab_record **recs; /* n members: hist[0]'s, ..., then the session's */
+    uint8_t *outbound;           /* n: 1 where the host originated the connection */
+    size_t *span_n;              /* n_spans (n_hist + 1): members of each */
+    size_t n, n_spans;
+} sessionfeed_layout;
+
+/* Lays hist[0..n_hist) then s out into *l, so that scoring a session and
+ * checking its keys build it alike; free with sessionfeed_layout_free.
+ * Returns 0 or SS_ERR_NOMEM (l then holds nothing). */
+int sessionfeed_layout_make(sessionfeed_layout *l, const sessionfeed_session *s,
+                            const sessionfeed_session *hist, size_t n_hist, char *errbuf);
+
+/* Frees what sessionfeed_layout_make allocated; NULL is a no-op. */
+void sessionfeed_layout_free(sessionfeed_layout *l);
 
 /* Copies the counters into *st. */
 void sessionfeed_get_stats(const sessionfeed *f, sessionfeed_stats *st);

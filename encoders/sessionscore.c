@@ -68,26 +68,22 @@ int sessionscore_session(sessionscore_row *rows, const int *methods, size_t n_me
                          const sessionfeed_session *s, const sessionfeed_session *hist,
                          size_t n_hist, char *errbuf)
 {
-    size_t total = s->n, ns = n_hist + 1;
-    for (size_t i = 0; i < n_hist; i++)
-        total += hist[i].n;
-    const conntab_record **recs = malloc(total * sizeof(*recs));
-    uint8_t *outb = malloc(total);
-    size_t *span_n = malloc(ns * sizeof(*span_n));
+    sessionfeed_layout lay;
+    int rc = sessionfeed_layout_make(&lay, s, hist, n_hist, errbuf);
+    if (rc)
+        return rc;
     float *vecs = m->enc_dim ? malloc(s->n * (size_t)m->enc_dim * sizeof(float)) : NULL;
     double *lik = malloc(2 * s->n * sizeof(double));
     session_data d;
     memset(&d, 0, sizeof(d));
-    int rc = SS_OK;
-    if (!recs || !outb || !span_n || !lik || (m->enc_dim && !vecs)) {
+    if (!lik || (m->enc_dim && !vecs)) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "out of memory");
         goto done;
     }
-    sessionfeed_flatten(s, hist, n_hist, recs, outb, span_n);
     if (enc && (rc = session_encoder_vectors(vecs, enc, s->recs, s->n, errbuf)))
         goto done;
-    if ((rc = session_data_build_host(&d, &m->vocab, recs, outb, span_n, ns, vecs, m->enc_dim,
-                                      errbuf)))
+    if ((rc = session_data_build_host(&d, &m->vocab, lay.recs, lay.outbound, lay.span_n,
+                                      lay.n_spans, vecs, m->enc_dim, errbuf)))
         goto done;
     if (d.list.n_spans != 1) {
         rc = ss_errf(errbuf, SS_ERR_INTERNAL, "one session expected, %zu built",
@@ -106,15 +102,13 @@ int sessionscore_session(sessionscore_row *rows, const int *methods, size_t n_me
         r->start_us = sp->start_us;
         r->end_us = sp->end_us;
         r->n = sp->n;
-        r->least = recs[d.list.conn[k]];
+        r->least = lay.recs[d.list.conn[k]];
         r->least_key = d.key[k];
         r->least_size = d.size[k];
     }
 done:
     session_data_free(&d);
-    free(recs);
-    free(outb);
-    free(span_n);
+    sessionfeed_layout_free(&lay);
     free(vecs);
     free(lik);
     return rc;

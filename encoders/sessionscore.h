@@ -4,7 +4,7 @@
  * returns; `stepstone eval sessions` counts it, so both score alike.
  *
  * One session is scored as follows: the session and its host's history
- * (sessionfeed.h) are laid out back to back (sessionfeed_flatten), its
+ * (sessionfeed.h) are laid out back to back (sessionfeed_layout_make), its
  * members get the encoder's vectors (session_encoder_vectors, when the
  * model takes them), its tokens and input rows are built
  * (session_data_build_host), then each method's likelihoods and result

@@ -11,6 +11,7 @@
 #include "connset.h"
 #include "conntab.h"
 #include "packet.h"
+#include "testpkt.h"
 #include "session.h"
 #include "sessionfeed.h"
 #include "status.h"
@@ -184,20 +185,7 @@ static int feed_end(void *ctx, const conntab_record *rec, char *errbuf)
 static void pkt(feed *fd, int64_t t, uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp,
                 uint8_t flags, uint32_t len, uint32_t seq)
 {
-    packet_t p;
-    memset(&p, 0, sizeof(p));
-    p.ts_us = t;
-    p.family = 4;
-    p.proto = 6;
-    p.tcp_flags = flags;
-    memcpy(p.src, &src, 4);
-    memcpy(p.dst, &dst, 4);
-    p.sport = sp;
-    p.dport = dp;
-    p.payload_len = len;
-    p.seq = seq;
-    char err[SS_ERRBUF_SIZE];
-    ck_assert_msg(conntab_add(fd->tab, &p, err) == 0, "%s", err);
+    testpkt_add(fd->tab, t, src, sp, dst, dp, flags, len, seq);
 }
 
 /* 2000 bursts of 5 web fetches by one client, 30 s apart: sessions come out
@@ -278,17 +266,11 @@ static int key_emit(void *ctx, const sessionfeed_session *s, const sessionfeed_s
                     size_t n_hist, char *errbuf)
 {
     key_check *kc = ctx;
-    size_t total = s->n, ns = n_hist + 1;
-    for (size_t i = 0; i < n_hist; i++)
-        total += hist[i].n;
-    const conntab_record **recs = malloc(total * sizeof(*recs));
-    uint8_t *outb = malloc(total);
-    size_t *span_n = malloc(ns * sizeof(*span_n));
-    ck_assert(recs && outb && span_n);
-    sessionfeed_flatten(s, hist, n_hist, recs, outb, span_n);
+    sessionfeed_layout lay;
+    ck_assert_msg(sessionfeed_layout_make(&lay, s, hist, n_hist, errbuf) == 0, "%s", errbuf);
     session_data d;
-    ck_assert_msg(session_data_build_host(&d, &kc->m->vocab, recs, outb, span_n, ns, NULL, 0,
-                                          errbuf) == 0, "%s", errbuf);
+    ck_assert_msg(session_data_build_host(&d, &kc->m->vocab, lay.recs, lay.outbound, lay.span_n,
+                                          lay.n_spans, NULL, 0, errbuf) == 0, "%s", errbuf);
     for (size_t j = 0; j < s->n; j++) {
         keyed q;
         memcpy(q.host, s->host, 16);
@@ -299,9 +281,7 @@ static int key_emit(void *ctx, const sessionfeed_session *s, const sessionfeed_s
         kc->checked++;
     }
     session_data_free(&d);
-    free(recs);
-    free(outb);
-    free(span_n);
+    sessionfeed_layout_free(&lay);
     return SS_OK;
 }
 

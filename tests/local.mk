@@ -5,6 +5,7 @@ tests_check_stepstone_SOURCES += tests/check_nn.c
 tests_check_stepstone_SOURCES += tests/check_lstm.c
 tests_check_stepstone_SOURCES += tests/check_pcapsrc.c
 tests_check_stepstone_SOURCES += tests/check_conntab.c
+tests_check_stepstone_SOURCES += tests/testpkt.c tests/testpkt.h
 tests_check_stepstone_SOURCES += tests/check_modelfile.c
 TESTS += tests/e2e_netns.sh
 EXTRA_DIST += tests/e2e_netns.sh datasets/netns
