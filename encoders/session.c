@@ -501,6 +501,7 @@ void session_vocab_free(session_vocab *v)
     free(v->state_types);
     free(v->service_keys);
     free(v->size_edges);
+    free(v->size_tails);
     memset(v, 0, sizeof(*v));
 }
 
@@ -556,6 +557,30 @@ int session_vocab_size(const session_vocab *v, uint32_t key, uint64_t orig, uint
     return (co * C + cr) * 2 + lng;
 }
 
+/* Offset of the log-excess of axis a (0, 1: bytes, 2: seconds). */
+static double tail_offset(int a)
+{
+    return a == 2 ? 1e-3 : 1.0;
+}
+
+double session_vocab_tail(const session_vocab *v, uint32_t key, uint64_t orig, uint64_t resp,
+                          int64_t dur_us)
+{
+    int C = v->byte_classes;
+    if (C < 3 || !v->size_edges || !v->size_tails)
+        return 0.0;
+    int s = session_vocab_service(v, key);
+    const float *e = v->size_edges + (size_t)s * SESSION_SIZE_EDGES(C);
+    const float *b = v->size_tails + (size_t)s * 3;
+    double x[3] = {(double)orig, (double)resp, (double)dur_us / 1e6};
+    double edge[3] = {e[C - 2], e[2 * (C - 1) - 1], e[2 * (C - 1)]};
+    double nats = 0.0;
+    for (int a = 0; a < 3; a++)
+        if (x[a] > edge[a] && edge[a] >= 0)
+            nats += log((x[a] + tail_offset(a)) / (edge[a] + tail_offset(a))) / b[a];
+    return nats;
+}
+
 /* Quantile p of sorted v[0..n): the order statistic nearest p (n - 1). */
 static double order_stat(const double *v, size_t n, double p)
 {
@@ -568,9 +593,23 @@ static int cmp_dbl(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Edges of one service from the observations sel[0..m). */
-static void service_edges(float *e, int C, const size_t *sel, size_t m, const uint64_t *orig,
-                          const uint64_t *resp, const int64_t *dur_us, double *tmp)
+/* Tail scale of sorted values tmp[0..m) above edge: their mean log-excess,
+ * shrunk towards prior (SESSION_TAIL_PRIOR pseudo-observations). */
+static float tail_scale(const double *tmp, size_t m, double edge, int axis, double prior)
+{
+    double sum = 0.0, o = tail_offset(axis);
+    size_t k = 0;
+    for (size_t i = m; i-- > 0 && tmp[i] > edge; k++)
+        sum += log((tmp[i] + o) / (edge + o));
+    double b = (sum + SESSION_TAIL_PRIOR * prior) / ((double)k + SESSION_TAIL_PRIOR);
+    return (float)(b > SESSION_TAIL_MIN_SCALE ? b : SESSION_TAIL_MIN_SCALE);
+}
+
+/* Edges and tail scales of one service from the observations sel[0..m); prior:
+ * the three tail scales to shrink towards (NULL: 1 each, for service 0). */
+static void service_edges(float *e, float *tails, const float *prior, int C, const size_t *sel,
+                          size_t m, const uint64_t *orig, const uint64_t *resp,
+                          const int64_t *dur_us, double *tmp)
 {
     for (int dir = 0; dir < 3; dir++) {
         for (size_t i = 0; i < m; i++)
@@ -579,6 +618,7 @@ static void service_edges(float *e, int C, const size_t *sel, size_t m, const ui
         qsort(tmp, m, sizeof(*tmp), cmp_dbl);
         if (dir == 2) {
             e[2 * (C - 1)] = (float)order_stat(tmp, m, 1.0 - SESSION_SIZE_TAIL);
+            tails[2] = tail_scale(tmp, m, e[2 * (C - 1)], 2, prior ? prior[2] : 1.0);
             break;
         }
         float *d = e + dir * (C - 1);
@@ -589,6 +629,7 @@ static void service_edges(float *e, int C, const size_t *sel, size_t m, const ui
         for (int j = 1; j < C - 1; j++) /* float rounding must not reorder them */
             if (d[j] < d[j - 1])
                 d[j] = d[j - 1];
+        tails[dir] = tail_scale(tmp, m, d[C - 2], dir, prior ? prior[dir] : 1.0);
     }
 }
 
@@ -620,17 +661,19 @@ int session_vocab_build_sizes(session_vocab *v, const uint32_t *keys, const uint
     double *tmp = malloc(n * sizeof(*tmp));
     uint32_t *sk = malloc(SESSION_SIZE_MAX_SERVICES * sizeof(*sk));
     float *edges = malloc((size_t)SESSION_SIZE_MAX_SERVICES * (size_t)W * sizeof(*edges));
-    if (!ob || !sel || !tmp || !sk || !edges) {
+    float *tails = malloc((size_t)SESSION_SIZE_MAX_SERVICES * 3 * sizeof(*tails));
+    if (!ob || !sel || !tmp || !sk || !edges || !tails) {
         free(ob);
         free(sel);
         free(tmp);
         free(sk);
         free(edges);
+        free(tails);
         return ss_errf(errbuf, SS_ERR_NOMEM, "size classes: out of memory");
     }
     for (size_t i = 0; i < n; i++)
         sel[i] = i;
-    service_edges(edges, C, sel, n, orig, resp, dur_us, tmp);
+    service_edges(edges, tails, NULL, C, sel, n, orig, resp, dur_us, tmp);
     int ns = 1;
     /* exact services first, then port-class services of the observations left */
     for (int pass = 0; pass < 2; pass++) {
@@ -658,7 +701,8 @@ int session_vocab_build_sizes(session_vocab *v, const uint32_t *keys, const uint
                 for (size_t t = i; t < j; t++)
                     sel[t - i] = ob[t].i;
                 sk[ns - 1] = ob[i].key;
-                service_edges(edges + (size_t)ns * W, C, sel, j - i, orig, resp, dur_us, tmp);
+                service_edges(edges + (size_t)ns * W, tails + (size_t)ns * 3, tails, C, sel,
+                              j - i, orig, resp, dur_us, tmp);
                 ns++;
             }
             i = j;
@@ -669,8 +713,10 @@ int session_vocab_build_sizes(session_vocab *v, const uint32_t *keys, const uint
     free(tmp);
     free(v->service_keys);
     free(v->size_edges);
+    free(v->size_tails);
     v->service_keys = sk;
     v->size_edges = edges;
+    v->size_tails = tails;
     v->n_services = ns;
     v->byte_classes = C;
     v->n_sizes = 2 * C * C;
@@ -699,6 +745,8 @@ static void fill_inputs(session_data *d, const session_vocab *v, const conntab_r
                                         r->end_us - r->start_us);
             d->state[k] = st;
             d->size[k] = sz;
+            d->tail[k] = (float)session_vocab_tail(v, d->key[k], r->orig_bytes, r->resp_bytes,
+                                                   r->end_us - r->start_us);
             float *x = d->x + k * (size_t)In;
             x[st] = 1.0f;
             x[v->n_states + sz] = 1.0f;
@@ -736,7 +784,8 @@ int session_data_build(session_data *d, const session_vocab *v, const conntab_re
     d->state = malloc((nm ? nm : 1) * sizeof(int));
     d->key = malloc((nm ? nm : 1) * sizeof(uint32_t));
     d->size = malloc((nm ? nm : 1) * sizeof(int));
-    if (!d->x || !d->state || !d->size || !d->key) {
+    d->tail = malloc((nm ? nm : 1) * sizeof(float));
+    if (!d->x || !d->state || !d->size || !d->key || !d->tail) {
         session_data_free(d);
         return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
     }
@@ -779,9 +828,10 @@ int session_data_build_host(session_data *d, const session_vocab *v,
     d->state = malloc(n * sizeof(int));
     d->key = malloc(n * sizeof(uint32_t));
     d->size = malloc(n * sizeof(int));
+    d->tail = malloc(n * sizeof(float));
     int rc = SS_OK;
     if (!all.spans || !all.conn || !all.outbound || !keys || !d->list.spans || !d->list.conn ||
-        !d->list.outbound || !d->x || !d->state || !d->key || !d->size) {
+        !d->list.outbound || !d->x || !d->state || !d->key || !d->size || !d->tail) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
         goto done;
     }
@@ -833,6 +883,7 @@ void session_data_free(session_data *d)
     free(d->x);
     free(d->state);
     free(d->size);
+    free(d->tail);
     free(d->key);
     memset(d, 0, sizeof(*d));
 }
@@ -1326,7 +1377,7 @@ int session_model_likelihoods(double *lik, double *ent, const session_model *m, 
                 size_t k = sp->first + (size_t)t, row = (size_t)b * T + t;
                 const float *rs = ps + row * net->cfg.n_states, *rz = pz + row * net->cfg.n_sizes;
                 double p_st = session_vocab_state_prob(&m->vocab, d->state[k], rs[d->state[k]]);
-                double p_sz = rz[d->size[k]];
+                double p_sz = rz[d->size[k]] * exp(-(double)d->tail[k]);
                 /* no payload: both heads judge one event, the less likely one counts */
                 lik[k] = session_key_size_implied(d->key[k]) ? fmin(p_st, p_sz)
                                                              : sqrt(p_st * p_sz);
@@ -1487,7 +1538,7 @@ int session_model_to_file(modelfile_t **out, params_t **params, const session_mo
     size_t nk = (size_t)m->vocab.n_states - 1, nsv = (size_t)m->vocab.n_services - 1;
     size_t ne = (size_t)m->vocab.n_services * SESSION_SIZE_EDGES(m->vocab.byte_classes);
     if (m->vocab.byte_classes < 3 || m->vocab.n_services < 1 || !m->vocab.size_edges ||
-        !m->vocab.state_types) {
+        !m->vocab.size_tails || !m->vocab.state_types) {
         rc = ss_errf(errbuf, SS_ERR_ARG, "session model: no size classes or state types");
         goto fail;
     }
@@ -1525,6 +1576,8 @@ int session_model_to_file(modelfile_t **out, params_t **params, const session_mo
         (rc = modelfile_set_norm(mf, "state_types", m->vocab.state_types,
                                  (size_t)m->vocab.n_states, errbuf)) ||
         (rc = modelfile_set_norm(mf, "size_edges", m->vocab.size_edges, ne, errbuf)) ||
+        (rc = modelfile_set_norm(mf, "size_tails", m->vocab.size_tails,
+                                 (size_t)m->vocab.n_services * 3, errbuf)) ||
         (rc = modelfile_set_norm(mf, "markov.counts", m->markov->counts,
                                  markov_counts_size(m->markov->n_states), errbuf)))
         goto fail;
@@ -1800,9 +1853,17 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
     m->vocab.state_keys = malloc((size_t)V * sizeof(uint32_t));
     m->vocab.state_types = malloc((size_t)V * sizeof(float));
     m->vocab.service_keys = malloc((size_t)S * sizeof(uint32_t));
+    const float *tails;
+    size_t ntl;
+    if (modelfile_get_norm(mf, "size_tails", &tails, &ntl, (size_t)S * 3, errbuf)) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: no size_tails for %lld services (a "
+                     "model of an earlier build: retrain it with this build)", (long long)S);
+        goto fail;
+    }
     m->vocab.size_edges = malloc(n * sizeof(float));
+    m->vocab.size_tails = malloc((size_t)S * 3 * sizeof(float));
     if (!m->vocab.state_keys || !m->vocab.state_types || !m->vocab.service_keys ||
-        !m->vocab.size_edges) {
+        !m->vocab.size_edges || !m->vocab.size_tails) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "session model: out of memory");
         goto fail;
     }
@@ -1835,6 +1896,13 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
             goto fail;
         }
         m->vocab.size_edges[k] = edges[k];
+    }
+    for (size_t k = 0; k < (size_t)S * 3; k++) {
+        if (!(tails[k] >= SESSION_TAIL_MIN_SCALE && tails[k] < 1e6f)) {
+            rc = ss_errf(errbuf, SS_ERR_FORMAT, "session model: bad size_tails[%zu]", k);
+            goto fail;
+        }
+        m->vocab.size_tails[k] = tails[k];
     }
     if ((rc = markov_create(&m->markov, (int)V, alpha, errbuf)))
         goto fail;

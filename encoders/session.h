@@ -242,6 +242,14 @@ void session_state_key_string(uint32_t key, char *buf, size_t n);
  * connection held open 5 s where that service's last 0.1 s, is in a class its
  * service rarely shows, whatever the absolute size. */
 #define SESSION_SIZE_TAIL 0.01
+/* Beyond a service's upper edges, how far beyond counts too (session_vocab_tail):
+ * the log-excess log((x + o) / (edge + o)) of a value above its edge has, in
+ * the service's training tail, an exponential law whose scale b is its mean
+ * there, shrunk towards the all-connection (service 0) scale with
+ * SESSION_TAIL_PRIOR pseudo-observations and at least SESSION_TAIL_MIN_SCALE;
+ * o is 1 byte or 1 ms. */
+#define SESSION_TAIL_PRIOR 5.0
+#define SESSION_TAIL_MIN_SCALE 0.05
 #define SESSION_SIZE_MIN_OBS 100
 #define SESSION_SIZE_MAX_SERVICES 256
 #define SESSION_BYTE_CLASSES_DEFAULT 4
@@ -260,6 +268,8 @@ typedef struct session_vocab {
     uint32_t *service_keys;/* S-1 service keys, of services 1..S-1 */
     float *size_edges;     /* (S, 2 (C-1) + 1): orig byte edges, resp byte edges (ascending),
                               duration edge in seconds */
+    float *size_tails;     /* (S, 3): tail scales b of the orig bytes, resp bytes and
+                              duration above their upper edges (SESSION_TAIL_PRIOR) */
 } session_vocab;
 
 /* Floats of size edges per service for C byte classes. */
@@ -305,6 +315,16 @@ int session_vocab_state(const session_vocab *v, uint32_t key);
 int session_vocab_size(const session_vocab *v, uint32_t key, uint64_t orig, uint64_t resp,
                        int64_t dur_us);
 
+/* Surprisal (nats) of how far beyond its service's upper edges a connection's
+ * bytes and duration lie: the sum over the three of log-excess / b (0 when
+ * none is above its edge). A size class's upper tail holds 1% of the service's
+ * connections whether a value is just past the edge or ten times past it; a
+ * request of four times the largest the service sent in training is less
+ * likely than one just past the edge, and the exponential tail says by how
+ * much from the service's own tail. */
+double session_vocab_tail(const session_vocab *v, uint32_t key, uint64_t orig, uint64_t resp,
+                          int64_t dur_us);
+
 /* Floats per input row for this vocabulary and encoder dimension E. */
 int session_input_size(const session_vocab *v, int enc_dim);
 
@@ -316,6 +336,7 @@ typedef struct session_data {
     uint32_t *key;       /* (n_members) state keys (session_list_keys) */
     int *state;          /* (n_members) state ids */
     int *size;           /* (n_members) size classes */
+    float *tail;         /* (n_members) session_vocab_tail of each member (nats) */
 } session_data;
 
 /* Sessionises recs[0..n) with cfg and encodes every member with vocab v.

@@ -349,6 +349,76 @@ START_TEST(test_size_classes)
 }
 END_TEST
 
+/* How far past a service's upper edges a connection lies is scored from that
+ * service's own tail: 0 up to the edges, growing with the log of the excess,
+ * faster for a service whose training tail hugs its edge than for one whose
+ * tail reaches far, and each scale is the documented shrunk mean. */
+START_TEST(test_size_tails)
+{
+    enum { NN = 400, NW = 400, N = NN + NW };
+    uint32_t keys[N];
+    uint64_t orig[N], resp[N];
+    int64_t dur[N];
+    uint32_t kn = (1u << 21) | 80, kw = (1u << 21) | 8080;
+    for (int i = 0; i < N; i++) {
+        int nar = i < NN, j = nar ? i : i - NN;
+        keys[i] = nar ? kn : kw;
+        /* both: requests 100..299 bytes; the top 1% of N just past, of W up to 10x */
+        orig[i] = 100 + (uint64_t)(j % 200);
+        if (j >= 396)
+            orig[i] = nar ? 300 + (uint64_t)(j - 396) : 300 * (uint64_t)(1 + 3 * (j - 396));
+        resp[i] = 1000;
+        dur[i] = 10000 + 10 * (int64_t)j;
+    }
+    session_vocab v;
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(session_vocab_build(&v, keys, N, 64, 3, err), 0);
+    ck_assert_int_eq(session_vocab_build_sizes(&v, keys, orig, resp, dur, N, 4, err), 0);
+    ck_assert_ptr_nonnull(v.size_tails);
+    int sn = session_vocab_service(&v, kn), sw = session_vocab_service(&v, kw);
+    ck_assert(sn > 0 && sw > 0 && sn != sw);
+    int W = SESSION_SIZE_EDGES(4);
+    /* inside the edges: nothing */
+    ck_assert_double_eq(session_vocab_tail(&v, kn, 150, 1000, 12000), 0.0);
+    ck_assert_double_eq(session_vocab_tail(&v, kw, 150, 1000, 12000), 0.0);
+    /* past the request edge: log-excess / scale, exactly */
+    for (int s = 0; s < 2; s++) {
+        uint32_t k = s ? kw : kn;
+        int sv = s ? sw : sn;
+        const float *e = v.size_edges + (size_t)sv * W;
+        double edge = e[2], b = v.size_tails[sv * 3];
+        /* the documented scale: mean log-excess of the values past the edge,
+         * shrunk towards service 0's with SESSION_TAIL_PRIOR pseudo-observations */
+        double sum = 0.0;
+        int cnt = 0;
+        for (int i = 0; i < N; i++)
+            if (keys[i] == k && (double)orig[i] > edge) {
+                sum += log(((double)orig[i] + 1.0) / (edge + 1.0));
+                cnt++;
+            }
+        ck_assert_int_gt(cnt, 0);
+        double want = (sum + SESSION_TAIL_PRIOR * v.size_tails[0]) / (cnt + SESSION_TAIL_PRIOR);
+        ck_assert_double_eq_tol(b, fmax(want, SESSION_TAIL_MIN_SCALE), 1e-6 * want);
+        double got = session_vocab_tail(&v, k, 1200, 1000, 12000);
+        ck_assert_double_eq_tol(got, log(1201.0 / (edge + 1.0)) / b, 1e-6 * got);
+        /* monotonic in the excess */
+        ck_assert_double_lt(session_vocab_tail(&v, k, 600, 1000, 12000), got);
+        ck_assert_double_gt(session_vocab_tail(&v, k, 600, 1000, 12000), 0.0);
+    }
+    /* the service whose tail hugs its edge finds 4x the edge less likely */
+    ck_assert_double_gt(session_vocab_tail(&v, kn, 1200, 1000, 12000),
+                        2.0 * session_vocab_tail(&v, kw, 1200, 1000, 12000));
+    /* the three parts add: a long connection with a large request */
+    double both = session_vocab_tail(&v, kn, 1200, 1000, 5000000);
+    ck_assert_double_eq_tol(both, session_vocab_tail(&v, kn, 1200, 1000, 12000) +
+                                      session_vocab_tail(&v, kn, 150, 1000, 5000000),
+                            1e-9 * both);
+    ck_assert_double_gt(session_vocab_tail(&v, kn, 150, 1000, 5000000), 0.0);
+    ck_assert_double_gt(session_vocab_tail(&v, kn, 150, 100000, 12000), 0.0);
+    session_vocab_free(&v);
+}
+END_TEST
+
 /* Connections under way when the capture began (no handshake, first second) are
  * left out of sessions; the same states later, or answered ones at the start, stay. */
 START_TEST(test_partial_at_start)
@@ -815,6 +885,9 @@ START_TEST(test_model_round_trip)
     ck_assert_uint_eq(m2->id, modelfile_fnv1a64(buf, len));
     ck_assert_int_eq(m2->vocab.n_states, m->vocab.n_states);
     ck_assert_int_eq(m2->vocab.n_sizes, m->vocab.n_sizes);
+    ck_assert_int_eq(m2->vocab.n_services, m->vocab.n_services);
+    ck_assert_mem_eq(m2->vocab.size_tails, m->vocab.size_tails,
+                     (size_t)m->vocab.n_services * 3 * sizeof(float));
     ck_assert_int_eq(m2->sess.max_conns, m->sess.max_conns);
     ck_assert_int_eq(m2->score_top, 5);
     ck_assert_int_eq(m2->score_rule, SESSION_SCORE_SURPRISAL);
@@ -922,7 +995,7 @@ START_TEST(test_unseen_pattern_scores_higher)
                  * id stands for */
                 double pst = ps[(size_t)t * net->cfg.n_states + d.state[j]] /
                              m->vocab.state_types[d.state[j]];
-                double psz = pz[(size_t)t * net->cfg.n_sizes + d.size[j]];
+                double psz = pz[(size_t)t * net->cfg.n_sizes + d.size[j]] * exp(-d.tail[j]);
                 int implied = session_key_size_implied(d.key[j]);
                 n_implied += implied;
                 ck_assert_int_eq(implied, d.list.conn[j] >= n_benign); /* the probes only */
@@ -1041,6 +1114,7 @@ Suite *session_suite(void)
     tcase_add_loop_test(tc, test_gradients, 0, 2);
     tcase_add_test(tc, test_training_lowers_loss);
     tcase_add_test(tc, test_model_round_trip);
+    tcase_add_test(tc, test_size_tails);
     tcase_add_test(tc, test_unseen_pattern_scores_higher);
     tcase_add_test(tc, test_markov);
     tcase_add_test(tc, test_bad_model_files);
