@@ -913,6 +913,31 @@ START_TEST(test_model_round_trip)
         ck_assert_uint_eq(m2->thr[k].n_hosts, m->thr[k].n_hosts);
         ck_assert_uint_gt(m->thr[k].n_hosts, 0);
     }
+    /* tail scales of the wrong count, or not positive, are refused */
+    {
+        size_t nt = (size_t)m->vocab.n_services * 3, blen;
+        float *bad = calloc(nt, sizeof(float));
+        ck_assert_ptr_nonnull(bad);
+        session_model *m4;
+        void *b2;
+        for (int c = 0; c < 3; c++) {
+            const float *vals = c == 2 ? m->vocab.size_tails : bad;
+            ck_assert_int_eq(modelfile_set_norm(mf, "size_tails", vals, c == 0 ? nt - 1 : nt,
+                                                err), 0);
+            ck_assert_int_eq(modelfile_save_buffer(mf, p, &b2, &blen, err), 0);
+            int rc = session_model_load_buffer(&m4, b2, blen, err);
+            free(b2);
+            if (c == 2) {
+                ck_assert_msg(rc == 0, "%s", err);
+                session_model_destroy(m4);
+                continue;
+            }
+            ck_assert_int_eq(rc, SS_ERR_FORMAT);
+            ck_assert_ptr_null(m4);
+            ck_assert_ptr_nonnull(strstr(err, c == 0 ? "retrain" : "bad size_tails"));
+        }
+        free(bad);
+    }
     /* a correlator model is refused as a session model */
     modelfile_t *other;
     ck_assert_int_eq(modelfile_create(&other, "correlator", err), 0);
