@@ -140,10 +140,13 @@ netns_ssh_config() {
 
 # netns_sshd HOST < EXTRA: start sshd in HOST's namespace on its address, port 22: generated
 # host key, key auth for root (TMP/authorized_keys), no PAM; EXTRA config lines on stdin.
+# Sessions get HOME=TMP/HOST/home (empty): bash run by sshd reads ~/.bashrc, and the
+# machine's root dotfiles must not shape (or stall) generated traffic; a pyenv init in
+# /root/.bashrc waited 60 s on a stale lock and hung every ssh command of a run.
 netns_sshd() {
     local d=$TMP/$1
     [ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd  # sshd's privilege-separation dir (Debian path)
-    mkdir -p "$d"
+    mkdir -p "$d" "$d/home"
     ssh-keygen -q -t ed25519 -N '' -f "$d/hostkey" || die "ssh-keygen failed"
     {
         cat <<EOF
@@ -157,10 +160,15 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthorizedKeysFile $TMP/authorized_keys
 StrictModes no
+SetEnv HOME=$d/home
 EOF
         cat
     } > "$d/sshd_config"
-    /usr/sbin/sshd -t -f "$d/sshd_config" || die "sshd config for $1 rejected"
+    if ! /usr/sbin/sshd -t -f "$d/sshd_config" 2>/dev/null; then
+        # OpenSSH before 8.7 has no SetEnv in sshd_config: go on without it
+        sed -i '/^SetEnv HOME=/d' "$d/sshd_config"
+        /usr/sbin/sshd -t -f "$d/sshd_config" || die "sshd config for $1 rejected"
+    fi
     ip netns exec "$(nsof "$1")" /usr/sbin/sshd -D -e -f "$d/sshd_config" \
         >> "$TMP/logs/sshd-$1.log" 2>&1 &
 }
