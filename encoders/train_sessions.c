@@ -339,6 +339,19 @@ static int score_all(session_result *res, const session_model *m, int method,
     return rc;
 }
 
+/* End of the run of sessions idx[i..) of one host (idx sorted by host); *kc
+ * receives how many of them are of length class c. */
+static size_t host_run(const session_list *sl, const size_t *idx, size_t n_sel, size_t i, int c,
+                       size_t *kc)
+{
+    size_t j = i;
+    *kc = 0;
+    while (j < n_sel && sl->spans[idx[j]].family == sl->spans[idx[i]].family &&
+           !memcmp(sl->spans[idx[j]].host, sl->spans[idx[i]].host, 16))
+        *kc += session_length_class(sl->spans[idx[j++]].n) == c;
+    return j;
+}
+
 int train_sessions_thresholds(session_model *m, int method, const session_data *d,
                               const size_t *sel, size_t n_sel, double q, int min_host_sessions,
                               char *errbuf)
@@ -370,22 +383,28 @@ int train_sessions_thresholds(session_model *m, int method, const session_data *
     if ((rc = host_quantiles(&hosts, &nh, sl, idx, n_sel, res, q, need, m->score_rule,
                              errbuf)))
         goto done;
-    /* The global threshold of a class is for hosts without enough sessions of their
-     * own in it: the sessions of the hosts that have (busy servers, whose long
-     * sessions score higher) are left out. idx is sorted by host now. */
+    /* The global threshold of a class is for hosts without a threshold of their own
+     * in it: the sessions of the busy hosts (busy servers, whose long sessions score
+     * higher) are left out: those with enough sessions for their own threshold *and*
+     * more than the average host of the class. The average keeps the split the same
+     * however much calibration data there is: with enough sessions alone as the test,
+     * more data made every moderately busy host "busy", and only the quiet hosts were
+     * left to set the bar. idx is sorted by host now. */
     for (int c = 0; c < SESSION_LEN_CLASSES; c++) {
-        size_t k = 0, k_all = 0;
+        size_t k = 0, n_hc = 0, tot = 0;
         for (size_t i = 0; i < n_sel;) {
-            size_t j = i, kc = 0;
-            while (j < n_sel && sl->spans[idx[j]].family == sl->spans[idx[i]].family &&
-                   !memcmp(sl->spans[idx[j]].host, sl->spans[idx[i]].host, 16))
-                kc += session_length_class(sl->spans[idx[j++]].n) == c;
-            for (size_t x = i; x < j; x++)
-                if (session_length_class(sl->spans[idx[x]].n) == c) {
-                    k_all++;
-                    if (kc < need || need <= 1)
-                        sc[k++] = res[idx[x]].score;
-                }
+            size_t kc, j = host_run(sl, idx, n_sel, i, c, &kc);
+            n_hc += kc > 0;
+            tot += kc;
+            i = j;
+        }
+        double avg = n_hc ? (double)tot / (double)n_hc : 0.0;
+        for (size_t i = 0; i < n_sel;) {
+            size_t kc, j = host_run(sl, idx, n_sel, i, c, &kc);
+            int busy = need > 1 && kc >= need && (double)kc > avg;
+            for (size_t x = i; x < j && !busy; x++)
+                if (session_length_class(sl->spans[idx[x]].n) == c)
+                    sc[k++] = res[idx[x]].score;
             i = j;
         }
         if (!k) { /* every host of the class has its own: all of them */
@@ -394,7 +413,6 @@ int train_sessions_thresholds(session_model *m, int method, const session_data *
                     sc[k++] = res[idx[i]].score;
         }
         t->global[c] = k ? tail_quantile(sc, k, q, m->score_rule) : all; /* no session of the class: all */
-        (void)k_all;
     }
     free(t->hosts);
     t->hosts = hosts;

@@ -970,6 +970,103 @@ START_TEST(test_model_round_trip)
 }
 END_TEST
 
+/* The documented estimator of a threshold (train_sessions.c, tail_quantile):
+ * the empirical quantile with 2 or more scores expected above it, else an
+ * exponential tail fitted above the median, never below the largest score. */
+static double want_tail_quantile(double *v, size_t n, double q)
+{
+    for (size_t i = 1; i < n; i++) /* insertion sort: small n */
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    double pos = 0.5 * (double)(n - 1), u;
+    size_t lo = (size_t)floor(pos);
+    u = lo + 1 >= n ? v[n - 1] : v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
+    ck_assert((double)n * (1.0 - q) < 2.0); /* the tail fit is what this test takes */
+    double b = 0.0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] > u) {
+            b += v[i] - u;
+            m++;
+        }
+    double est = m ? u + b / (double)m * log(0.5 / (1.0 - q)) : v[n - 1];
+    return est > v[n - 1] ? est : v[n - 1];
+}
+
+/* The global threshold of a length class comes from the sessions of every host
+ * but the busy ones: those with enough sessions for a threshold of their own
+ * *and* more than the average host of the class. A host with enough sessions but
+ * no more than average (here the clients) stays in the pool. */
+START_TEST(test_global_threshold_pool)
+{
+    recset *s = calloc(1, sizeof(*s));
+    ck_assert_ptr_nonnull(s);
+    benign(s, 2, 15);
+    train_sessions_config cfg;
+    small_train_config(&cfg);
+    cfg.epochs = 3;
+    session_model *m;
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(train_sessions_run(&m, s->p, s->n, NULL, 0, &cfg, err), 0);
+    recset *cal = calloc(1, sizeof(*cal));
+    ck_assert_ptr_nonnull(cal);
+    benign(cal, 7, 30);
+    session_data d;
+    ck_assert_int_eq(session_data_build(&d, &m->vocab, cal->p, cal->n, NULL, 0, &cfg.sess, err),
+                     0);
+    const int need = 5;
+    const double q = 0.999;
+    ck_assert_int_eq(train_sessions_thresholds(m, SESSION_METHOD_BILSTM, &d, NULL, 0, q, need,
+                                               err), 0);
+    size_t ns = d.list.n_spans;
+    double *lik = malloc(d.list.n_members * sizeof(double));
+    session_result *res = malloc(ns * sizeof(*res));
+    double *pool = malloc(ns * sizeof(double));
+    ck_assert(lik && res && pool);
+    ck_assert_int_eq(session_model_likelihoods(lik, NULL, m, SESSION_METHOD_BILSTM, &d, err), 0);
+    session_model_results(res, m, SESSION_METHOD_BILSTM, &d, lik);
+    int checked = 0, kept_enough = 0;
+    for (int c = 0; c < SESSION_LEN_CLASSES; c++) {
+        /* sessions of the class per host (hosts are 1..4 and 100..102 here) */
+        size_t cnt[256] = {0}, n_hosts = 0, tot = 0, k = 0;
+        for (size_t i = 0; i < ns; i++)
+            if (session_length_class(d.list.spans[i].n) == c)
+                cnt[d.list.spans[i].host[3]]++;
+        for (int h = 0; h < 256; h++) {
+            n_hosts += cnt[h] > 0;
+            tot += cnt[h];
+        }
+        if (!tot)
+            continue;
+        double avg = (double)tot / (double)n_hosts;
+        for (int h = 0; h < 256; h++)
+            kept_enough += cnt[h] >= (size_t)need && (double)cnt[h] <= avg;
+        for (size_t i = 0; i < ns; i++) {
+            size_t kc = cnt[d.list.spans[i].host[3]];
+            if (session_length_class(d.list.spans[i].n) == c &&
+                !(kc >= (size_t)need && (double)kc > avg))
+                pool[k++] = res[i].score;
+        }
+        ck_assert_uint_gt(k, 0);
+        double want = want_tail_quantile(pool, k, q);
+        ck_assert_double_eq_tol(m->thr[SESSION_METHOD_BILSTM].global[c], want, 1e-9 * want);
+        checked++;
+    }
+    ck_assert_int_gt(checked, 0);
+    ck_assert_int_gt(kept_enough, 0); /* the case that tells the rule from "enough" alone */
+    free(lik);
+    free(res);
+    free(pool);
+    session_data_free(&d);
+    session_model_destroy(m);
+    free(cal);
+    free(s);
+}
+END_TEST
+
 /* A never-seen pattern (a host probing 25 ports, rejected) scores higher
  * than every benign session under the BiLSTM model. (The baselines are not
  * held to it: the predict-next LSTM learns from the session itself that
@@ -1140,6 +1237,7 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_training_lowers_loss);
     tcase_add_test(tc, test_model_round_trip);
     tcase_add_test(tc, test_size_tails);
+    tcase_add_test(tc, test_global_threshold_pool);
     tcase_add_test(tc, test_unseen_pattern_scores_higher);
     tcase_add_test(tc, test_markov);
     tcase_add_test(tc, test_bad_model_files);
