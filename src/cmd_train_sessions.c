@@ -12,6 +12,7 @@
 #include "connset.h"
 #include "encoder.h"
 #include "lstm_method.h"
+#include "pcapsrc.h"
 #include "session.h"
 #include "status.h"
 #include "threads.h"
@@ -29,6 +30,8 @@ static void usage(FILE *f)
             "BiLSTM scorer, the one-layer LSTM and Markov baselines, and each method's\n"
             "per-host and global thresholds (a quantile of the benign session scores).\n"
             "Writes MODEL through a temporary file. A line per epoch goes to stderr.\n"
+            "Captures that overlap in time are merged (a warning names them): shift\n"
+            "separate runs or days apart first (datasets/pcapshift.py --shift).\n"
             "\n"
             "Options:\n"
             "  -o, --output MODEL     model file to write (required)\n"
@@ -87,6 +90,44 @@ static void warn_cb(void *ctx, const char *msg)
 {
     (void)ctx;
     fprintf(stderr, "stepstone train sessions: warning: %s\n", msg);
+}
+
+/* Warns about captures of paths[0..n) (what: "training", "calibration") that
+ * overlap in time: they are merged into one timeline, so separate runs or days
+ * sharing addresses would make their hosts look busier than they are. A capture
+ * that cannot be read is left to the load that follows to report. */
+static void warn_overlaps(const char *const *paths, size_t n, const char *what)
+{
+    if (n < 2)
+        return;
+    int64_t *lo = malloc(2 * n * sizeof(int64_t));
+    char err[SS_ERRBUF_SIZE];
+    if (!lo || pcapsrc_time_spans(paths, n, lo, lo + n, err)) {
+        free(lo);
+        return;
+    }
+    const int64_t *hi = lo + n;
+    size_t shown = 0, more = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            if (lo[i] > hi[i] || lo[j] > hi[j] || lo[i] > hi[j] || lo[j] > hi[i])
+                continue;
+            if (shown++ >= 3) {
+                more++;
+                continue;
+            }
+            int64_t a = lo[i] > lo[j] ? lo[i] : lo[j], b = hi[i] < hi[j] ? hi[i] : hi[j];
+            fprintf(stderr,
+                    "stepstone train sessions: warning: %s captures %s and %s overlap in time "
+                    "(%.0f s) and are merged into one timeline: if they are separate runs or "
+                    "days that share addresses, shift one apart first (datasets/pcapshift.py "
+                    "--shift SECONDS)\n",
+                    what, paths[i], paths[j], (double)(b - a) / 1e6);
+        }
+    if (more)
+        fprintf(stderr, "stepstone train sessions: warning: %zu more overlapping %s pairs\n",
+                more, what);
+    free(lo);
 }
 
 /* Sets m's thresholds from the sessions of the captures paths[0..n). */
@@ -311,6 +352,8 @@ int cmd_train_sessions(int argc, char **argv)
         fprintf(stderr, "stepstone train sessions: %s\n", err);
         goto done;
     }
+    warn_overlaps((const char *const *)(argv + optind), (size_t)(argc - optind), "training");
+    warn_overlaps(calib, n_calib, "calibration");
     if (connset_load(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
                      err)) {
         fprintf(stderr, "stepstone train sessions: %s\n", err);

@@ -380,3 +380,25 @@ void pcapsrc_close(pcapsrc *src)
     dedup_destroy(src->dd);
     free(src);
 }
+
+int pcapsrc_time_spans(const char *const *paths, size_t n, int64_t *first_us, int64_t *last_us,
+                       char *errbuf)
+{
+    for (size_t i = 0; i < n; i++) {
+        first_us[i] = INT64_MAX;
+        last_us[i] = INT64_MIN;
+    }
+    pcapsrc *src;
+    int rc = pcapsrc_open(&src, paths, n, NULL, NULL, errbuf);
+    if (rc)
+        return rc;
+    pcapsrc_frame f;
+    while ((rc = pcapsrc_next(src, &f, errbuf)) > 0) {
+        if (f.ts_us < first_us[f.file_index])
+            first_us[f.file_index] = f.ts_us;
+        if (f.ts_us > last_us[f.file_index])
+            last_us[f.file_index] = f.ts_us;
+    }
+    pcapsrc_close(src);
+    return rc < 0 ? rc : SS_OK;
+}

@@ -78,9 +78,18 @@ if "$STEPSTONE" train sessions --help > /dev/null 2>&1; then
     "$STEPSTONE" train sessions -q --epochs 3 --threads 1 -o "$TMPD/s.model" \
         "$REALDATA/zeek-ssh-mixed.pcap" "$REALDATA/zeek-wikipedia.pcap" 2> "$TMPD/err" ||
         fail "train sessions failed: $(cat "$TMPD/err")"
+    grep -q "overlap in time" "$TMPD/err" && fail "captures of different years reported overlapping"
     "$STEPSTONE" score --json --model "$TMPD/s.model" "$cap" > "$TMPD/own.json" 2> "$TMPD/err" ||
         fail "score with a trained model failed: $(cat "$TMPD/err")"
     check_json "$TMPD/own.json" own
+    # captures that overlap in time are merged into one timeline: a warning names
+    # both, the model is still written
+    "$STEPSTONE" train sessions -q --epochs 1 --threads 1 -o "$TMPD/ov.model" \
+        "$REALDATA/zeek-wikipedia.pcap" "$REALDATA/zeek-wikipedia.pcap" 2> "$TMPD/err" ||
+        fail "train sessions on overlapping captures failed: $(cat "$TMPD/err")"
+    grep -q "warning: training captures .*zeek-wikipedia.pcap and .*zeek-wikipedia.pcap overlap in time" \
+        "$TMPD/err" || fail "no overlap warning: $(cat "$TMPD/err")"
+    [ -s "$TMPD/ov.model" ] || fail "no model written for overlapping captures"
     # the score's burst part and the bound of host thresholds: out-of-range values are
     # usage errors (exit 2, one line, no model written)
     for bad in "--score-top 65" "--score-top -1" "--host-factor 0.5" "--host-factor x"; do
