@@ -250,7 +250,7 @@ static double quantile(double *v, size_t n, double q)
  * empirical 0.999 quantile is the maximum, which about 1/400 of new benign
  * sessions exceed. A score bounded by 1 (rule SESSION_SCORE_MEAN_LIK) takes the
  * empirical quantile: an exponential tail has no bound. */
-static double tail_quantile(double *v, size_t n, double q, int rule)
+double train_sessions_tail_quantile(double *v, size_t n, double q, int rule)
 {
     if ((double)n * (1.0 - q) >= 2.0 || q <= 0.5 || rule == SESSION_SCORE_MEAN_LIK)
         return quantile(v, n, q);
@@ -307,7 +307,7 @@ static int host_quantiles(session_host_threshold **out, size_t *n_out, const ses
             for (size_t x = i; x < j; x++)
                 if (session_length_class(l->spans[sel[x]].n) == c)
                     sc[k++] = res[sel[x]].score;
-            hosts[nh].threshold[c] = !k ? NAN : k >= need ? tail_quantile(sc, k, q, rule)
+            hosts[nh].threshold[c] = !k ? NAN : k >= need ? train_sessions_tail_quantile(sc, k, q, rule)
                                                           : quantile(sc, k, 1.0);
             own |= k && k >= need;
         }
@@ -379,7 +379,7 @@ int train_sessions_thresholds(session_model *m, int method, const session_data *
     }
     session_thresholds *t = &m->thr[method];
     size_t need = (size_t)(min_host_sessions > 1 ? min_host_sessions : 1);
-    double all = tail_quantile(sc, n_sel, q, m->score_rule);
+    double all = train_sessions_tail_quantile(sc, n_sel, q, m->score_rule);
     if ((rc = host_quantiles(&hosts, &nh, sl, idx, n_sel, res, q, need, m->score_rule,
                              errbuf)))
         goto done;
@@ -412,7 +412,7 @@ int train_sessions_thresholds(session_model *m, int method, const session_data *
                 if (session_length_class(sl->spans[idx[i]].n) == c)
                     sc[k++] = res[idx[i]].score;
         }
-        t->global[c] = k ? tail_quantile(sc, k, q, m->score_rule) : all; /* no session of the class: all */
+        t->global[c] = k ? train_sessions_tail_quantile(sc, k, q, m->score_rule) : all; /* no session of the class: all */
     }
     free(t->hosts);
     t->hosts = hosts;

@@ -87,6 +87,13 @@ int train_sessions_net(session_net *net, const session_data *d, const size_t *tr
                        size_t n_train, const size_t *val, size_t n_val,
                        const train_sessions_config *cfg, double *best_val, char *errbuf);
 
+/* Estimate of the quantile q of the distribution the scores v[0..n) (n > 0,
+ * sorted in place) were drawn from: the threshold estimator (docs/sessions.md,
+ * "Thresholds"): the empirical quantile when n (1 - q) >= 2 or the rule is
+ * SESSION_SCORE_MEAN_LIK, else an exponential tail fitted above the median,
+ * never below the largest score. */
+double train_sessions_tail_quantile(double *v, size_t n, double q, int rule);
+
 /* Fills m->thr[method] from the scores of the sessions sel[0..n_sel) of d
  * (sel NULL: every session). */
 int train_sessions_thresholds(session_model *m, int method, const session_data *d,

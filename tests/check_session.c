@@ -864,17 +864,27 @@ START_TEST(test_training_lowers_loss)
 }
 END_TEST
 
+/* A model trained briefly (epochs) on two clients' benign rounds: *s holds
+ * their records (free it), *cfg the configuration. */
+static session_model *small_model(recset **s, train_sessions_config *cfg, int epochs)
+{
+    *s = calloc(1, sizeof(**s));
+    ck_assert_ptr_nonnull(*s);
+    benign(*s, 2, 15);
+    small_train_config(cfg);
+    cfg->epochs = epochs;
+    session_model *m;
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_msg(train_sessions_run(&m, (*s)->p, (*s)->n, NULL, 0, cfg, err) == 0, "%s", err);
+    return m;
+}
+
 START_TEST(test_model_round_trip)
 {
-    recset *s = calloc(1, sizeof(*s));
-    ck_assert_ptr_nonnull(s);
-    benign(s, 2, 15);
+    recset *s;
     train_sessions_config cfg;
-    small_train_config(&cfg);
-    cfg.epochs = 5;
-    session_model *m, *m2;
+    session_model *m = small_model(&s, &cfg, 5), *m2;
     char err[SS_ERRBUF_SIZE];
-    ck_assert_int_eq(train_sessions_run(&m, s->p, s->n, NULL, 0, &cfg, err), 0);
     modelfile_t *mf;
     params_t *p;
     ck_assert_int_eq(session_model_to_file(&mf, &p, m, err), 0);
@@ -970,31 +980,38 @@ START_TEST(test_model_round_trip)
 }
 END_TEST
 
-/* The documented estimator of a threshold (train_sessions.c, tail_quantile):
- * the empirical quantile with 2 or more scores expected above it, else an
- * exponential tail fitted above the median, never below the largest score. */
-static double want_tail_quantile(double *v, size_t n, double q)
+/* The threshold estimator against hand-computed values: the exponential tail
+ * above the median with few scores, the empirical quantile with many, and the
+ * largest score as a floor. */
+START_TEST(test_tail_quantile)
 {
-    for (size_t i = 1; i < n; i++) /* insertion sort: small n */
-        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    double pos = 0.5 * (double)(n - 1), u;
-    size_t lo = (size_t)floor(pos);
-    u = lo + 1 >= n ? v[n - 1] : v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
-    ck_assert((double)n * (1.0 - q) < 2.0); /* the tail fit is what this test takes */
-    double b = 0.0;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (v[i] > u) {
-            b += v[i] - u;
-            m++;
-        }
-    double est = m ? u + b / (double)m * log(0.5 / (1.0 - q)) : v[n - 1];
-    return est > v[n - 1] ? est : v[n - 1];
+    double v[10];
+    for (int i = 0; i < 10; i++)
+        v[i] = (double)(10 - i); /* 10..1, sorted in place */
+    /* median 5.5; mean excess of 6..10 over it 2.5: 5.5 + 2.5 ln(0.5 / 0.001) */
+    ck_assert_double_eq_tol(train_sessions_tail_quantile(v, 10, 0.999, SESSION_SCORE_SURPRISAL),
+                            5.5 + 2.5 * log(500.0), 1e-9);
+    ck_assert_double_eq(v[0], 1.0);
+    /* never below the largest: median 3, mean excess (1 + 97) / 2 = 49, fit
+     * 3 + 49 ln(0.5 / 0.1) = 81.9, below the 100 it was set on */
+    double w[5] = {100.0, 4.0, 3.0, 2.0, 1.0};
+    ck_assert_double_eq(train_sessions_tail_quantile(w, 5, 0.9, SESSION_SCORE_SURPRISAL), 100.0);
+    /* 3000 scores at q 0.999: 3 expected above, the empirical quantile (linear
+     * between order statistics: position 0.999 * 2999 = 2996.001) */
+    double *u = malloc(3000 * sizeof(double));
+    ck_assert_ptr_nonnull(u);
+    for (int i = 0; i < 3000; i++)
+        u[i] = (double)((i * 7919) % 3000);
+    ck_assert_double_eq_tol(train_sessions_tail_quantile(u, 3000, 0.999, SESSION_SCORE_SURPRISAL),
+                            2996.001, 1e-9);
+    /* a bounded score always takes the empirical quantile */
+    for (int i = 0; i < 10; i++)
+        v[i] = 0.1 * i;
+    ck_assert_double_eq_tol(train_sessions_tail_quantile(v, 10, 0.999, SESSION_SCORE_MEAN_LIK),
+                            0.9 - 0.1 * 0.009, 1e-9);
+    free(u);
 }
+END_TEST
 
 /* The global threshold of a length class comes from the sessions of every host
  * but the busy ones: those with enough sessions for a threshold of their own
@@ -1002,15 +1019,10 @@ static double want_tail_quantile(double *v, size_t n, double q)
  * no more than average (here the clients) stays in the pool. */
 START_TEST(test_global_threshold_pool)
 {
-    recset *s = calloc(1, sizeof(*s));
-    ck_assert_ptr_nonnull(s);
-    benign(s, 2, 15);
+    recset *s;
     train_sessions_config cfg;
-    small_train_config(&cfg);
-    cfg.epochs = 3;
-    session_model *m;
+    session_model *m = small_model(&s, &cfg, 3);
     char err[SS_ERRBUF_SIZE];
-    ck_assert_int_eq(train_sessions_run(&m, s->p, s->n, NULL, 0, &cfg, err), 0);
     recset *cal = calloc(1, sizeof(*cal));
     ck_assert_ptr_nonnull(cal);
     benign(cal, 7, 30);
@@ -1051,7 +1063,7 @@ START_TEST(test_global_threshold_pool)
                 pool[k++] = res[i].score;
         }
         ck_assert_uint_gt(k, 0);
-        double want = want_tail_quantile(pool, k, q);
+        double want = train_sessions_tail_quantile(pool, k, q, m->score_rule);
         ck_assert_double_eq_tol(m->thr[SESSION_METHOD_BILSTM].global[c], want, 1e-9 * want);
         checked++;
     }
@@ -1237,6 +1249,7 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_training_lowers_loss);
     tcase_add_test(tc, test_model_round_trip);
     tcase_add_test(tc, test_size_tails);
+    tcase_add_test(tc, test_tail_quantile);
     tcase_add_test(tc, test_global_threshold_pool);
     tcase_add_test(tc, test_unseen_pattern_scores_higher);
     tcase_add_test(tc, test_markov);
