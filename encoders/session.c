@@ -576,7 +576,7 @@ double session_vocab_tail(const session_vocab *v, uint32_t key, uint64_t orig, u
     double edge[3] = {e[C - 2], e[2 * (C - 1) - 1], e[2 * (C - 1)]};
     double nats = 0.0;
     for (int a = 0; a < 3; a++)
-        if (x[a] > edge[a] && edge[a] >= 0)
+        if (x[a] > edge[a])
             nats += log((x[a] + tail_offset(a)) / (edge[a] + tail_offset(a))) / b[a];
     return nats;
 }
