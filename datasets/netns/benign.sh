@@ -2,7 +2,7 @@
 # benign.sh - benign per-host activity in network namespaces, captured on one bridge.
 #
 # usage: benign.sh -o OUTDIR [--hosts N] [--duration S] [--seed N] [--snaplen N]
-#                  [--max-time S] [--chatter]
+#                  [--max-time S] [--chatter] [--keepalive]
 #
 # Builds hosts h1..hN (one network namespace each, 198.18.0.11.. on 198.18.0.0/24, no route
 # out, IPv6 off) on a Linux bridge living in a namespace of its own; every name carries a
@@ -16,7 +16,11 @@
 # wget download). With --chatter each host also sends the service-discovery datagrams of a
 # LAN, unanswered, at random times (mean 45 s): mDNS (224.0.0.251:5353), LLMNR
 # (224.0.0.252:5355), SSDP (239.255.255.250:1900), NetBIOS name queries (198.18.0.255:137),
-# each host a few of these four. Captures the bridge (merged.pcap, every packet once).
+# each host a few of these four. With --keepalive the web servers speak HTTP/1.1 and keep an
+# idle connection open as Apache does by default (h3, h4 on port 80: 5 s; h1, h2: 15 s, the
+# 2.2 default), and browsing fetches its page and assets over one connection, left open
+# until the server closes it (the client closes 1 s after the timeout). Captures the bridge
+# (merged.pcap, every packet once).
 #
 # Output in OUTDIR: merged.pcap, hosts.csv, activity.csv (one row per activity: time, host,
 # kind, peer, status), run.log. Exit status: 0 done, 1 failure, 2 bad usage, 3 missing
@@ -29,7 +33,7 @@ PY=/usr/bin/python3
 ME=benign.sh
 . "$HERE/lib.sh"
 
-OUTDIR= NHOSTS=16 DURATION=300 SEED=1 SNAPLEN=128 MAXTIME= CHATTER=0
+OUTDIR= NHOSTS=16 DURATION=300 SEED=1 SNAPLEN=128 MAXTIME= CHATTER=0 KEEPALIVE=0
 while [ $# -gt 0 ]; do
     case "$1" in
         -o) OUTDIR=${2:-}; shift 2 || usage ;;
@@ -39,7 +43,8 @@ while [ $# -gt 0 ]; do
         --snaplen) SNAPLEN=${2:-}; shift 2 || usage ;;
         --max-time) MAXTIME=${2:-}; shift 2 || usage ;;
         --chatter) CHATTER=1; shift ;;
-        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --keepalive) KEEPALIVE=1; shift ;;
+        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "benign.sh: unknown argument '$1'" >&2; usage ;;
     esac
 done
@@ -56,6 +61,7 @@ netns_require ip iproute2 /usr/sbin/sshd openssh-server ssh openssh-client \
 # Bound the whole run: re-run under timeout(1); the TERM it sends runs the cleanup trap.
 CHATTER_OPT=()
 [ "$CHATTER" = 1 ] && CHATTER_OPT=(--chatter)
+[ "$KEEPALIVE" = 1 ] && CHATTER_OPT+=(--keepalive)
 netns_timed -o "$OUTDIR" --hosts "$NHOSTS" --duration "$DURATION" --seed "$SEED" \
     --snaplen "$SNAPLEN" --max-time "$MAXTIME" "${CHATTER_OPT[@]}"
 
@@ -142,11 +148,24 @@ while time.time() < until:
         time.sleep(r.uniform(0.05, 1.0))
     time.sleep(max(0.0, min(r.expovariate(1 / 45.0), until - time.time())))
 EOF
+# --keepalive web server: HTTP/1.1, an idle connection closed after IDLE seconds.
+cat > "$TMP/kaserver.py" <<'EOF'
+import http.server, sys
+addr, port, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = idle
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer((addr, port), Handler).serve_forever()
+EOF
 # The user of one host: think, act, repeat until the deadline.
 cat > "$TMP/user.py" <<'EOF'
 import os, random, socket, struct, subprocess, sys, time, urllib.request
 me, nh, until, seed, cfg, www, act_log = (sys.argv[1], int(sys.argv[2]), float(sys.argv[3]),
                                           int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7])
+keepalive = len(sys.argv) > 8 and sys.argv[8] == "1"
+ka_timeout = {8000: 15.0, 80: 5.0}  # the servers' idle timeouts (--keepalive)
 r = random.Random(seed)
 ip = lambda i: "198.18.0.%d" % (10 + i)
 web = [(1, 8000), (2, 8000), (3, 80), (4, 80)]
@@ -194,8 +213,29 @@ def get(url):
     except OSError:
         return 1
 
+def browse_keepalive(h, port):
+    # a browser: page and assets over one HTTP/1.1 connection, left open until the server
+    # closes it when idle (the client lets go 1 s after the server's timeout)
+    import http.client, threading
+    rc = 0
+    try:
+        c = http.client.HTTPConnection(ip(h), port, timeout=30)
+        for k, f in enumerate([r.choice(pages)] + [r.choice(assets) for _ in
+                                                     range(r.choice([0, 1, 2, 3, 4, 6]))]):
+            if k:
+                time.sleep(r.uniform(0.0, 0.4))
+            c.request("GET", "/" + f, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)",
+                                                "Accept": "*/*", "Connection": "keep-alive"})
+            c.getresponse().read()
+        threading.Timer(ka_timeout[port] + 1.0, c.close).start()
+    except (OSError, http.client.HTTPException):
+        rc = 1
+    return "web", ip(h), rc
+
 def browse():
     h, port = r.choice(web)
+    if keepalive:
+        return browse_keepalive(h, port)
     base = "http://%s:%d/" % (ip(h), port)
     rc = get(base + r.choice(pages))
     for _ in range(r.choice([0, 1, 2, 3, 4, 6])):
@@ -255,7 +295,15 @@ EOF
 
 # ---------------------------------------------------------------- capture, servers, users
 netns_capture_bridge
-netns_http_servers
+if [ "$KEEPALIVE" = 1 ]; then
+    for i in 1 2 3 4; do
+        port=8000 idle=15; [ "$i" -ge 3 ] && port=80 idle=5
+        (cd "$TMP/www" && exec ip netns exec "$(nsof h$i)" $PY "$TMP/kaserver.py" "$(ipof h$i)" \
+            "$port" "$idle" > "$TMP/logs/http-h$i.log" 2>&1) &
+    done
+else
+    netns_http_servers
+fi
 for i in 1 5; do
     ip netns exec "$(nsof h$i)" $PY "$TMP/dnsd.py" "$(ipof h$i)" > "$TMP/logs/dns-h$i.log" 2>&1 &
 done
@@ -269,7 +317,8 @@ echo "time,host,kind,peer,status" > "$STAGE/activity.csv"
 : > "$TMP/activity.part"
 for i in $(seq 1 "$NHOSTS"); do
     ip netns exec "$(nsof h$i)" $PY "$TMP/user.py" "$(ipof h$i)" "$NHOSTS" "$UNTIL" \
-        $((SEED * 1000 + i)) "$CFG" "$TMP/www" "$TMP/activity.part" 2> "$TMP/logs/user-h$i.err" &
+        $((SEED * 1000 + i)) "$CFG" "$TMP/www" "$TMP/activity.part" "$KEEPALIVE" \
+        2> "$TMP/logs/user-h$i.err" &
     USERPIDS+=($!)
     if [ "$CHATTER" = 1 ]; then
         ip netns exec "$(nsof h$i)" $PY "$TMP/chatter.py" "$(ipof h$i)" "$UNTIL" \
