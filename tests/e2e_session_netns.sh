@@ -2,7 +2,8 @@
 # e2e_session_netns.sh - the session data generators (datasets/netns/benign.sh,
 # attacks.sh) end to end: short runs, captures stepstone reads, only 198.18.0.0/15
 # addresses, the attacks' time table, `stepstone score` over both, bad usage refused,
-# and nothing of a run left behind (namespaces, processes). Needs root; ~1.5 min.
+# keep-alive web connections (--keepalive), and nothing of a run left behind (namespaces,
+# processes). Needs root; ~1.5 min.
 . "$top_srcdir/tests/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 for t in ip sshd ssh tcpdump curl wget nc; do
@@ -30,7 +31,7 @@ in_range() { # CONNS.tsv: every address in 198.18.0.0/15 (the LAN chatter's mult
     return 0
 }
 
-"$B" -o "$TMPD/b" --hosts 5 --duration 20 --seed 3 --chatter 2> "$TMPD/b.err" ||
+"$B" -o "$TMPD/b" --hosts 5 --duration 20 --seed 3 --chatter --keepalive 2> "$TMPD/b.err" ||
     fail "benign.sh failed: $(tail -n 3 "$TMPD/b.err")"
 for f in merged.pcap activity.csv hosts.csv run.log; do
     [ -s "$TMPD/b/$f" ] || fail "benign.sh wrote no $f"
@@ -40,6 +41,11 @@ ls -a "$TMPD/b" | grep -q partial && fail "benign.sh left a partial directory"
 "$STEPSTONE" conns "$TMPD/b/merged.pcap" > "$TMPD/b.tsv" 2> /dev/null || fail "conns cannot read the benign capture"
 [ "$(grep -vc '^#' "$TMPD/b.tsv")" -ge 3 ] || fail "fewer than 3 connections in the benign capture"
 in_range "$TMPD/b.tsv"
+# --keepalive: browsing (seed 3 browses once in these 20 s) keeps its connection open until
+# the web server's idle timeout (5 or 15 s) closes it
+grep -q ',web,' "$TMPD/b/activity.csv" || fail "no web activity in the benign run (seed 3)"
+awk -F'\t' '!/^#/ && $7 == "tcp" && ($6 == 80 || $6 == 8000) && $8 >= 4.0' "$TMPD/b.tsv" |
+    grep -q . || fail "no web connection held open by keep-alive (--keepalive)"
 # --chatter: unanswered discovery datagrams to the multicast groups or the subnet broadcast
 awk -F'\t' '$7 == "udp" && $11 == "S0" && ($5 ~ /^2[23][49]\./ || $5 == "198.18.0.255")' \
     "$TMPD/b.tsv" | grep -q . || fail "no LAN chatter in the benign capture (--chatter)"
