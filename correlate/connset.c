@@ -96,7 +96,7 @@ int connset_load(connset **out, const char *const *paths, size_t n,
         return rc;
     load_ctx lc = {set, cfg->tcp_only};
     rc = conntab_read_files(paths, n, &cfg->tab, load_emit, &lc, cfg->warn, cfg->warn_ctx,
-                            errbuf);
+                            cfg->file_spans, errbuf);
     if (rc < 0) {
         connset_free(set);
         return rc;

@@ -29,6 +29,8 @@ typedef struct connset_config {
     int tcp_only;          /* 1: keep only TCP connections (default 0) */
     pcapsrc_warn_fn warn;  /* receives capture warnings (may be NULL) */
     void *warn_ctx;
+    int64_t *file_spans;   /* receives each capture's first and last frame time, 2 per
+                              capture (conntab_read_files; default NULL: not wanted) */
 } connset_config;
 
 /* Fills cfg with the defaults listed in connset_config. */

@@ -925,7 +925,7 @@ int correlator_read_files(correlator *c, const char *const *paths, size_t n,
     tc.max_pkts = 0;
     tc.watch = correlator_watch;
     tc.watch_ctx = c;
-    int rc = conntab_read_files(paths, n, &tc, read_emit, c, warn, warn_ctx, errbuf);
+    int rc = conntab_read_files(paths, n, &tc, read_emit, c, warn, warn_ctx, NULL, errbuf);
     return rc < 0 ? rc : correlator_finish(c, errbuf);
 }
 

@@ -649,7 +649,7 @@ int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
     }
     tc.watch = sessionfeed_watch;
     tc.watch_ctx = f;
-    int rc = conntab_read_files(paths, n, &tc, read_emit, f, warn, warn_ctx, errbuf);
+    int rc = conntab_read_files(paths, n, &tc, read_emit, f, warn, warn_ctx, NULL, errbuf);
     return rc < 0 ? rc : sessionfeed_finish(f, errbuf);
 }
 

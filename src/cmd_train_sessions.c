@@ -12,7 +12,6 @@
 #include "connset.h"
 #include "encoder.h"
 #include "lstm_method.h"
-#include "pcapsrc.h"
 #include "session.h"
 #include "status.h"
 #include "threads.h"
@@ -93,30 +92,23 @@ static void warn_cb(void *ctx, const char *msg)
 }
 
 /* Warns about captures of paths[0..n) (what: "training", "calibration") that
- * overlap in time: they are merged into one timeline, so separate runs or days
- * sharing addresses would make their hosts look busier than they are. A capture
- * that cannot be read is left to the load that follows to report. */
-static void warn_overlaps(const char *const *paths, size_t n, const char *what)
+ * overlap in time, from their spans (2 per capture, conntab_read_files): they
+ * are merged into one timeline, so separate runs or days sharing addresses
+ * would make their hosts look busier than they are. */
+static void warn_overlaps(const char *const *paths, size_t n, const int64_t *span,
+                          const char *what)
 {
-    if (n < 2)
-        return;
-    int64_t *lo = malloc(2 * n * sizeof(int64_t));
-    char err[SS_ERRBUF_SIZE];
-    if (!lo || pcapsrc_time_spans(paths, n, lo, lo + n, err)) {
-        free(lo);
-        return;
-    }
-    const int64_t *hi = lo + n;
     size_t shown = 0, more = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++) {
-            if (lo[i] > hi[i] || lo[j] > hi[j] || lo[i] > hi[j] || lo[j] > hi[i])
+            int64_t a = span[2 * i] > span[2 * j] ? span[2 * i] : span[2 * j];
+            int64_t b = span[2 * i + 1] < span[2 * j + 1] ? span[2 * i + 1] : span[2 * j + 1];
+            if (a > b) /* disjoint, or a capture without a frame */
                 continue;
             if (shown++ >= 3) {
                 more++;
                 continue;
             }
-            int64_t a = lo[i] > lo[j] ? lo[i] : lo[j], b = hi[i] < hi[j] ? hi[i] : hi[j];
             fprintf(stderr,
                     "stepstone train sessions: warning: %s captures %s and %s overlap in time "
                     "(%.0f s) and are merged into one timeline: if they are separate runs or "
@@ -127,7 +119,21 @@ static void warn_overlaps(const char *const *paths, size_t n, const char *what)
     if (more)
         fprintf(stderr, "stepstone train sessions: warning: %zu more overlapping %s pairs\n",
                 more, what);
-    free(lo);
+}
+
+/* connset_load of paths[0..n) with cc, then warn_overlaps about them. */
+static int load_captures(connset **set, const char *const *paths, size_t n,
+                         const connset_config *cc, const char *what, char *err)
+{
+    connset_config c = *cc;
+    c.file_spans = malloc(2 * (n ? n : 1) * sizeof(int64_t));
+    if (!c.file_spans)
+        return ss_errf(err, SS_ERR_NOMEM, "out of memory");
+    int rc = connset_load(set, paths, n, &c, err);
+    if (!rc)
+        warn_overlaps(paths, n, c.file_spans, what);
+    free(c.file_spans);
+    return rc;
 }
 
 /* Sets m's thresholds from the sessions of the captures paths[0..n). */
@@ -137,7 +143,7 @@ static int calibrate(session_model *m, const char **paths, size_t n, const encod
     connset *set = NULL;
     const conntab_record **recs = NULL;
     float *vecs = NULL;
-    int rc = connset_load(&set, paths, n, cc, err);
+    int rc = load_captures(&set, paths, n, cc, "calibration", err);
     size_t nr = rc ? 0 : connset_count(set);
     if (!rc && nr == 0)
         rc = ss_errf(err, SS_ERR_EMPTY, "no connection in the calibration captures");
@@ -352,10 +358,8 @@ int cmd_train_sessions(int argc, char **argv)
         fprintf(stderr, "stepstone train sessions: %s\n", err);
         goto done;
     }
-    warn_overlaps((const char *const *)(argv + optind), (size_t)(argc - optind), "training");
-    warn_overlaps(calib, n_calib, "calibration");
-    if (connset_load(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
-                     err)) {
+    if (load_captures(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
+                      "training", err)) {
         fprintf(stderr, "stepstone train sessions: %s\n", err);
         goto done;
     }

@@ -995,7 +995,7 @@ int conntab_read(conntab *t, pcapsrc *src, char *errbuf)
 
 int conntab_read_files(const char *const *paths, size_t n, const conntab_config *cfg,
                        conntab_emit_fn emit, void *ctx, pcapsrc_warn_fn warn, void *warn_ctx,
-                       char *errbuf)
+                       int64_t *spans, char *errbuf)
 {
     pcapsrc *src = NULL;
     conntab *t = NULL;
@@ -1004,6 +1004,11 @@ int conntab_read_files(const char *const *paths, size_t n, const conntab_config 
         rc = conntab_create(&t, cfg, emit, ctx, errbuf);
     if (rc == 0)
         rc = conntab_read(t, src, errbuf);
+    for (size_t i = 0; spans && i < n; i++)
+        if (!pcapsrc_file_span(src, i, &spans[2 * i], &spans[2 * i + 1])) {
+            spans[2 * i] = INT64_MAX;
+            spans[2 * i + 1] = INT64_MIN;
+        }
     conntab_destroy(t);
     pcapsrc_close(src);
     return rc;

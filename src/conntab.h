@@ -194,10 +194,12 @@ int conntab_read(conntab *t, pcapsrc *src, char *errbuf);
 /* Reads the captures paths[0..n) (one merged timeline, pcapsrc.h) through a
  * new table made with cfg (NULL: defaults), emit and ctx, flushes it and
  * frees it: the connections stage over whole files. warn receives capture
- * warnings (may be NULL). Returns 0 or a negative status. */
+ * warnings (may be NULL). spans (may be NULL; 2 n entries) receives each
+ * capture's first and last frame time (pcapsrc_file_span; INT64_MAX,
+ * INT64_MIN for a capture without a frame). Returns 0 or a negative status. */
 int conntab_read_files(const char *const *paths, size_t n, const conntab_config *cfg,
                        conntab_emit_fn emit, void *ctx, pcapsrc_warn_fn warn, void *warn_ctx,
-                       char *errbuf);
+                       int64_t *spans, char *errbuf);
 
 /* Emits every connection whose idle, linger or active deadline is before
  * now_us (the table's clock never goes back). Returns 0 or a negative status. */

@@ -34,6 +34,8 @@ typedef struct pcapsrc_file {
     pcap_t *pcap;
     int linktype;
     uint64_t frames;   /* frames read from this file */
+    int64_t first_us;  /* earliest and latest frame times read from it */
+    int64_t last_us;
     int64_t ts_us;     /* pending frame */
     uint32_t caplen;
     uint32_t wire_len;
@@ -165,6 +167,10 @@ static int pcapsrc_file_advance(pcapsrc *src, pcapsrc_file *f, char *errbuf)
         f->caplen = hdr->caplen;
         f->wire_len = hdr->len;
         f->ts_us = (int64_t)hdr->ts.tv_sec * 1000000 + (int64_t)hdr->ts.tv_usec;
+        if (f->frames == 0 || f->ts_us < f->first_us)
+            f->first_us = f->ts_us;
+        if (f->frames == 0 || f->ts_us > f->last_us)
+            f->last_us = f->ts_us;
         f->frames++;
         return 1;
     }
@@ -358,6 +364,15 @@ uint64_t pcapsrc_frames(const pcapsrc *src)
     return src ? src->frames : 0;
 }
 
+int pcapsrc_file_span(const pcapsrc *src, size_t i, int64_t *first_us, int64_t *last_us)
+{
+    if (!src || i >= src->n_files || src->files[i].frames == 0)
+        return 0;
+    *first_us = src->files[i].first_us;
+    *last_us = src->files[i].last_us;
+    return 1;
+}
+
 size_t pcapsrc_damaged_files(const pcapsrc *src)
 {
     return src ? src->damaged : 0;
@@ -379,26 +394,4 @@ void pcapsrc_close(pcapsrc *src)
     free(src->heap);
     dedup_destroy(src->dd);
     free(src);
-}
-
-int pcapsrc_time_spans(const char *const *paths, size_t n, int64_t *first_us, int64_t *last_us,
-                       char *errbuf)
-{
-    for (size_t i = 0; i < n; i++) {
-        first_us[i] = INT64_MAX;
-        last_us[i] = INT64_MIN;
-    }
-    pcapsrc *src;
-    int rc = pcapsrc_open(&src, paths, n, NULL, NULL, errbuf);
-    if (rc)
-        return rc;
-    pcapsrc_frame f;
-    while ((rc = pcapsrc_next(src, &f, errbuf)) > 0) {
-        if (f.ts_us < first_us[f.file_index])
-            first_us[f.file_index] = f.ts_us;
-        if (f.ts_us > last_us[f.file_index])
-            last_us[f.file_index] = f.ts_us;
-    }
-    pcapsrc_close(src);
-    return rc < 0 ? rc : SS_OK;
 }

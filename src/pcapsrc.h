@@ -47,14 +47,6 @@ typedef struct pcapsrc_frame {
 int pcapsrc_open(pcapsrc **out, const char *const *paths, size_t n,
                  pcapsrc_warn_fn warn, void *warn_ctx, char *errbuf);
 
-/* First and last frame times of each of the captures paths[0..n), in one pass
- * over their frames (first_us, last_us: n entries each; a capture without a
- * frame gets INT64_MAX, INT64_MIN): to tell whether captures given together,
- * and so merged into one timeline, overlap in time. Returns 0 or a negative
- * ss_status with errbuf naming the file. */
-int pcapsrc_time_spans(const char *const *paths, size_t n, int64_t *first_us, int64_t *last_us,
-                       char *errbuf);
-
 /* Gets the next frame in time order across all files. Returns 1 with *frame
  * filled, 0 when every file is exhausted, negative ss_status on a fatal error. */
 int pcapsrc_next(pcapsrc *src, pcapsrc_frame *frame, char *errbuf);
@@ -76,6 +68,11 @@ uint64_t pcapsrc_duplicates(const pcapsrc *src);
 
 /* Frames read so far, over all files. */
 uint64_t pcapsrc_frames(const pcapsrc *src);
+
+/* Earliest and latest frame times read so far from the capture paths[i]: 1
+ * with them in *first_us, *last_us, 0 when none was read. Tells whether
+ * captures merged into one timeline overlap in time. */
+int pcapsrc_file_span(const pcapsrc *src, size_t i, int64_t *first_us, int64_t *last_us);
 
 /* Number of files that ended early because of damage. */
 size_t pcapsrc_damaged_files(const pcapsrc *src);

@@ -186,6 +186,14 @@ START_TEST(test_merge_three_files)
     ck_assert_uint_eq(pcapsrc_damaged_files(src), 0);
     ck_assert_int_eq(w.count, 0);
     ck_assert_int_eq(pcapsrc_next(src, &fr, err), 0); /* stays at the end */
+    for (int f = 0; f < 3; f++) { /* each file's earliest and latest frame */
+        int64_t lo, hi;
+        ck_assert_int_eq(pcapsrc_file_span(src, (size_t)f, &lo, &hi), 1);
+        ck_assert_int_eq(lo, ts[f][0]);
+        ck_assert_int_eq(hi, ts[f][5]);
+    }
+    int64_t lo = 0, hi = 0;
+    ck_assert_int_eq(pcapsrc_file_span(src, 3, &lo, &hi), 0);
     pcapsrc_close(src);
     tmpdir_remove(&t);
 }
