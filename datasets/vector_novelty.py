@@ -62,7 +62,12 @@ def main():
     a = ap.parse_args()
     if a.k < 1 or not 0.0 < a.catch <= 1.0:
         sys.exit("vector_novelty.py: -k must be >= 1 and --catch in (0, 1]")
-    ports = {int(p) for p in a.ports.split(",")}
+    try:
+        ports = {int(p) for p in a.ports.split(",")}
+    except ValueError:
+        sys.exit("vector_novelty.py: --ports takes numbers separated by commas, e.g. 80,443")
+    if any("=" not in x for x in a.attack):
+        sys.exit("vector_novelty.py: --attack takes NAME=CAPTURE")
     work = a.workdir or tempfile.mkdtemp(prefix="vector-novelty.")
     os.makedirs(work, exist_ok=True)
     ref = np.vstack([vectors(a.stepstone, c, ports, work) for c in a.train])
