@@ -46,7 +46,7 @@ model: stepstone$(EXEEXT)
 	rm -f model-new.model
 .PHONY: model
 EXTRA_DIST += encoders/mkmodel.sh
-EXTRA_DIST += datasets/pcapshift.py datasets/session_eval.py
+EXTRA_DIST += datasets/pcapshift.py datasets/session_eval.py datasets/vector_novelty.py
 # Session data generators (benign activity, attacks) in network namespaces: needs root.
 TESTS += tests/e2e_session_netns.sh
 EXTRA_DIST += tests/e2e_session_netns.sh

@@ -111,12 +111,39 @@ static int cmp_span(const void *pa, const void *pb)
     return a->first < b->first ? -1 : a->first > b->first;
 }
 
-int session_partial_at_start(const conntab_record *rec, int64_t t0_us)
+int session_near_start(int64_t t_us, const int64_t *starts, size_t n_starts)
 {
-    if (rec->proto != IPPROTO_TCP || rec->start_us - t0_us >= SESSION_EDGE_US)
+    if (n_starts == 0 || t_us < starts[0])
+        return 0;
+    size_t lo = 0, hi = n_starts; /* the latest beginning at or before t_us */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (starts[mid] <= t_us)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return t_us - starts[lo] < SESSION_EDGE_US;
+}
+
+int session_partial_at_start(const conntab_record *rec, const int64_t *starts, size_t n_starts)
+{
+    if (rec->proto != IPPROTO_TCP || !session_near_start(rec->start_us, starts, n_starts))
         return 0;
     return rec->state == CONNTAB_STATE_OTH || rec->state == CONNTAB_STATE_SH ||
            rec->state == CONNTAB_STATE_SHR || rec->state == CONNTAB_STATE_RSTRH;
+}
+
+static int cmp_i64(const void *pa, const void *pb)
+{
+    int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+    return (a > b) - (a < b);
+}
+
+void session_starts_sort(int64_t *starts, size_t n)
+{
+    if (n > 1)
+        qsort(starts, n, sizeof(*starts), cmp_i64);
 }
 
 int session_is_host(uint8_t family, const uint8_t *addr)
@@ -129,7 +156,8 @@ int session_is_host(uint8_t family, const uint8_t *addr)
 }
 
 int session_list_build(session_list *out, const conntab_record *const *recs, size_t n,
-                       const session_config *cfg, char *errbuf)
+                       const session_config *cfg, const int64_t *starts, size_t n_starts,
+                       char *errbuf)
 {
     memset(out, 0, sizeof(*out));
     int rc = session_config_check(cfg, errbuf);
@@ -142,9 +170,13 @@ int session_list_build(session_list *out, const conntab_record *const *recs, siz
     int64_t t0 = INT64_MAX;
     for (size_t i = 0; i < n; i++)
         t0 = recs[i]->start_us < t0 ? recs[i]->start_us : t0;
+    if (n_starts == 0 || !starts) { /* one capture, begun at its earliest record */
+        starts = &t0;
+        n_starts = 1;
+    }
     for (size_t i = 0; i < n; i++) {
         const conntab_record *r = recs[i];
-        if (session_partial_at_start(r, t0))
+        if (session_partial_at_start(r, starts, n_starts))
             continue;
         int al = addr_len(r->family);
         for (int side = 0; side < 2; side++) {
@@ -768,13 +800,13 @@ static void fill_inputs(session_data *d, const session_vocab *v, const conntab_r
 
 int session_data_build(session_data *d, const session_vocab *v, const conntab_record *const *recs,
                        size_t n, const float *vecs, int enc_dim, const session_config *cfg,
-                       char *errbuf)
+                       const int64_t *starts, size_t n_starts, char *errbuf)
 {
     memset(d, 0, sizeof(*d));
     if (enc_dim < 0 || (enc_dim > 0 && !vecs))
         return ss_errf(errbuf, SS_ERR_ARG, "sessions: encoder vectors of dimension %d missing",
                        enc_dim);
-    int rc = session_list_build(&d->list, recs, n, cfg, errbuf);
+    int rc = session_list_build(&d->list, recs, n, cfg, starts, n_starts, errbuf);
     if (rc)
         return rc;
     int In = session_input_size(v, enc_dim);

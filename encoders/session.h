@@ -150,18 +150,31 @@ typedef struct session_list {
 } session_list;
 
 /* A capture starts in the middle of connections: a TCP connection that starts
- * within SESSION_EDGE_US of the first connection of the input (t0_us) and shows no
- * opening handshake (OTH, SH, SHR, RSTRH) was under way before the capture
+ * within SESSION_EDGE_US after the beginning of an input capture and shows no
+ * opening handshake (OTH, SH, SHR, RSTRH) was under way before that capture
  * began. Its beginning is missing, so it says nothing of what its hosts did and
- * session_list_build leaves it out. 1 for such a record, else 0. */
+ * session_list_build leaves it out. starts[0..n_starts), ascending, are the
+ * beginnings: the first frame time of each capture merged into the timeline
+ * (several captures of other times each begin in the middle of connections).
+ * 1 for such a record, else 0. */
 #define SESSION_EDGE_US INT64_C(1000000)
-int session_partial_at_start(const conntab_record *rec, int64_t t0_us);
+int session_partial_at_start(const conntab_record *rec, const int64_t *starts, size_t n_starts);
+
+/* 1 if t_us is less than SESSION_EDGE_US after one of starts[0..n_starts)
+ * (ascending), the window session_partial_at_start looks at, else 0. */
+int session_near_start(int64_t t_us, const int64_t *starts, size_t n_starts);
+
+/* Sorts starts[0..n) ascending in place, the order session_partial_at_start reads. */
+void session_starts_sort(int64_t *starts, size_t n);
 
 /* Splits recs[0..n) into host sessions (see the top of this file), leaving out
- * the connections under way when the capture began (session_partial_at_start). *out is
- * filled (free with session_list_free). Returns 0, SS_ERR_ARG or SS_ERR_NOMEM. */
+ * the connections under way when an input capture began (session_partial_at_start
+ * with starts[0..n_starts), ascending; with none, the input is one capture that
+ * began at its earliest record). *out is filled (free with session_list_free).
+ * Returns 0, SS_ERR_ARG or SS_ERR_NOMEM. */
 int session_list_build(session_list *out, const conntab_record *const *recs, size_t n,
-                       const session_config *cfg, char *errbuf);
+                       const session_config *cfg, const int64_t *starts, size_t n_starts,
+                       char *errbuf);
 
 /* Frees the arrays of l and zeroes it; NULL is a no-op. */
 void session_list_free(session_list *l);
@@ -339,12 +352,13 @@ typedef struct session_data {
     float *tail;         /* (n_members) session_vocab_tail of each member (nats) */
 } session_data;
 
-/* Sessionises recs[0..n) with cfg and encodes every member with vocab v.
+/* Sessionises recs[0..n) with cfg (input beginnings starts[0..n_starts) as for
+ * session_list_build) and encodes every member with vocab v.
  * vecs (n, enc_dim), row i for recs[i], may be NULL when enc_dim is 0.
  * Returns 0 or a negative status; *d is filled (free with session_data_free). */
 int session_data_build(session_data *d, const session_vocab *v, const conntab_record *const *recs,
                        size_t n, const float *vecs, int enc_dim, const session_config *cfg,
-                       char *errbuf);
+                       const int64_t *starts, size_t n_starts, char *errbuf);
 
 /* As session_data_build for one session of one host that is already formed
  * (the streaming path, sessionfeed.h): recs[0..) holds n_spans sessions of

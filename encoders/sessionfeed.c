@@ -59,6 +59,9 @@ struct sessionfeed {
     size_t n_idle, cap_idle;
     int have_t0;
     int64_t t0, now, last_sweep;
+    int64_t *starts;        /* beginnings of the input captures, ascending
+                               (sessionfeed_set_starts); none: t0 alone */
+    size_t n_starts;
     const conntab_record **e_recs;
     uint8_t *e_out;
     sessionfeed_session *e_hist;
@@ -117,10 +120,12 @@ static void mrec_unref(sessionfeed *f, mrec *r)
  * (session_partial_at_start), 0 when it certainly is, -1 while unknown. */
 static int mrec_counts(const sessionfeed *f, const mrec *r)
 {
-    if (r->rec.proto != IPPROTO_TCP || r->rec.start_us - f->t0 >= SESSION_EDGE_US)
+    const int64_t *st = f->n_starts ? f->starts : &f->t0;
+    size_t ns = f->n_starts ? f->n_starts : 1;
+    if (r->rec.proto != IPPROTO_TCP || !session_near_start(r->rec.start_us, st, ns))
         return 1;
     if (r->closed)
-        return !session_partial_at_start(&r->rec, f->t0);
+        return !session_partial_at_start(&r->rec, st, ns);
     /* a handshake seen excludes OTH, SH, SHR and RSTRH */
     return r->handshake == 3 ? 1 : -1;
 }
@@ -503,6 +508,22 @@ int sessionfeed_create(sessionfeed **out, const session_config *cfg, sessionfeed
     return SS_OK;
 }
 
+int sessionfeed_set_starts(sessionfeed *f, const int64_t *starts, size_t n, char *errbuf)
+{
+    if (f->have_t0)
+        return ss_errf(errbuf, SS_ERR_ARG, "sessions: input beginnings set after the first packet");
+    int64_t *c = n ? malloc(n * sizeof(*c)) : NULL;
+    if (n && !c)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    if (n)
+        memcpy(c, starts, n * sizeof(*c));
+    session_starts_sort(c, n);
+    free(f->starts);
+    f->starts = c;
+    f->n_starts = n;
+    return SS_OK;
+}
+
 static int add_member(sessionfeed *f, mrec *r, int side, char *errbuf)
 {
     const uint8_t *a = side == 0 ? r->rec.orig_h : r->rec.resp_h;
@@ -649,7 +670,24 @@ int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
     }
     tc.watch = sessionfeed_watch;
     tc.watch_ctx = f;
-    int rc = conntab_read_files(paths, n, &tc, read_emit, f, warn, warn_ctx, NULL, errbuf);
+    pcapsrc *src = NULL;
+    conntab *t = NULL;
+    int64_t *starts = malloc((n ? n : 1) * sizeof(*starts)), last;
+    size_t ns = 0;
+    int rc = starts ? pcapsrc_open(&src, paths, n, warn, warn_ctx, errbuf)
+                    : ss_errf(errbuf, SS_ERR_NOMEM, "sessions: out of memory");
+    /* the merge holds each file's first frame from the open on */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        ns += pcapsrc_file_span(src, i, &starts[ns], &last);
+    if (rc == 0)
+        rc = sessionfeed_set_starts(f, starts, ns, errbuf);
+    if (rc == 0)
+        rc = conntab_create(&t, &tc, read_emit, f, errbuf);
+    if (rc == 0)
+        rc = conntab_read(t, src, errbuf);
+    conntab_destroy(t);
+    pcapsrc_close(src);
+    free(starts);
     return rc < 0 ? rc : sessionfeed_finish(f, errbuf);
 }
 
@@ -726,5 +764,6 @@ void sessionfeed_destroy(sessionfeed *f)
     free(f->e_recs);
     free(f->e_out);
     free(f->e_hist);
+    free(f->starts);
     free(f);
 }

@@ -5,7 +5,7 @@
  * rule, session.h: per host, connections in (start, serial) order; one joins
  * the current session when it starts less than gap_us after the latest end
  * of the session's connections and the session has fewer than max_conns;
- * connections under way when the capture began are left out;
+ * connections under way when an input capture began are left out;
  * tests/check_sessionfeed.c compares the two), but hands each session on as
  * soon as it is complete:
  *   - a session is complete when all its connections have ended (conntab
@@ -71,6 +71,14 @@ typedef struct sessionfeed_stats {
  * Returns 0, SS_ERR_ARG or SS_ERR_NOMEM. */
 int sessionfeed_create(sessionfeed **out, const session_config *cfg, sessionfeed_emit_fn emit,
                        void *ctx, char *errbuf);
+
+/* Tells f where its input captures began (starts[0..n), any order: the first
+ * frame time of each capture merged into the timeline), so that connections
+ * under way at the beginning of each one are left out (session_partial_at_start),
+ * not only at the first packet's. Without it the feed's input is one capture
+ * that began at its first packet. Call before the first packet;
+ * sessionfeed_read_files does. Returns 0, SS_ERR_ARG (too late) or SS_ERR_NOMEM. */
+int sessionfeed_set_starts(sessionfeed *f, const int64_t *starts, size_t n, char *errbuf);
 
 /* conntab_watch_fn (ctx is the feed): follows connection starts and packets. */
 int sessionfeed_watch(void *ctx, const conntab_record *rec, const conntab_pkt *pkt, int created,

@@ -34,6 +34,8 @@ void train_sessions_config_default(train_sessions_config *cfg)
     cfg->host_factor = 1.1;
     cfg->markov_alpha = 0.1;
     cfg->log = NULL;
+    cfg->starts = NULL;
+    cfg->n_starts = 0;
 }
 
 /* Scratch of one batch: inputs, targets, activations, workspace. */
@@ -503,7 +505,8 @@ int train_sessions_calibrate(session_model *m, const conntab_record *const *recs
         return ss_errf(errbuf, SS_ERR_ARG, "calibration: encoder dimension %d, the model %d",
                        enc_dim, m->enc_dim);
     session_data d;
-    int rc = session_data_build(&d, &m->vocab, recs, n, vecs, enc_dim, &m->sess, errbuf);
+    int rc = session_data_build(&d, &m->vocab, recs, n, vecs, enc_dim, &m->sess, cfg->starts,
+                                cfg->n_starts, errbuf);
     for (int k = 0; !rc && k < SESSION_METHOD_COUNT; k++) {
         /* the hosts' thresholds from training stay, raised where calibration says */
         session_host_threshold *old = m->thr[k].hosts;
@@ -542,7 +545,7 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
     session_list sl;
     session_data d;
     memset(&d, 0, sizeof(d));
-    int rc = session_list_build(&sl, recs, n, &cfg->sess, errbuf);
+    int rc = session_list_build(&sl, recs, n, &cfg->sess, cfg->starts, cfg->n_starts, errbuf);
     if (rc)
         return rc;
     session_model *m = calloc(1, sizeof(*m));
@@ -577,7 +580,8 @@ int train_sessions_run(session_model **out, const conntab_record *const *recs, s
                                   cfg->min_count, errbuf)) ||
         (rc = session_vocab_build_sizes(&m->vocab, keys, orig, resp, dur, sl.n_members,
                                         cfg->byte_classes, errbuf)) ||
-        (rc = session_data_build(&d, &m->vocab, recs, n, vecs, enc_dim, &cfg->sess, errbuf)))
+        (rc = session_data_build(&d, &m->vocab, recs, n, vecs, enc_dim, &cfg->sess, cfg->starts,
+                                 cfg->n_starts, errbuf)))
         goto done;
     size_t ns = d.list.n_spans;
     for (size_t s = 0; s < ns; s++)

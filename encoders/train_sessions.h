@@ -70,6 +70,9 @@ typedef struct train_sessions_config {
     float input_dropout;    /* share of connections whose inputs are zeroed in each
                                training batch, targets kept (0.2; 0: off) */
     FILE *log;              /* one line per epoch (NULL: quiet) */
+    const int64_t *starts;  /* beginnings of the input captures, ascending, for
+                               session_list_build (NULL: one capture); not stored */
+    size_t n_starts;
 } train_sessions_config;
 
 /* Fills cfg with the defaults listed in train_sessions_config. */

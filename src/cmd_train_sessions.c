@@ -121,17 +121,26 @@ static void warn_overlaps(const char *const *paths, size_t n, const int64_t *spa
                 more, what);
 }
 
-/* connset_load of paths[0..n) with cc, then warn_overlaps about them. */
+/* connset_load of paths[0..n) with cc, then warn_overlaps about them. Each
+ * capture's first frame time goes into starts[0..*n_starts) (n of them at most,
+ * ascending; captures without a frame have none) for session_list_build. */
 static int load_captures(connset **set, const char *const *paths, size_t n,
-                         const connset_config *cc, const char *what, char *err)
+                         const connset_config *cc, const char *what, int64_t *starts,
+                         size_t *n_starts, char *err)
 {
     connset_config c = *cc;
+    *n_starts = 0;
     c.file_spans = malloc(2 * (n ? n : 1) * sizeof(int64_t));
     if (!c.file_spans)
         return ss_errf(err, SS_ERR_NOMEM, "out of memory");
     int rc = connset_load(set, paths, n, &c, err);
-    if (!rc)
+    if (!rc) {
         warn_overlaps(paths, n, c.file_spans, what);
+        for (size_t i = 0; i < n; i++)
+            if (c.file_spans[2 * i] <= c.file_spans[2 * i + 1])
+                starts[(*n_starts)++] = c.file_spans[2 * i];
+        session_starts_sort(starts, *n_starts);
+    }
     free(c.file_spans);
     return rc;
 }
@@ -143,7 +152,10 @@ static int calibrate(session_model *m, const char **paths, size_t n, const encod
     connset *set = NULL;
     const conntab_record **recs = NULL;
     float *vecs = NULL;
-    int rc = load_captures(&set, paths, n, cc, "calibration", err);
+    int64_t *starts = malloc((n ? n : 1) * sizeof(int64_t));
+    size_t n_starts = 0;
+    int rc = starts ? load_captures(&set, paths, n, cc, "calibration", starts, &n_starts, err)
+                    : ss_errf(err, SS_ERR_NOMEM, "out of memory");
     size_t nr = rc ? 0 : connset_count(set);
     if (!rc && nr == 0)
         rc = ss_errf(err, SS_ERR_EMPTY, "no connection in the calibration captures");
@@ -158,8 +170,13 @@ static int calibrate(session_model *m, const char **paths, size_t n, const encod
         recs[i] = connset_get(set, i);
     if (!rc && enc)
         rc = session_encoder_vectors(vecs, enc, recs, nr, err);
-    if (!rc)
-        rc = train_sessions_calibrate(m, recs, nr, vecs, E, cfg, err);
+    if (!rc) {
+        train_sessions_config c = *cfg;
+        c.starts = starts;
+        c.n_starts = n_starts;
+        rc = train_sessions_calibrate(m, recs, nr, vecs, E, &c, err);
+    }
+    free(starts);
     free(vecs);
     free(recs);
     connset_free(set);
@@ -347,6 +364,7 @@ int cmd_train_sessions(int argc, char **argv)
     encoder *enc = NULL;
     const conntab_record **recs = NULL;
     float *vecs = NULL;
+    int64_t *starts = NULL;
     session_model *m = NULL;
     connset_config cc;
     connset_config_default(&cc);
@@ -358,8 +376,14 @@ int cmd_train_sessions(int argc, char **argv)
         fprintf(stderr, "stepstone train sessions: %s\n", err);
         goto done;
     }
-    if (load_captures(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
-                      "training", err)) {
+    size_t n_files = (size_t)(argc - optind), n_starts = 0;
+    starts = malloc(n_files * sizeof(int64_t));
+    if (!starts) {
+        fprintf(stderr, "stepstone train sessions: out of memory\n");
+        goto done;
+    }
+    if (load_captures(&set, (const char *const *)(argv + optind), n_files, &cc, "training",
+                      starts, &n_starts, err)) {
         fprintf(stderr, "stepstone train sessions: %s\n", err);
         goto done;
     }
@@ -387,6 +411,8 @@ int cmd_train_sessions(int argc, char **argv)
             goto done;
         }
     }
+    cfg.starts = starts;
+    cfg.n_starts = n_starts;
     if (train_sessions_run(&m, recs, n, vecs, E, &cfg, err)) {
         fprintf(stderr, "stepstone train sessions: %s\n", err);
         goto done;
@@ -403,6 +429,7 @@ int cmd_train_sessions(int argc, char **argv)
     status = CLI_EXIT_OK;
 done:
     session_model_destroy(m);
+    free(starts);
     free(vecs);
     free(recs);
     encoder_destroy(enc);

@@ -104,7 +104,7 @@ START_TEST(test_sessions_gap_and_cut)
     ck_assert_int_eq(cfg.max_conns, 25);
     session_list l;
     char err[SS_ERRBUF_SIZE];
-    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, NULL, 0, err), 0);
     /* host 1: {0, 7.9} {15.9}; host 2 the same (inbound); host 3: 25 + 5; host 4 too */
     ck_assert_uint_eq(l.n_spans, 8);
     ck_assert_uint_eq(l.n_members, 2 * s->n);
@@ -137,11 +137,11 @@ START_TEST(test_sessions_gap_and_cut)
     /* other rules: a 20 s gap keeps host 1 in one session, a cut at 10 splits host 3 in 3 */
     cfg.gap_us = 20000000;
     cfg.max_conns = 10;
-    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, NULL, 0, err), 0);
     ck_assert_uint_eq(l.n_spans, 2 + 2 * 3);
     session_list_free(&l);
     cfg.max_conns = 0;
-    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), SS_ERR_ARG);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, NULL, 0, err), SS_ERR_ARG);
     ck_assert(strlen(err) > 0);
     session_list_free(NULL);
     /* a connection open for 60 s keeps its host active: one starting 30 s after it
@@ -151,7 +151,7 @@ START_TEST(test_sessions_gap_and_cut)
     add_rec(s, 5, 7, 6, 80, 30.0, 0.1, 100, CONNTAB_STATE_SF);
     add_rec(s, 5, 7, 6, 80, 68.0, 0.1, 100, CONNTAB_STATE_SF);
     session_config_default(&cfg);
-    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, NULL, 0, err), 0);
     int h5 = 0;
     for (size_t k = 0; k < l.n_spans; k++)
         if (l.spans[k].host[3] == 5) {
@@ -171,7 +171,7 @@ START_TEST(test_sessions_gap_and_cut)
     add_rec(s, 5, 6, 17, 67, 2.0, 0.1, 100, CONNTAB_STATE_S0);
     memset(s->r[2].orig_h, 0, 4);
     memset(s->r[2].resp_h, 255, 4);
-    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, NULL, 0, err), 0);
     ck_assert_uint_eq(l.n_spans, 1);
     ck_assert_uint_eq(l.n_members, 2);
     ck_assert_int_eq(l.spans[0].host[3], 5);
@@ -430,16 +430,42 @@ START_TEST(test_partial_at_start)
     add_rec(s, 1, 2, 6, 80, 0.2, 0.1, 100, CONNTAB_STATE_SF);  /* handshake seen: in */
     add_rec(s, 1, 2, 17, 53, 0.3, 0.1, 100, CONNTAB_STATE_S0); /* UDP: in */
     add_rec(s, 1, 2, 6, 80, 3.0, 0.1, 0, CONNTAB_STATE_OTH);   /* later: in */
-    ck_assert(session_partial_at_start(&s->r[0], s->r[0].start_us));
-    ck_assert(!session_partial_at_start(&s->r[4], s->r[0].start_us));
+    int64_t t0 = s->r[0].start_us;
+    ck_assert(session_partial_at_start(&s->r[0], &t0, 1));
+    ck_assert(!session_partial_at_start(&s->r[4], &t0, 1));
     session_config cfg;
     session_config_default(&cfg);
     session_list l;
     char err[SS_ERRBUF_SIZE];
-    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, NULL, 0, err), 0);
     ck_assert_uint_eq(l.n_members, 6); /* 3 records, one session of each host */
     for (size_t k = 0; k < l.n_members; k++)
         ck_assert(l.conn[k] >= 2);
+    session_list_free(&l);
+
+    /* a second capture merged in, beginning 100 s later (at 100.0) in the middle of
+     * connections: its first second's records without handshake are left out too */
+    add_rec(s, 3, 4, 6, 22, 100.0, 5.0, 0, CONNTAB_STATE_OTH);  /* partial: out */
+    add_rec(s, 3, 4, 6, 22, 100.9, 0.1, 0, CONNTAB_STATE_SHR);  /* partial: out */
+    add_rec(s, 3, 4, 6, 22, 99.5, 0.1, 0, CONNTAB_STATE_OTH);   /* before it: in */
+    add_rec(s, 3, 4, 6, 22, 101.5, 0.1, 0, CONNTAB_STATE_OTH);  /* after its edge: in */
+    int64_t starts[2] = {s->r[5].start_us, t0}; /* any order, sorted below */
+    session_starts_sort(starts, 2);
+    ck_assert_int_eq(starts[0], t0);
+    ck_assert(session_partial_at_start(&s->r[5], starts, 2));
+    ck_assert(session_partial_at_start(&s->r[6], starts, 2));
+    ck_assert(!session_partial_at_start(&s->r[7], starts, 2));
+    ck_assert(!session_partial_at_start(&s->r[8], starts, 2));
+    ck_assert(!session_partial_at_start(&s->r[5], &t0, 1));
+    ck_assert(!session_partial_at_start(&s->r[5], starts, 0));
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, starts, 2, err), 0);
+    ck_assert_uint_eq(l.n_members, 10); /* records 2, 3, 4, 7, 8; two hosts each */
+    for (size_t k = 0; k < l.n_members; k++)
+        ck_assert(l.conn[k] >= 2 && l.conn[k] != 5 && l.conn[k] != 6);
+    session_list_free(&l);
+    /* without the second beginning only the first capture's edge counts */
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, NULL, 0, err), 0);
+    ck_assert_uint_eq(l.n_members, 14);
     session_list_free(&l);
     free(s);
 }
@@ -637,7 +663,7 @@ START_TEST(test_session_keys)
     session_config_default(&cfg);
     session_list l;
     char err[SS_ERRBUF_SIZE];
-    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, NULL, 0, err), 0);
     uint32_t *keys = malloc(l.n_members * sizeof(uint32_t));
     ck_assert_ptr_nonnull(keys);
     ck_assert_int_eq(session_list_keys(keys, &l, s->p, err), 0);
@@ -664,7 +690,7 @@ START_TEST(test_session_keys)
     const double at[7] = {100, 110, 120, 130, 140, 150, 300};
     for (int k = 0; k < 7; k++)
         add_rec(s, 1, 8, 6, 22, at[k], 0.1, 100, CONNTAB_STATE_SF);
-    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, err), 0);
+    ck_assert_int_eq(session_list_build(&l, s->p, s->n, &cfg, NULL, 0, err), 0);
     keys = malloc(l.n_members * sizeof(uint32_t));
     ck_assert_ptr_nonnull(keys);
     ck_assert_int_eq(session_list_keys(keys, &l, s->p, err), 0);
@@ -839,7 +865,7 @@ START_TEST(test_training_lowers_loss)
     char err[SS_ERRBUF_SIZE];
     ck_assert_int_eq(train_sessions_run(&m, s->p, s->n, NULL, 0, &cfg, err), 0);
     session_data d;
-    ck_assert_int_eq(session_data_build(&d, &m->vocab, s->p, s->n, NULL, 0, &cfg.sess, err), 0);
+    ck_assert_int_eq(session_data_build(&d, &m->vocab, s->p, s->n, NULL, 0, &cfg.sess, NULL, 0, err), 0);
     size_t *idx = malloc(d.list.n_spans * sizeof(size_t));
     ck_assert_ptr_nonnull(idx);
     for (size_t k = 0; k < d.list.n_spans; k++)
@@ -910,7 +936,7 @@ START_TEST(test_model_round_trip)
         ck_assert_int_eq(m2->net[j]->cfg.layers, m->net[j]->cfg.layers);
     }
     session_data d;
-    ck_assert_int_eq(session_data_build(&d, &m->vocab, s->p, s->n, NULL, 0, &cfg.sess, err), 0);
+    ck_assert_int_eq(session_data_build(&d, &m->vocab, s->p, s->n, NULL, 0, &cfg.sess, NULL, 0, err), 0);
     double *l1 = malloc(d.list.n_members * sizeof(double));
     double *l2 = malloc(d.list.n_members * sizeof(double));
     ck_assert(l1 && l2);
@@ -1027,7 +1053,7 @@ START_TEST(test_global_threshold_pool)
     ck_assert_ptr_nonnull(cal);
     benign(cal, 7, 30);
     session_data d;
-    ck_assert_int_eq(session_data_build(&d, &m->vocab, cal->p, cal->n, NULL, 0, &cfg.sess, err),
+    ck_assert_int_eq(session_data_build(&d, &m->vocab, cal->p, cal->n, NULL, 0, &cfg.sess, NULL, 0, err),
                      0);
     const int need = 5;
     const double q = 0.999;
@@ -1098,7 +1124,7 @@ START_TEST(test_unseen_pattern_scores_higher)
     for (int k = 0; k < 25; k++)
         add_rec(s, 9, 101, 6, 1000 + 7 * k, 5000.0 + 0.05 * k, 0.001, 0, CONNTAB_STATE_REJ);
     session_data d;
-    ck_assert_int_eq(session_data_build(&d, &m->vocab, s->p, s->n, NULL, 0, &cfg.sess, err), 0);
+    ck_assert_int_eq(session_data_build(&d, &m->vocab, s->p, s->n, NULL, 0, &cfg.sess, NULL, 0, err), 0);
     double *lik = malloc(2 * d.list.n_members * sizeof(double));
     session_result *res = malloc(d.list.n_spans * sizeof(*res));
     ck_assert(lik && res);

@@ -77,26 +77,41 @@ static int feed_emit(void *ctx, const sessionfeed_session *s, const sessionfeed_
 }
 
 /* Sessions of path both ways; returns the number compared (0: file missing). */
-static size_t compare_file(const char *path)
+/* Sessions of paths[0..np) (one timeline) formed by the feed and by
+ * session_list_build given each capture's beginning; their number (0 when a
+ * capture is missing). */
+static size_t compare_files(const char *const *paths, size_t np)
 {
-    FILE *probe = fopen(path, "rb");
-    if (!probe)
-        return 0;
-    fclose(probe);
-    const char *paths[1] = {path};
+    for (size_t i = 0; i < np; i++) {
+        FILE *probe = fopen(paths[i], "rb");
+        if (!probe)
+            return 0;
+        fclose(probe);
+    }
+    const char *path = paths[np - 1];
     char err[SS_ERRBUF_SIZE];
     session_config cfg;
     session_config_default(&cfg);
 
     connset *set = NULL;
-    ck_assert_msg(connset_load(&set, paths, 1, NULL, err) == 0, "%s", err);
+    connset_config cc;
+    connset_config_default(&cc);
+    int64_t spans[8], starts[4];
+    ck_assert_uint_le(np, 4);
+    cc.file_spans = spans;
+    ck_assert_msg(connset_load(&set, paths, np, &cc, err) == 0, "%s", err);
+    size_t ns = 0;
+    for (size_t i = 0; i < np; i++)
+        if (spans[2 * i] <= spans[2 * i + 1])
+            starts[ns++] = spans[2 * i];
+    session_starts_sort(starts, ns);
     size_t n = connset_count(set);
     const conntab_record **recs = malloc((n ? n : 1) * sizeof(*recs));
     ck_assert_ptr_nonnull(recs);
     for (size_t i = 0; i < n; i++)
         recs[i] = connset_get(set, i);
     session_list l;
-    ck_assert_int_eq(session_list_build(&l, recs, n, &cfg, err), 0);
+    ck_assert_int_eq(session_list_build(&l, recs, n, &cfg, starts, ns, err), 0);
     sigs batch = {0};
     uint64_t *ser = malloc(4096 * sizeof(*ser));
     ck_assert_ptr_nonnull(ser);
@@ -110,7 +125,7 @@ static size_t compare_file(const char *path)
     sigs stream = {0};
     sessionfeed *f = NULL;
     ck_assert_int_eq(sessionfeed_create(&f, &cfg, feed_emit, &stream, err), 0);
-    ck_assert_msg(sessionfeed_read_files(f, paths, 1, NULL, NULL, NULL, err) == 0, "%s", err);
+    ck_assert_msg(sessionfeed_read_files(f, paths, np, NULL, NULL, NULL, err) == 0, "%s", err);
     sessionfeed_stats st;
     sessionfeed_get_stats(f, &st);
     ck_assert_uint_eq(st.held, 0);
@@ -134,6 +149,12 @@ static size_t compare_file(const char *path)
     free(recs);
     connset_free(set);
     return got;
+}
+
+static size_t compare_file(const char *path)
+{
+    const char *paths[1] = {path};
+    return compare_files(paths, 1);
 }
 
 START_TEST(test_same_as_batch)
@@ -168,8 +189,18 @@ START_TEST(test_same_as_batch_real)
         total += compare_file(path);
     }
     printf("sessionfeed: %zu sessions of real captures compared\n", total);
+    /* two captures of other times in one timeline: both begin in the middle of
+     * connections; the sessions are those of each alone (other hosts) */
+    char p2[4096];
+    snprintf(path, sizeof(path), "%s/zeek-wikipedia.pcap", root);
+    snprintf(p2, sizeof(p2), "%s/zeek-sshguess.pcap", root);
+    const char *pair[2] = {p2, path};
+    size_t both = compare_files(pair, 2);
+    ck_assert_uint_gt(both, 0);
+    ck_assert_uint_eq(both, compare_file(path) + compare_file(p2));
 }
 END_TEST
+
 
 typedef struct feed {
     conntab *tab;
@@ -234,6 +265,69 @@ START_TEST(test_bounded_by_live)
     conntab_destroy(fd.tab);
     sessionfeed_destroy(fd.f);
     sigs_free(&fd.out);
+}
+END_TEST
+
+/* Runs one feed over two "captures": the first begins at t0 with a web fetch
+ * (handshake seen), the second 1000 s later in the middle of an ssh
+ * connection (no handshake) followed by a fetch. With the beginnings given,
+ * the ssh fragment is left out like one at the first capture's start; without,
+ * only the first capture's start counts and the fragment is a session member. */
+static uint64_t two_captures_members(int give_starts)
+{
+    char err[SS_ERRBUF_SIZE];
+    session_config cfg;
+    session_config_default(&cfg);
+    feed fd;
+    memset(&fd, 0, sizeof(fd));
+    ck_assert_int_eq(sessionfeed_create(&fd.f, &cfg, feed_emit, &fd.out, err), 0);
+    const int64_t t0 = 1700000000000000LL, t1 = t0 + 1000000000LL;
+    const int64_t starts[2] = {t1, t0}; /* any order */
+    if (give_starts)
+        ck_assert_int_eq(sessionfeed_set_starts(fd.f, starts, 2, err), 0);
+    conntab_config tc;
+    conntab_config_default(&tc);
+    tc.watch = sessionfeed_watch;
+    tc.watch_ctx = fd.f;
+    ck_assert_int_eq(conntab_create(&fd.tab, &tc, feed_end, &fd, err), 0);
+    const uint32_t A = 0x010012c6, S = 0x020012c6, B = 0x030012c6;
+    for (int c = 0; c < 2; c++) {
+        int64_t t = c ? t1 + 300000 : t0;
+        uint16_t port = (uint16_t)(20000 + c);
+        pkt(&fd, t, A, port, S, 80, PACKET_TCP_SYN, 0, 99);
+        pkt(&fd, t + 200, S, 80, A, port, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 499);
+        pkt(&fd, t + 400, A, port, S, 80, PACKET_TCP_ACK | PACKET_TCP_PSH, 300, 100);
+        pkt(&fd, t + 9000, S, 80, A, port, PACKET_TCP_ACK | PACKET_TCP_PSH, 5000, 500);
+        pkt(&fd, t + 9500, A, port, S, 80, PACKET_TCP_RST, 0, 400);
+    }
+    /* the second capture's first packets: an ssh connection under way */
+    for (int k = 0; k < 4; k++) {
+        int64_t t = t1 + k * 100000;
+        pkt(&fd, t, B, 41000, S, 22, PACKET_TCP_ACK | PACKET_TCP_PSH, 48, 1000 + 48 * k);
+        pkt(&fd, t + 300, S, 22, B, 41000, PACKET_TCP_ACK | PACKET_TCP_PSH, 96, 7000 + 96 * k);
+    }
+    ck_assert_msg(conntab_flush(fd.tab, err) == 0, "%s", err);
+    ck_assert_msg(sessionfeed_finish(fd.f, err) == 0, "%s", err);
+    /* too late once packets have been seen */
+    ck_assert_int_eq(sessionfeed_set_starts(fd.f, starts, 2, err), SS_ERR_ARG);
+    sessionfeed_stats st;
+    sessionfeed_get_stats(fd.f, &st);
+    ck_assert_uint_eq(st.conns, 3);
+    uint64_t members = 0;
+    for (size_t i = 0; i < fd.out.n; i++) /* "host: serial serial ..." */
+        for (const char *q = strchr(fd.out.v[i], ':'); (q = strchr(q + 1, ' '));)
+            members++;
+    conntab_destroy(fd.tab);
+    sessionfeed_destroy(fd.f);
+    sigs_free(&fd.out);
+    return members;
+}
+
+START_TEST(test_partial_at_each_start)
+{
+    /* 2 fetches, each a member of A's and of S's sessions; the fragment adds 2 */
+    ck_assert_uint_eq(two_captures_members(1), 4);
+    ck_assert_uint_eq(two_captures_members(0), 6);
 }
 END_TEST
 
@@ -354,7 +448,7 @@ START_TEST(test_long_connection)
     for (size_t i = 0; i < n; i++)
         recs[i] = connset_get(set, i);
     session_data db;
-    ck_assert_int_eq(session_data_build(&db, &m->vocab, recs, n, NULL, 0, &cfg, err), 0);
+    ck_assert_int_eq(session_data_build(&db, &m->vocab, recs, n, NULL, 0, &cfg, NULL, 0, err), 0);
     key_check kc = {m, malloc(db.list.n_members * sizeof(keyed)), db.list.n_members, 0};
     ck_assert_ptr_nonnull(kc.want);
     for (size_t sp = 0; sp < db.list.n_spans; sp++)
@@ -411,6 +505,7 @@ Suite *sessionfeed_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_same_as_batch);
     tcase_add_test(tc, test_same_as_batch_real);
+    tcase_add_test(tc, test_partial_at_each_start);
     tcase_add_test(tc, test_bounded_by_live);
     tcase_add_test(tc, test_long_connection);
     tcase_add_test(tc, test_bad_config);
