@@ -2,7 +2,8 @@
 # e2e_session_netns.sh - the session data generators (datasets/netns/benign.sh,
 # attacks.sh) end to end: short runs, captures stepstone reads, only 198.18.0.0/15
 # addresses, the attacks' time table, `stepstone score` over both, bad usage refused,
-# keep-alive web connections (--keepalive), and nothing of a run left behind (namespaces,
+# keep-alive web connections (--keepalive), a browser's requests and parallel
+# connections (--browser), and nothing of a run left behind (namespaces,
 # processes). Needs root; ~1.5 min.
 . "$top_srcdir/tests/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
@@ -31,7 +32,7 @@ in_range() { # CONNS.tsv: every address in 198.18.0.0/15 (the LAN chatter's mult
     return 0
 }
 
-"$B" -o "$TMPD/b" --hosts 5 --duration 20 --seed 3 --chatter --keepalive 2> "$TMPD/b.err" ||
+"$B" -o "$TMPD/b" --hosts 5 --duration 20 --seed 3 --chatter --keepalive --browser 2> "$TMPD/b.err" ||
     fail "benign.sh failed: $(tail -n 3 "$TMPD/b.err")"
 for f in merged.pcap activity.csv hosts.csv run.log; do
     [ -s "$TMPD/b/$f" ] || fail "benign.sh wrote no $f"
@@ -46,6 +47,25 @@ in_range "$TMPD/b.tsv"
 grep -q ',web,' "$TMPD/b/activity.csv" || fail "no web activity in the benign run (seed 3)"
 awk -F'\t' '!/^#/ && $7 == "tcp" && ($6 == 80 || $6 == 8000) && $8 >= 4.0' "$TMPD/b.tsv" |
     grep -q . || fail "no web connection held open by keep-alive (--keepalive)"
+# --browser: a browser's requests (its headers make every request segment to a web
+# server at least 290 bytes, curl's are under 160) and assets fetched over parallel
+# connections to one server
+/usr/bin/python3 - "$top_srcdir/datasets/netns" "$TMPD/b/merged.pcap" <<'PY' ||
+import sys
+sys.path.insert(0, sys.argv[1])
+import pcapfile
+req = [t[6] for _, lt, data, _ in pcapfile.packets(sys.argv[2])
+       for t in [pcapfile.transport(lt, data)] if t and t[0] == "tcp" and t[4] in (80, 8000) and t[6]]
+assert req and min(req) >= 290, req
+PY
+    fail "web requests of other than a browser's size (--browser)"
+/usr/bin/python3 - "$TMPD/b.tsv" <<'PY' || fail "no parallel web connections (--browser)"
+import sys
+c = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if not l.startswith("#")]
+web = sorted({(x[2], x[4], x[5], float(x[0]), float(x[0]) + float(x[7]))
+              for x in c if x[6] == "tcp" and x[5] in ("80", "8000")})
+assert any(a[:3] == b[:3] and b[3] < a[4] for i, a in enumerate(web) for b in web[i + 1:]), web
+PY
 # --chatter: unanswered discovery datagrams to the multicast groups or the subnet broadcast
 awk -F'\t' '$7 == "udp" && $11 == "S0" && ($5 ~ /^2[23][49]\./ || $5 == "198.18.0.255")' \
     "$TMPD/b.tsv" | grep -q . || fail "no LAN chatter in the benign capture (--chatter)"

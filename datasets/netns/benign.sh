@@ -2,7 +2,7 @@
 # benign.sh - benign per-host activity in network namespaces, captured on one bridge.
 #
 # usage: benign.sh -o OUTDIR [--hosts N] [--duration S] [--seed N] [--snaplen N]
-#                  [--max-time S] [--chatter] [--keepalive]
+#                  [--max-time S] [--chatter] [--keepalive] [--browser]
 #
 # Builds hosts h1..hN (one network namespace each, 198.18.0.11.. on 198.18.0.0/24, no route
 # out, IPv6 off) on a Linux bridge living in a namespace of its own; every name carries a
@@ -19,7 +19,13 @@
 # each host a few of these four. With --keepalive the web servers speak HTTP/1.1 and keep an
 # idle connection open as Apache does by default (h3, h4 on port 80: 5 s; h1, h2: 15 s, the
 # 2.2 default), and browsing fetches its page and assets over one connection, left open
-# until the server closes it (the client closes 1 s after the timeout). Captures the bridge
+# until the server closes it (the client closes 1 s after the timeout). With --browser,
+# browsing is a browser's instead: requests with a browser's headers (user agent, accept
+# lists, referer, often a cookie: 290-500 bytes, where curl's are under 170; downloads
+# too), the page,
+# then its assets fetched in parallel over up to 6 connections per server, a third of them
+# from a second web server (a static host); with --keepalive each connection is reused and
+# left open, without it the servers close each one after a response. Captures the bridge
 # (merged.pcap, every packet once).
 #
 # Output in OUTDIR: merged.pcap, hosts.csv, activity.csv (one row per activity: time, host,
@@ -33,7 +39,7 @@ PY=/usr/bin/python3
 ME=benign.sh
 . "$HERE/lib.sh"
 
-OUTDIR= NHOSTS=16 DURATION=300 SEED=1 SNAPLEN=128 MAXTIME= CHATTER=0 KEEPALIVE=0
+OUTDIR= NHOSTS=16 DURATION=300 SEED=1 SNAPLEN=128 MAXTIME= CHATTER=0 KEEPALIVE=0 BROWSER=0
 while [ $# -gt 0 ]; do
     case "$1" in
         -o) OUTDIR=${2:-}; shift 2 || usage ;;
@@ -44,6 +50,7 @@ while [ $# -gt 0 ]; do
         --max-time) MAXTIME=${2:-}; shift 2 || usage ;;
         --chatter) CHATTER=1; shift ;;
         --keepalive) KEEPALIVE=1; shift ;;
+        --browser) BROWSER=1; shift ;;
         -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "benign.sh: unknown argument '$1'" >&2; usage ;;
     esac
@@ -62,6 +69,7 @@ netns_require ip iproute2 /usr/sbin/sshd openssh-server ssh openssh-client \
 CHATTER_OPT=()
 [ "$CHATTER" = 1 ] && CHATTER_OPT=(--chatter)
 [ "$KEEPALIVE" = 1 ] && CHATTER_OPT+=(--keepalive)
+[ "$BROWSER" = 1 ] && CHATTER_OPT+=(--browser)
 netns_timed -o "$OUTDIR" --hosts "$NHOSTS" --duration "$DURATION" --seed "$SEED" \
     --snaplen "$SNAPLEN" --max-time "$MAXTIME" "${CHATTER_OPT[@]}"
 
@@ -165,6 +173,7 @@ import os, random, socket, struct, subprocess, sys, time, urllib.request
 me, nh, until, seed, cfg, www, act_log = (sys.argv[1], int(sys.argv[2]), float(sys.argv[3]),
                                           int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7])
 keepalive = len(sys.argv) > 8 and sys.argv[8] == "1"
+browser = len(sys.argv) > 9 and sys.argv[9] == "1"
 ka_timeout = {8000: 15.0, 80: 5.0}  # the servers' idle timeouts (--keepalive)
 r = random.Random(seed)
 ip = lambda i: "198.18.0.%d" % (10 + i)
@@ -232,8 +241,67 @@ def browse_keepalive(h, port):
         rc = 1
     return "web", ip(h), rc
 
+UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+def browser_headers(referer):
+    hd = {"User-Agent": UA, "Accept-Language": "en-US,en;q=0.5",
+          "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive",
+          "Accept": ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+                     if referer is None else "image/avif,image/webp,*/*")}
+    if referer is not None:
+        hd["Referer"] = referer
+    if r.random() < 0.7:
+        hd["Cookie"] = "sid=%x; prefs=%x" % (r.getrandbits(128), r.getrandbits(r.randint(8, 640)))
+    return hd
+
+def browse_browser(h, port):
+    # a browser: the page, then its assets in parallel, up to 6 connections per server,
+    # some from a second server; with keep-alive each connection is reused and left open
+    import http.client, threading
+    page = r.choice(pages)
+    ref = "http://%s:%d/%s" % (ip(h), port, page)
+    static = r.choice([w for w in web if w != (h, port)])
+    items = [((h, port) if r.random() < 0.67 else static, r.choice(assets), browser_headers(ref))
+             for _ in range(r.choice([0, 1, 2, 3, 4, 6, 8, 12]))]
+    pools, failed = {}, []
+    def fetch(conn, jobs):
+        try:
+            for _, f, hd in jobs:
+                conn.request("GET", "/" + f, headers=hd)
+                conn.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            failed.append(1)
+    first = http.client.HTTPConnection(ip(h), port, timeout=30)
+    fetch(first, [(None, page, browser_headers(None))])
+    pools[(h, port)] = [first]
+    time.sleep(r.uniform(0.05, 0.3))  # parse the page
+    per = {}
+    for srv, f, hd in items:
+        per.setdefault(srv, []).append((srv, f, hd))
+    threads = []
+    for srv, jobs in per.items():
+        n = min(6, len(jobs))
+        conns = pools.setdefault(srv, [])
+        while len(conns) < n:
+            conns.append(http.client.HTTPConnection(ip(srv[0]), srv[1], timeout=30))
+        for k in range(n):
+            t = threading.Thread(target=fetch, args=(conns[k], jobs[k::n]))
+            t.start()
+            threads.append(t)
+    for t in threads:
+        t.join()
+    for srv, conns in pools.items():
+        for c in conns:
+            if keepalive:
+                threading.Timer(ka_timeout[srv[1]] + 1.0, c.close).start()
+            else:
+                c.close()
+    return "web", ip(h), 1 if failed else 0
+
 def browse():
     h, port = r.choice(web)
+    if browser:
+        return browse_browser(h, port)
     if keepalive:
         return browse_keepalive(h, port)
     base = "http://%s:%d/" % (ip(h), port)
@@ -271,7 +339,22 @@ def transfer():
 
 def download():
     h, port = r.choice(web)
-    return "download", ip(h), get("http://%s:%d/%s" % (ip(h), port, r.choice(files)))
+    f = r.choice(files)
+    if not browser:
+        return "download", ip(h), get("http://%s:%d/%s" % (ip(h), port, f))
+    import http.client, threading
+    rc = 0
+    c = http.client.HTTPConnection(ip(h), port, timeout=30)
+    try:
+        c.request("GET", "/" + f, headers=browser_headers(None))
+        c.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        rc = 1
+    if keepalive:
+        threading.Timer(ka_timeout[port] + 1.0, c.close).start()
+    else:
+        c.close()
+    return "download", ip(h), rc
 
 acts = [(browse, 0.35), (command, 0.22), (shell, 0.08), (transfer, 0.1), (download, 0.07), (None, 0.18)]
 time.sleep(r.uniform(0, 10))
@@ -317,7 +400,7 @@ echo "time,host,kind,peer,status" > "$STAGE/activity.csv"
 : > "$TMP/activity.part"
 for i in $(seq 1 "$NHOSTS"); do
     ip netns exec "$(nsof h$i)" $PY "$TMP/user.py" "$(ipof h$i)" "$NHOSTS" "$UNTIL" \
-        $((SEED * 1000 + i)) "$CFG" "$TMP/www" "$TMP/activity.part" "$KEEPALIVE" \
+        $((SEED * 1000 + i)) "$CFG" "$TMP/www" "$TMP/activity.part" "$KEEPALIVE" "$BROWSER" \
         2> "$TMP/logs/user-h$i.err" &
     USERPIDS+=($!)
     if [ "$CHATTER" = 1 ]; then
