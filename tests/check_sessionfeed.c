@@ -219,33 +219,46 @@ static void pkt(feed *fd, int64_t t, uint32_t src, uint16_t sp, uint32_t dst, ui
     testpkt_add(fd->tab, t, src, sp, dst, dp, flags, len, seq);
 }
 
+/* Opens fd: a feed with the default session rules (told the input beginnings
+ * starts[0..n) when n > 0) watching a conntab that hands it every record. */
+static void feed_open(feed *fd, const int64_t *starts, size_t n)
+{
+    char err[SS_ERRBUF_SIZE];
+    session_config cfg;
+    session_config_default(&cfg);
+    memset(fd, 0, sizeof(*fd));
+    ck_assert_int_eq(sessionfeed_create(&fd->f, &cfg, feed_emit, &fd->out, err), 0);
+    if (n)
+        ck_assert_int_eq(sessionfeed_set_starts(fd->f, starts, n, err), 0);
+    conntab_config tc;
+    conntab_config_default(&tc);
+    tc.watch = sessionfeed_watch;
+    tc.watch_ctx = fd->f;
+    ck_assert_int_eq(conntab_create(&fd->tab, &tc, feed_end, fd, err), 0);
+}
+
+/* One web fetch at t from a:port to s:80 (handshake, request, response, reset). */
+static void web_fetch(feed *fd, int64_t t, uint32_t a, uint16_t port, uint32_t s)
+{
+    pkt(fd, t, a, port, s, 80, PACKET_TCP_SYN, 0, 99);
+    pkt(fd, t + 200, s, 80, a, port, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 499);
+    pkt(fd, t + 400, a, port, s, 80, PACKET_TCP_ACK | PACKET_TCP_PSH, 300, 100);
+    pkt(fd, t + 9000, s, 80, a, port, PACKET_TCP_ACK | PACKET_TCP_PSH, 5000, 500);
+    pkt(fd, t + 9500, a, port, s, 80, PACKET_TCP_RST, 0, 400);
+}
+
 /* 2000 bursts of 5 web fetches by one client, 30 s apart: sessions come out
  * as they complete and the feed never holds more than a few records. */
 START_TEST(test_bounded_by_live)
 {
     char err[SS_ERRBUF_SIZE];
-    session_config cfg;
-    session_config_default(&cfg);
     feed fd;
-    memset(&fd, 0, sizeof(fd));
-    ck_assert_int_eq(sessionfeed_create(&fd.f, &cfg, feed_emit, &fd.out, err), 0);
-    conntab_config tc;
-    conntab_config_default(&tc);
-    tc.watch = sessionfeed_watch;
-    tc.watch_ctx = fd.f;
-    ck_assert_int_eq(conntab_create(&fd.tab, &tc, feed_end, &fd, err), 0);
+    feed_open(&fd, NULL, 0);
     const uint32_t A = 0x010012c6, S = 0x020012c6;
     int64_t t = 1700000000000000LL;
     for (int b = 0; b < 2000; b++) {
-        for (int k = 0; k < 5; k++) {
-            int64_t tk = t + k * 500000;
-            uint16_t port = (uint16_t)(10000 + (b * 5 + k) % 50000);
-            pkt(&fd, tk, A, port, S, 80, PACKET_TCP_SYN, 0, 99);
-            pkt(&fd, tk + 200, S, 80, A, port, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 499);
-            pkt(&fd, tk + 400, A, port, S, 80, PACKET_TCP_ACK | PACKET_TCP_PSH, 300, 100);
-            pkt(&fd, tk + 9000, S, 80, A, port, PACKET_TCP_ACK | PACKET_TCP_PSH, 5000, 500);
-            pkt(&fd, tk + 9500, A, port, S, 80, PACKET_TCP_RST, 0, 400);
-        }
+        for (int k = 0; k < 5; k++)
+            web_fetch(&fd, t + k * 500000, A, (uint16_t)(10000 + (b * 5 + k) % 50000), S);
         t += 30000000;
     }
     sessionfeed_stats mid;
@@ -276,30 +289,13 @@ END_TEST
 static uint64_t two_captures_members(int give_starts)
 {
     char err[SS_ERRBUF_SIZE];
-    session_config cfg;
-    session_config_default(&cfg);
-    feed fd;
-    memset(&fd, 0, sizeof(fd));
-    ck_assert_int_eq(sessionfeed_create(&fd.f, &cfg, feed_emit, &fd.out, err), 0);
     const int64_t t0 = 1700000000000000LL, t1 = t0 + 1000000000LL;
     const int64_t starts[2] = {t1, t0}; /* any order */
-    if (give_starts)
-        ck_assert_int_eq(sessionfeed_set_starts(fd.f, starts, 2, err), 0);
-    conntab_config tc;
-    conntab_config_default(&tc);
-    tc.watch = sessionfeed_watch;
-    tc.watch_ctx = fd.f;
-    ck_assert_int_eq(conntab_create(&fd.tab, &tc, feed_end, &fd, err), 0);
+    feed fd;
+    feed_open(&fd, starts, give_starts ? 2 : 0);
     const uint32_t A = 0x010012c6, S = 0x020012c6, B = 0x030012c6;
-    for (int c = 0; c < 2; c++) {
-        int64_t t = c ? t1 + 300000 : t0;
-        uint16_t port = (uint16_t)(20000 + c);
-        pkt(&fd, t, A, port, S, 80, PACKET_TCP_SYN, 0, 99);
-        pkt(&fd, t + 200, S, 80, A, port, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 499);
-        pkt(&fd, t + 400, A, port, S, 80, PACKET_TCP_ACK | PACKET_TCP_PSH, 300, 100);
-        pkt(&fd, t + 9000, S, 80, A, port, PACKET_TCP_ACK | PACKET_TCP_PSH, 5000, 500);
-        pkt(&fd, t + 9500, A, port, S, 80, PACKET_TCP_RST, 0, 400);
-    }
+    web_fetch(&fd, t0, A, 20000, S);
+    web_fetch(&fd, t1 + 300000, A, 20001, S);
     /* the second capture's first packets: an ssh connection under way */
     for (int k = 0; k < 4; k++) {
         int64_t t = t1 + k * 100000;
