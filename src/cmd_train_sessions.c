@@ -122,24 +122,25 @@ static void warn_overlaps(const char *const *paths, size_t n, const int64_t *spa
 }
 
 /* connset_load of paths[0..n) with cc, then warn_overlaps about them. Each
- * capture's first frame time goes into starts[0..*n_starts) (n of them at most,
- * ascending; captures without a frame have none) for session_list_build. */
+ * capture's first frame time goes into *starts (allocated, the caller frees it
+ * even on failure; *n_starts of them, ascending; captures without a frame have
+ * none) for session_list_build. */
 static int load_captures(connset **set, const char *const *paths, size_t n,
-                         const connset_config *cc, const char *what, int64_t *starts,
+                         const connset_config *cc, const char *what, int64_t **starts,
                          size_t *n_starts, char *err)
 {
     connset_config c = *cc;
     *n_starts = 0;
+    *starts = malloc((n ? n : 1) * sizeof(int64_t));
     c.file_spans = malloc(2 * (n ? n : 1) * sizeof(int64_t));
-    if (!c.file_spans)
-        return ss_errf(err, SS_ERR_NOMEM, "out of memory");
-    int rc = connset_load(set, paths, n, &c, err);
+    int rc = *starts && c.file_spans ? connset_load(set, paths, n, &c, err)
+                                     : ss_errf(err, SS_ERR_NOMEM, "out of memory");
     if (!rc) {
         warn_overlaps(paths, n, c.file_spans, what);
         for (size_t i = 0; i < n; i++)
             if (c.file_spans[2 * i] <= c.file_spans[2 * i + 1])
-                starts[(*n_starts)++] = c.file_spans[2 * i];
-        session_starts_sort(starts, *n_starts);
+                (*starts)[(*n_starts)++] = c.file_spans[2 * i];
+        session_starts_sort(*starts, *n_starts);
     }
     free(c.file_spans);
     return rc;
@@ -152,10 +153,9 @@ static int calibrate(session_model *m, const char **paths, size_t n, const encod
     connset *set = NULL;
     const conntab_record **recs = NULL;
     float *vecs = NULL;
-    int64_t *starts = malloc((n ? n : 1) * sizeof(int64_t));
+    int64_t *starts = NULL;
     size_t n_starts = 0;
-    int rc = starts ? load_captures(&set, paths, n, cc, "calibration", starts, &n_starts, err)
-                    : ss_errf(err, SS_ERR_NOMEM, "out of memory");
+    int rc = load_captures(&set, paths, n, cc, "calibration", &starts, &n_starts, err);
     size_t nr = rc ? 0 : connset_count(set);
     if (!rc && nr == 0)
         rc = ss_errf(err, SS_ERR_EMPTY, "no connection in the calibration captures");
@@ -376,14 +376,9 @@ int cmd_train_sessions(int argc, char **argv)
         fprintf(stderr, "stepstone train sessions: %s\n", err);
         goto done;
     }
-    size_t n_files = (size_t)(argc - optind), n_starts = 0;
-    starts = malloc(n_files * sizeof(int64_t));
-    if (!starts) {
-        fprintf(stderr, "stepstone train sessions: out of memory\n");
-        goto done;
-    }
-    if (load_captures(&set, (const char *const *)(argv + optind), n_files, &cc, "training",
-                      starts, &n_starts, err)) {
+    size_t n_starts = 0;
+    if (load_captures(&set, (const char *const *)(argv + optind), (size_t)(argc - optind), &cc,
+                      "training", &starts, &n_starts, err)) {
         fprintf(stderr, "stepstone train sessions: %s\n", err);
         goto done;
     }
