@@ -8,7 +8,8 @@
 #include <cblas.h>
 
 #include "growbuf.h"
-#include "lstm_method.h"
+#include "hash.h"
+#include "hopscore.h"
 #include "packet.h"
 #include "ptrmap.h"
 #include "status.h"
@@ -155,7 +156,7 @@ static uint64_t host_hash(uint8_t family, const uint8_t *addr)
 {
     uint8_t a[16] = {0}, zero[16] = {0};
     memcpy(a, addr, (size_t)addr_len(family));
-    return conntab_mix64(conntab_hash_addrs(family, a, zero));
+    return hash_mix64(hash_addrs(family, a, zero));
 }
 
 /* ---- hosts -------------------------------------------------------------- */
@@ -587,7 +588,7 @@ static void try_final(correlator *c, obs *b, cand *d)
         sum += cblas_sdot(c->E, x->wemb + (size_t)a * c->E, 1, o->wemb + (size_t)e * c->E, 1);
         used++;
     }
-    d->score = lstm_method_hop_score(sum, used);
+    d->score = hopscore_score(sum, used);
     d->state = CAND_FINAL;
     b->n_pending--;
     return;
@@ -767,7 +768,7 @@ int correlator_create(correlator **out, const encoder *enc, const candidates_con
 
 static uint64_t serial_hash(uint64_t serial)
 {
-    return conntab_mix64(serial + 0x9e3779b97f4a7c15ULL);
+    return hash_mix64(serial + 0x9e3779b97f4a7c15ULL);
 }
 
 /* Keeps pkt in s's ring when a window still open may read it. */

@@ -1,6 +1,6 @@
 /* evaluate.h - scores correlation methods against labelled relay hops.
  *
- * The ground truth (datasets/labels.h) names each labelled hop by the
+ * The ground truth (correlate/labels.h) names each labelled hop by the
  * 5-tuples of its two legs; evaluate_truth_build resolves them to connection
  * indices of a connset. evaluate_method then runs one method on the
  * candidate pairs (candidates.h) and measures:

@@ -9,7 +9,7 @@
 #include <cblas.h>
 
 #include "correlator.h"
-#include "default_model.h"
+#include "hopscore.h"
 #include "status.h"
 
 /* One (connection, grid window) to embed. */
@@ -37,34 +37,6 @@ static size_t key_find(const win_key *keys, size_t n, uint32_t conn, int64_t g)
             hi = mid;
     }
     return lo;
-}
-
-int lstm_method_pair_windows(const connfeat_config *f, const conntab_record *in,
-                        const conntab_record *out, int64_t *g0)
-{
-    *g0 = connfeat_first_window(f, out->start_us);
-    int64_t end = in->end_us < out->end_us ? in->end_us : out->end_us;
-    int k = 0;
-    while (k < f->max_windows) {
-        int64_t w0 = connfeat_window_start(f, *g0 + k);
-        if (k > 0 && w0 > end)
-            break;
-        if (!connfeat_window_known(in, w0, f) || !connfeat_window_known(out, w0, f))
-            break;
-        k++;
-    }
-    return k;
-}
-
-/* Windows of similarity 0 added to every pair's mean (lstm_method.h). */
-#ifndef LSTM_METHOD_PRIOR_WINDOWS
-#define LSTM_METHOD_PRIOR_WINDOWS 1.0
-#endif
-
-double lstm_method_hop_score(double sum, int used)
-{
-    double s = used ? (sum / (used + LSTM_METHOD_PRIOR_WINDOWS) + 1.0) / 2.0 : 0.0;
-    return s < 0 ? 0 : s > 1 ? 1 : s;
 }
 
 static double now_s(void)
@@ -107,7 +79,7 @@ int lstm_method_score_pairs_stats(const encoder *enc, const connset *set,
         const conntab_record *in = connset_get(set, pairs[i].in);
         const conntab_record *out = connset_get(set, pairs[i].out);
         int64_t g0;
-        int k = lstm_method_pair_windows(f, in, out, &g0);
+        int k = hopscore_windows(f, in, out, &g0);
         for (int j = 0; j < k; j++) {
             keys[nk++] = (win_key){pairs[i].in, g0 + j};
             keys[nk++] = (win_key){pairs[i].out, g0 + j};
@@ -142,7 +114,7 @@ int lstm_method_score_pairs_stats(const encoder *enc, const connset *set,
         const conntab_record *in = connset_get(set, pairs[i].in);
         const conntab_record *out = connset_get(set, pairs[i].out);
         int64_t g0;
-        int k = lstm_method_pair_windows(f, in, out, &g0);
+        int k = hopscore_windows(f, in, out, &g0);
         double sum = 0;
         int used = 0;
         for (int j = 0; j < k; j++) {
@@ -153,7 +125,7 @@ int lstm_method_score_pairs_stats(const encoder *enc, const connset *set,
             sum += cblas_sdot(E, emb + a * E, 1, emb + b * E, 1);
             used++;
         }
-        scores[i] = lstm_method_hop_score(sum, used);
+        scores[i] = hopscore_score(sum, used);
     }
     if (st) {
         st->pairs = n;
@@ -166,17 +138,6 @@ done:
     free(emb);
     free(nd);
     return rc;
-}
-
-int lstm_method_load_encoder(encoder **out, const char *path, char *errbuf)
-{
-    if (path && *path)
-        return encoder_load(out, path, errbuf);
-    char sub[SS_ERRBUF_SIZE];
-    int rc = encoder_load_buffer(out, default_model_data, default_model_size, sub);
-    if (rc)
-        return ss_errf(errbuf, rc, "compiled-in model: %s", sub);
-    return SS_OK;
 }
 
 /* The method's context: its encoder and, for lstm_method_use_files, the
@@ -288,7 +249,7 @@ int lstm_method_init(method *m, const char *arg, char *errbuf)
     lstm_ctx *lc = calloc(1, sizeof(*lc));
     if (!lc)
         return ss_errf(errbuf, SS_ERR_NOMEM, "lstm: out of memory");
-    int rc = lstm_method_load_encoder(&lc->enc, arg, errbuf);
+    int rc = encoder_open(&lc->enc, arg, errbuf);
     if (rc) {
         free(lc);
         return rc;

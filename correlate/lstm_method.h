@@ -28,17 +28,6 @@
 #include "encoder.h"
 #include "method.h"
 
-/* Number of grid windows (at most max_windows) the pair (in, out) is scored
- * on; *g0 receives the first one's grid index (the window holding out's
- * start). Training samples its windows the same way. */
-int lstm_method_pair_windows(const connfeat_config *f, const conntab_record *in,
-                             const conntab_record *out, int64_t *g0);
-
-/* The hop score from the sum of a pair's window similarities over the used
- * windows (those where a leg sent payload): the formula above, clamped to
- * [0,1]. Shared with the streaming correlator (correlator.h). */
-double lstm_method_hop_score(double sum, int used);
-
 /* Scores pairs[0..n) of set with enc into scores[0..n) (see above).
  * Returns 0 or a negative status. */
 int lstm_method_score_pairs(const encoder *enc, const connset *set,
@@ -60,10 +49,6 @@ typedef struct lstm_method_stats {
 int lstm_method_score_pairs_stats(const encoder *enc, const connset *set,
                                   const candidates_pair *pairs, size_t n, double *scores,
                                   lstm_method_stats *st, char *errbuf);
-
-/* Loads the method's model: the file at path, or the compiled-in default
- * model when path is NULL or empty. */
-int lstm_method_load_encoder(encoder **out, const char *path, char *errbuf);
 
 /* Registry entry: arg is a model file (NULL: the compiled-in model); the
  * threshold is the model's calibrated one. */

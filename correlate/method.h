@@ -48,21 +48,6 @@ typedef struct method {
  * Returns 0 or a negative ss_status. */
 typedef int (*method_init_fn)(method *m, const char *arg, char *errbuf);
 
-/* One registry entry. */
-typedef struct method_info {
-    const char *name;
-    const char *summary;   /* one line for --help */
-    method_init_fn init;
-} method_info;
-
-/* The registry, terminated by an entry with a NULL name. */
-const method_info *method_registry(void);
-
-/* Creates the method called name (see method_registry). Returns 0, or
- * SS_ERR_ARG for an unknown name (the message lists the known ones), or the
- * init function's status. On failure *m is zeroed. */
-int method_create(method *m, const char *name, const char *arg, char *errbuf);
-
 /* Scores with m (checks the arguments, then calls m->score). */
 int method_score(const method *m, const connset *set, const candidates_pair *pairs,
                  size_t n, double *scores, char *errbuf);

@@ -3,7 +3,7 @@
  * synth_generate() simulates interactive relay chains (A -> B -> C ..., each
  * hop its own TCP connection) among background traffic and writes a real
  * pcap (Ethernet, IPv4, TCP with handshakes, correct seq/ack, delayed ACKs,
- * FIN teardown) plus a labels.csv (datasets/labels.h) naming every relay hop.
+ * FIN teardown) plus a labels.csv (correlate/labels.h) naming every relay hop.
  *
  * The simulation is a discrete-event one: sessions (typing users, bulk
  * transfers, web clients) push packet events into a min-heap ordered by time,

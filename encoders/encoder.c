@@ -9,6 +9,7 @@
 
 #include <cblas.h>
 
+#include "default_model.h"
 #include "dense.h"
 #include "rng.h"
 #include "status.h"
@@ -391,4 +392,15 @@ int encoder_load(encoder **out, const char *path, char *errbuf)
         ss_errf(errbuf, rc, "%s: %s", path, sub);
     free(buf);
     return rc;
+}
+
+int encoder_open(encoder **out, const char *path, char *errbuf)
+{
+    if (path && *path)
+        return encoder_load(out, path, errbuf);
+    char sub[SS_ERRBUF_SIZE];
+    int rc = encoder_load_buffer(out, default_model_data, default_model_size, sub);
+    if (rc)
+        return ss_errf(errbuf, rc, "compiled-in model: %s", sub);
+    return SS_OK;
 }

@@ -114,4 +114,8 @@ int encoder_load(encoder **out, const char *path, char *errbuf);
 /* Loads an encoder from a model held in memory (e.g. the compiled-in one). */
 int encoder_load_buffer(encoder **out, const void *buf, size_t len, char *errbuf);
 
+/* Loads the correlator every command uses: the model file at path, or the
+ * compiled-in default model (default_model.h) when path is NULL or empty. */
+int encoder_open(encoder **out, const char *path, char *errbuf);
+
 #endif

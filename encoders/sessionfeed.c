@@ -7,6 +7,7 @@
 
 #include "connset.h"
 #include "growbuf.h"
+#include "hash.h"
 #include "packet.h"
 #include "ptrmap.h"
 #include "status.h"
@@ -84,7 +85,7 @@ static int rec_eq(const void *val, const void *key)
 
 static uint64_t serial_hash(uint64_t serial)
 {
-    return conntab_mix64(serial + 0x9e3779b97f4a7c15ULL);
+    return hash_mix64(serial + 0x9e3779b97f4a7c15ULL);
 }
 
 typedef struct host_key {
@@ -102,7 +103,7 @@ static int host_eq(const void *val, const void *key)
 static uint64_t host_hash(uint8_t family, const uint8_t *addr16)
 {
     static const uint8_t zero[16];
-    return conntab_mix64(conntab_hash_addrs(family, addr16, zero));
+    return hash_mix64(hash_addrs(family, addr16, zero));
 }
 
 /* ---- records ------------------------------------------------------------ */

@@ -7,7 +7,6 @@
 
 #include "connset.h"
 #include "encoder.h"
-#include "lstm_method.h"
 #include "status.h"
 
 int sessionscore_load(session_model **model, struct encoder **enc, const char *model_path,
@@ -34,7 +33,7 @@ int sessionscore_load(session_model **model, struct encoder **enc, const char *m
         goto fail;
     }
     if (m->enc_dim > 0) {
-        if ((rc = lstm_method_load_encoder(&e, enc_path, errbuf)))
+        if ((rc = encoder_open(&e, enc_path, errbuf)))
             goto fail;
         if (e->cfg.dim != m->enc_dim || (m->encoder_id && e->id != m->encoder_id)) {
             if (enc_path)

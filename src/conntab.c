@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "status.h"
 
 /* TCP endpoint states, as in Zeek's TCP analyzer. */
@@ -316,35 +317,10 @@ static void requeue_heads(conntab *t)
 
 /* ---- hashing -------------------------------------------------------- */
 
-uint64_t conntab_mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-static uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-uint64_t conntab_hash_addrs(uint64_t h, const uint8_t *a, const uint8_t *b)
-{
-    h = conntab_mix64(h ^ load64(a));
-    h = conntab_mix64(h ^ load64(a + 8));
-    h = conntab_mix64(h ^ load64(b));
-    return conntab_mix64(h ^ load64(b + 8));
-}
-
 /* Whether two 16-byte addresses are equal (inline, no library call). */
 static int key16_eq(const uint8_t *x, const uint8_t *y)
 {
-    return ((load64(x) ^ load64(y)) | (load64(x + 8) ^ load64(y + 8))) == 0;
+    return ((hash_load64(x) ^ hash_load64(y)) | (hash_load64(x + 8) ^ hash_load64(y + 8))) == 0;
 }
 
 static uint64_t key_hash(const uint8_t *a, const uint8_t *b, uint16_t ap, uint16_t bp,
@@ -352,7 +328,7 @@ static uint64_t key_hash(const uint8_t *a, const uint8_t *b, uint16_t ap, uint16
 {
     uint64_t h = ((uint64_t)family << 56) ^ ((uint64_t)proto << 48) ^
                  ((uint64_t)ap << 16) ^ bp;
-    return conntab_hash_addrs(h, a, b);
+    return hash_addrs(h, a, b);
 }
 
 /* Doubles the slot array. Returns 0, or -1 when out of memory (the table
@@ -451,8 +427,8 @@ static void make_uid(char *uid, uint64_t serial)
 {
     static const char digits[] =
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    /* conntab_mix64 is a bijection, so distinct serials give distinct uids */
-    uint64_t v = conntab_mix64(serial + 0x9e3779b97f4a7c15ULL);
+    /* hash_mix64 is a bijection, so distinct serials give distinct uids */
+    uint64_t v = hash_mix64(serial + 0x9e3779b97f4a7c15ULL);
     uid[0] = 'C';
     for (int i = 11; i >= 1; i--) {
         uid[i] = digits[v % 62];

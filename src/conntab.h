@@ -222,12 +222,4 @@ const char *conntab_state_to_string(int state);
 /* Name of a conntab_end ("closed", "idle", ...); "?" when out of range. */
 const char *conntab_end_to_string(int end);
 
-/* The 64-bit mixing step (splitmix64's finalizer, a bijection) behind the
- * table's hashes; exported so packet signatures (dedup.h) hash alike. */
-uint64_t conntab_mix64(uint64_t x);
-
-/* Mixes two 16-byte addresses a then b (as in packet_t) into the hash h:
- * the address part of both the connection key and the packet signature. */
-uint64_t conntab_hash_addrs(uint64_t h, const uint8_t *a, const uint8_t *b);
-
 #endif

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conntab.h"
+#include "hash.h"
 #include "status.h"
 
 typedef struct dedup_rec {
@@ -40,9 +40,9 @@ uint64_t dedup_signature(const packet_t *p)
     uint64_t h = ((uint64_t)p->family << 56) ^ ((uint64_t)p->proto << 48) ^
                  ((uint64_t)p->tcp_flags << 40) ^ ((uint64_t)p->ip_id << 24) ^
                  ((uint64_t)p->sport << 8) ^ 0x5bd1e995u;
-    h = conntab_hash_addrs(h, p->src, p->dst);
-    h = conntab_mix64(h ^ (((uint64_t)p->dport << 32) | p->payload_len));
-    h = conntab_mix64(h ^ (((uint64_t)p->seq << 32) | p->ack));
+    h = hash_addrs(h, p->src, p->dst);
+    h = hash_mix64(h ^ (((uint64_t)p->dport << 32) | p->payload_len));
+    h = hash_mix64(h ^ (((uint64_t)p->seq << 32) | p->ack));
     return h;
 }
 

@@ -19,6 +19,7 @@
 #include "ipd.h"
 #include "labels.h"
 #include "method.h"
+#include "registry.h"
 #include "status.h"
 #include "synth.h"
 #include "zhangpaxson.h"
@@ -146,20 +147,20 @@ START_TEST(test_registry)
 {
     char errbuf[SS_ERRBUF_SIZE] = "";
     method m;
-    ck_assert_int_eq(method_create(&m, "no-such-method", NULL, errbuf), SS_ERR_ARG);
+    ck_assert_int_eq(registry_create(&m, "no-such-method", NULL, errbuf), SS_ERR_ARG);
     ck_assert(strstr(errbuf, "zhang-paxson") != NULL);
     ck_assert_ptr_null(m.score);
     method_free(&m);
     method_free(NULL);
     const char *names[] = {"zhang-paxson", "ipd", "deviation", "random"};
     for (size_t i = 0; i < 4; i++) {
-        ck_assert_msg(method_create(&m, names[i], NULL, errbuf) == 0, "%s", errbuf);
+        ck_assert_msg(registry_create(&m, names[i], NULL, errbuf) == 0, "%s", errbuf);
         ck_assert_str_eq(m.name, names[i]);
         ck_assert_ptr_nonnull(m.score);
         method_free(&m);
     }
     size_t n = 0;
-    for (const method_info *r = method_registry(); r->name; r++)
+    for (const registry_entry *r = registry_methods(); r->name; r++)
         n++;
     ck_assert_uint_ge(n, 4);
 }
@@ -200,7 +201,7 @@ START_TEST(test_baselines_beat_random)
     double auc_random = 0;
     for (size_t i = 0; i < 4; i++) {
         method m;
-        ck_assert_int_eq(method_create(&m, names[i], NULL, errbuf), 0);
+        ck_assert_int_eq(registry_create(&m, names[i], NULL, errbuf), 0);
         evaluate_result r;
         ck_assert_msg(evaluate_method(&r, &m, set, p, n, &t, scores, errbuf) == 0, "%s", errbuf);
         ck_assert(r.have_auc);

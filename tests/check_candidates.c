@@ -1,4 +1,4 @@
-/* check_candidates.c - tests for correlate/connset.c and correlate/candidates.c.
+/* check_candidates.c - tests for src/connset.c and correlate/candidates.c.
  *
  * Hand-made connection sets with known pairs, the sweep against a brute-force
  * enumeration on random sets, and every labelled hop of generated captures

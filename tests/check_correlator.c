@@ -56,7 +56,7 @@ static encoder *load_default(void)
 {
     encoder *enc = NULL;
     char err[SS_ERRBUF_SIZE];
-    ck_assert_msg(lstm_method_load_encoder(&enc, NULL, err) == 0, "%s", err);
+    ck_assert_msg(encoder_open(&enc, NULL, err) == 0, "%s", err);
     return enc;
 }
 

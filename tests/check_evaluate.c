@@ -13,6 +13,7 @@
 #include "evaluate.h"
 #include "labels.h"
 #include "method.h"
+#include "registry.h"
 #include "status.h"
 #include "synth.h"
 
@@ -205,7 +206,7 @@ START_TEST(test_random_near_half)
     ck_assert_uint_eq(t.n_hops, 400);
 
     method m;
-    ck_assert_int_eq(method_create(&m, "random", NULL, errbuf), 0);
+    ck_assert_int_eq(registry_create(&m, "random", NULL, errbuf), 0);
     evaluate_result r;
     ck_assert_int_eq(evaluate_method(&r, &m, set, p, n, &t, scores, errbuf), 0);
     ck_assert_uint_eq(r.n_positives, 400);

@@ -1,4 +1,4 @@
-/* check_synth.c - tests for datasets/synth.c and datasets/labels.c.
+/* check_synth.c - tests for datasets/synth.c and correlate/labels.c.
  *
  * The generated captures are read back with libpcap and checked packet by
  * packet: IP and TCP checksums, time order, handshakes, in-order sequence

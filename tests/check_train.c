@@ -12,6 +12,7 @@
 #include "candidates.h"
 #include "connset.h"
 #include "encoder.h"
+#include "hopscore.h"
 #include "lstm_method.h"
 #include "status.h"
 #include "synth.h"
@@ -135,7 +136,7 @@ START_TEST(test_train_improves)
             /* a pair seen on k windows scores at most (k/(k+1) + 1)/2: little
              * evidence cannot give a high score */
             int64_t g0;
-            int k = lstm_method_pair_windows(&e1->cfg.feat, connset_get(cs, pairs[i].in),
+            int k = hopscore_windows(&e1->cfg.feat, connset_get(cs, pairs[i].in),
                                              connset_get(cs, pairs[i].out), &g0);
             few += k <= 2;
             ck_assert_msg(sc[i] <= (k / (k + 1.0) + 1.0) / 2.0 + 1e-9,

@@ -16,7 +16,6 @@
 #include "connset.h"
 #include "correlator.h"
 #include "encoder.h"
-#include "lstm_method.h"
 #include "status.h"
 #include "threads.h"
 
@@ -416,7 +415,7 @@ int cmd_chains(int argc, char **argv)
         fprintf(stderr, "stepstone chains: %s\n", err);
         return CLI_EXIT_USAGE;
     }
-    if (lstm_method_load_encoder(&enc, model, err) < 0) {
+    if (encoder_open(&enc, model, err) < 0) {
         fprintf(stderr, "stepstone chains: %s\n", err);
         goto done;
     }

@@ -11,7 +11,6 @@
 #include "cliutil.h"
 #include "connset.h"
 #include "encoder.h"
-#include "lstm_method.h"
 #include "session.h"
 #include "status.h"
 #include "threads.h"
@@ -372,7 +371,7 @@ int cmd_train_sessions(int argc, char **argv)
     int use_enc = !enc_path || strcmp(enc_path, "none") != 0;
     if (enc_path && strcmp(enc_path, "default") == 0)
         enc_path = NULL;
-    if (use_enc && lstm_method_load_encoder(&enc, enc_path, err)) {
+    if (use_enc && encoder_open(&enc, enc_path, err)) {
         fprintf(stderr, "stepstone train sessions: %s\n", err);
         goto done;
     }

@@ -16,6 +16,7 @@
 #include "labels.h"
 #include "lstm_method.h"
 #include "method.h"
+#include "registry.h"
 #include "status.h"
 
 int cmd_eval(int argc, char **argv);
@@ -53,7 +54,7 @@ static void eval_usage(FILE *f)
             "\n"
             "Methods:\n",
             CONNSET_DEFAULT_MAX_PKTS);
-    for (const method_info *m = method_registry(); m->name; m++)
+    for (const registry_entry *m = registry_methods(); m->name; m++)
         fprintf(f, "  %-14s %s\n", m->name, m->summary);
     fprintf(f,
             "\n"
@@ -386,7 +387,7 @@ int cmd_eval(int argc, char **argv)
     char names[EVAL_MAX_METHODS][METHOD_NAME_SIZE];
     size_t nm = 0;
     if (!strcmp(methods_arg, "all")) {
-        for (const method_info *m = method_registry(); m->name && nm < EVAL_MAX_METHODS; m++)
+        for (const registry_entry *m = registry_methods(); m->name && nm < EVAL_MAX_METHODS; m++)
             snprintf(names[nm++], METHOD_NAME_SIZE, "%s", m->name);
     } else {
         const char *p = methods_arg;
@@ -435,7 +436,7 @@ int cmd_eval(int argc, char **argv)
         for (size_t k = 0; k < nmargs; k++)
             if (!strncmp(margs[k], names[i], len) && margs[k][len] == '=')
                 arg = margs[k] + len + 1;
-        int rc = method_create(&methods[i], names[i], arg, err);
+        int rc = registry_create(&methods[i], names[i], arg, err);
         if (rc < 0) {
             fprintf(stderr, "stepstone eval: %s\n", err);
             status = rc == SS_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;

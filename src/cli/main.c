@@ -12,7 +12,7 @@ int cmd_chains(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_score(int argc, char **argv);
-/* Subcommands: each one's entry point is defined in src/cmd_<name>.c or
+/* Subcommands: each one's entry point is defined in src/cli/cmd_<name>.c or
  * beside the module it drives. */
 static const cli_command commands[] = {
     {"chains", "find relay chains in captures with the learned correlator", cmd_chains},

@@ -6,7 +6,7 @@
  * time). The validation sets are whole captures, never mixed with training.
  *
  * Objective, per batch of B labelled hops, each at one of its scored
- * windows (lstm_method_pair_windows, random grid phase):
+ * windows (hopscore_windows, random grid phase):
  *   - InfoNCE with in-batch negatives (symmetric): the out leg's window
  *     embedding must pick its own in leg's among the batch's;
  *   - plus triplet_weight * a triplet loss on a hard negative: a candidate

@@ -8,6 +8,7 @@
 #include "adamw.h"
 #include "labels.h"
 #include "loss.h"
+#include "hopscore.h"
 #include "lstm_method.h"
 #include "rng.h"
 #include "roc.h"
@@ -207,7 +208,7 @@ static int compute_norm(encoder *enc, const tc_set *sets, size_t n_sets, rng_t *
         const conntab_record *legs[2] = {connset_get(sets[s].cs, p->in),
                                          connset_get(sets[s].cs, p->out)};
         int64_t g0;
-        int k = lstm_method_pair_windows(f, legs[0], legs[1], &g0);
+        int k = hopscore_windows(f, legs[0], legs[1], &g0);
         if (k == 0)
             continue;
         int64_t w0 = connfeat_window_start(f, g0 + (int64_t)rng_below(r, (uint64_t)k));
@@ -477,7 +478,7 @@ static void batch_sample_negs(tc_batch *b, const encoder *enc, const tc_set *set
             const conntab_record *in = connset_get(s->cs, p->in);
             const conntab_record *out = connset_get(s->cs, p->out);
             int64_t g0;
-            int nw = lstm_method_pair_windows(f, in, out, &g0);
+            int nw = hopscore_windows(f, in, out, &g0);
             if (nw < 1)
                 nw = 1;
             int64_t w0 = sample_w0(f, out->start_us, (int)rng_below(r, (uint64_t)nw), r);
@@ -514,7 +515,7 @@ static void batch_sample(tc_batch *b, const encoder *enc, const tc_set *sets, si
             in = connset_get(s->cs, p->in);
             out = connset_get(s->cs, p->out);
             int64_t g0;
-            int nw = lstm_method_pair_windows(f, in, out, &g0);
+            int nw = hopscore_windows(f, in, out, &g0);
             if (nw < 1)
                 nw = 1;
             int j = (int)rng_below(r, (uint64_t)nw);

@@ -24,7 +24,6 @@
 #include "connset.h"
 #include "conntab.h"
 #include "encoder.h"
-#include "lstm_method.h"
 #include "pcapsrc.h"
 #include "status.h"
 #include "threads.h"
@@ -448,7 +447,7 @@ int cmd_embed(int argc, char **argv)
     r.outpath = outpath;
 
     /* model and captures first: a bad one fails before the output is touched */
-    if (lstm_method_load_encoder(&enc, model, err) < 0 ||
+    if (encoder_open(&enc, model, err) < 0 ||
         pcapsrc_open(&src, (const char *const *)(argv + optind), (size_t)(argc - optind),
                      warn_cb, NULL, err) < 0) {
         fprintf(stderr, "stepstone embed: %s\n", err);

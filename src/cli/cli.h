@@ -1,6 +1,6 @@
 /* cli.h - the subcommands of the stepstone binary.
  *
- * Each subcommand lives in its own src/cmd_<name>.c and is called with argv
+ * Each subcommand lives in its own src/cli/cmd_<name>.c and is called with argv
  * starting at the subcommand's name (argv[0] == "conns", ...). It returns the
  * process exit status: 0 ok, 1 failure, 2 usage error.
  */

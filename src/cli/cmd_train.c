@@ -11,13 +11,12 @@
 #include "cli.h"
 #include "cliutil.h"
 #include "encoder.h"
-#include "lstm_method.h"
 #include "status.h"
 #include "threads.h"
 #include "train_correlate.h"
 
 int cmd_train(int argc, char **argv);
-int cmd_train_sessions(int argc, char **argv); /* src/cmd_train_sessions.c */
+int cmd_train_sessions(int argc, char **argv); /* src/cli/cmd_train_sessions.c */
 
 static void train_usage(FILE *f)
 {
@@ -428,7 +427,7 @@ static int train_calibrate_main(int argc, char **argv)
         fprintf(stderr, "stepstone train: %s\n", err);
         goto done;
     }
-    if (lstm_method_load_encoder(&enc, model, err) < 0) {
+    if (encoder_open(&enc, model, err) < 0) {
         fprintf(stderr, "stepstone train: %s\n", err);
         goto done;
     }
