@@ -52,6 +52,8 @@ enum { CAND_PENDING = 0, CAND_FINAL, CAND_DROPPED };
 typedef struct cand {
     cstate *c;
     int state;
+    int used;   /* windows with payload the score rests on */
+    double sum; /* their similarities' sum */
     double score;
 } cand;
 
@@ -106,6 +108,8 @@ struct correlator {
     int64_t b_since; /* g_done when the oldest waiting window was added */
     const conntab_record **g_in;
     double *g_score;
+    double *g_sum;
+    int *g_used;
     size_t cap_g;
     correlator_stats st;
     uint64_t windows_held;
@@ -315,7 +319,7 @@ static int add_cand(obs *b, cstate *x)
         growbuf_reserve((void **)&x->cand_of, &x->cap_cand_of, (size_t)x->n_cand_of + 1,
              sizeof(*x->cand_of)) < 0)
         return -1;
-    b->cands[b->n++] = (cand){x, CAND_PENDING, 0.0};
+    b->cands[b->n++] = (cand){x, CAND_PENDING, 0, 0.0, 0.0};
     b->n_pending++;
     x->cand_of[x->n_cand_of++] = b;
     return 0;
@@ -588,7 +592,9 @@ static void try_final(correlator *c, obs *b, cand *d)
         sum += cblas_sdot(c->E, x->wemb + (size_t)a * c->E, 1, o->wemb + (size_t)e * c->E, 1);
         used++;
     }
-    d->score = hopscore_score(sum, used);
+    d->used = used;
+    d->sum = sum;
+    d->score = hopscore_score(c->enc, sum, used);
     d->state = CAND_FINAL;
     b->n_pending--;
     return;
@@ -599,7 +605,8 @@ drop:
 
 typedef struct gent {
     const conntab_record *r;
-    double s;
+    double s, sum;
+    int used;
 } gent;
 
 static int gent_cmp(const void *pa, const void *pb)
@@ -622,7 +629,7 @@ static int emit_group(correlator *c, obs *b, char *errbuf)
         cstate *x = b->cands[k].c;
         x->rec.pkts = NULL;
         x->rec.n_pkts = 0;
-        ge[n++] = (gent){&x->rec, b->cands[k].score};
+        ge[n++] = (gent){&x->rec, b->cands[k].score, b->cands[k].sum, b->cands[k].used};
     }
     qsort(ge, n, sizeof(*ge), gent_cmp);
     size_t cap = c->cap_g;
@@ -636,15 +643,27 @@ static int emit_group(correlator *c, obs *b, char *errbuf)
         return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
     }
     c->g_score = sc;
+    double *su = realloc(c->g_sum, cap * sizeof(*su));
+    if (su)
+        c->g_sum = su;
+    int *us = su ? realloc(c->g_used, cap * sizeof(*us)) : NULL;
+    if (us)
+        c->g_used = us;
+    if (!su || !us) {
+        free(ge);
+        return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
+    }
     c->cap_g = cap;
     for (size_t i = 0; i < n; i++) {
         c->g_in[i] = ge[i].r;
         c->g_score[i] = ge[i].s;
+        c->g_sum[i] = ge[i].sum;
+        c->g_used[i] = ge[i].used;
     }
     free(ge);
     b->o->rec.pkts = NULL;
     b->o->rec.n_pkts = 0;
-    correlator_group g = {&b->o->rec, n, c->g_in, c->g_score};
+    correlator_group g = {&b->o->rec, n, c->g_in, c->g_score, c->g_used, c->g_sum};
     c->st.outbound++;
     c->st.pairs += n;
     int rc = c->emit ? c->emit(c->ctx, &g, errbuf) : SS_OK;
@@ -1005,5 +1024,7 @@ void correlator_destroy(correlator *c)
     free(c->b_acts);
     free(c->g_in);
     free(c->g_score);
+    free(c->g_sum);
+    free(c->g_used);
     free(c);
 }

@@ -57,6 +57,21 @@ int lstm_method_score_pairs_stats(const encoder *enc, const connset *set,
                                   const candidates_pair *pairs, size_t n, double *scores,
                                   lstm_method_stats *st, char *errbuf)
 {
+    double *sum = malloc(sizeof(*sum) * (n ? n : 1));
+    int *used = malloc(sizeof(*used) * (n ? n : 1));
+    int rc = sum && used ? lstm_method_pair_evidence(enc, set, pairs, n, sum, used, st, errbuf)
+                         : ss_errf(errbuf, SS_ERR_NOMEM, "lstm: out of memory for %zu pairs", n);
+    for (size_t i = 0; rc == SS_OK && i < n; i++)
+        scores[i] = hopscore_score(enc, sum[i], used[i]);
+    free(sum);
+    free(used);
+    return rc;
+}
+
+int lstm_method_pair_evidence(const encoder *enc, const connset *set,
+                              const candidates_pair *pairs, size_t n, double *sums, int *useds,
+                              lstm_method_stats *st, char *errbuf)
+{
     double t_start = st ? now_s() : 0;
     if (st)
         memset(st, 0, sizeof(*st));
@@ -125,7 +140,8 @@ int lstm_method_score_pairs_stats(const encoder *enc, const connset *set,
             sum += cblas_sdot(E, emb + a * E, 1, emb + b * E, 1);
             used++;
         }
-        scores[i] = hopscore_score(sum, used);
+        sums[i] = sum;
+        useds[i] = used;
     }
     if (st) {
         st->pairs = n;

@@ -50,6 +50,13 @@ int lstm_method_score_pairs_stats(const encoder *enc, const connset *set,
                                   const candidates_pair *pairs, size_t n, double *scores,
                                   lstm_method_stats *st, char *errbuf);
 
+/* What the scores of lstm_method_score_pairs_stats rest on: per pair, the
+ * number of windows with payload (used[i]) and their similarities' sum
+ * (sum[i]); hopscore.h turns them into a score. Calibration reads them. */
+int lstm_method_pair_evidence(const encoder *enc, const connset *set,
+                              const candidates_pair *pairs, size_t n, double *sum, int *used,
+                              lstm_method_stats *st, char *errbuf);
+
 /* Registry entry: arg is a model file (NULL: the compiled-in model); the
  * threshold is the model's calibrated one. */
 int lstm_method_init(method *m, const char *arg, char *errbuf);

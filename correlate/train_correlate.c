@@ -311,6 +311,26 @@ done:
     return rc;
 }
 
+/* Appends v to *arr (count *cnt, capacity *cap). Returns 0 or -1. */
+static int push_pair(double **arr, int **karr, size_t *cnt, size_t *cap, double v, int k)
+{
+    if (*cnt == *cap) {
+        size_t c2 = *cap ? 2 * *cap : 4096;
+        double *g = realloc(*arr, sizeof(double) * c2);
+        if (!g)
+            return -1;
+        *arr = g;
+        int *h = realloc(*karr, sizeof(int) * c2);
+        if (!h)
+            return -1;
+        *karr = h;
+        *cap = c2;
+    }
+    (*arr)[*cnt] = v;
+    (*karr)[(*cnt)++] = k;
+    return 0;
+}
+
 int train_correlate_recalibrate(encoder *enc, size_t *n_neg, size_t *n_pos, double *tpr,
                                 const train_correlate_data *data, size_t n, double target_fpr,
                                 char *errbuf)
@@ -323,35 +343,33 @@ int train_correlate_recalibrate(encoder *enc, size_t *n_neg, size_t *n_pos, doub
     if (!(target_fpr > 0 && target_fpr < 1))
         return ss_errf(errbuf, SS_ERR_ARG, "calibration: target FPR %g not in (0,1)",
                        target_fpr);
+    /* per pair: the sum of its windows' similarities and their number */
     size_t cap_neg = 0, cap_pos = 0, nn = 0, np = 0;
-    double *neg = NULL, *pos = NULL, *scores = NULL;
+    double *neg = NULL, *pos = NULL, *sums = NULL, *plain = NULL;
+    int *neg_k = NULL, *pos_k = NULL, *used = NULL;
     int rc = SS_OK;
     for (size_t k = 0; k < n; k++) {
         tc_set s;
         if ((rc = set_load(&s, &data[k], errbuf)))
             goto done;
-        double *sc = realloc(scores, sizeof(double) * (s.n_pairs ? s.n_pairs : 1));
-        if (!sc) {
+        size_t m = s.n_pairs ? s.n_pairs : 1;
+        double *sc = realloc(sums, sizeof(double) * m);
+        if (sc)
+            sums = sc;
+        int *us = sc ? realloc(used, sizeof(int) * m) : NULL;
+        if (us)
+            used = us;
+        if (!sc || !us) {
             set_free(&s);
             rc = ss_errf(errbuf, SS_ERR_NOMEM, "calibration: out of memory");
             goto done;
         }
-        scores = sc;
-        rc = lstm_method_score_pairs(enc, s.cs, s.pairs, s.n_pairs, scores, errbuf);
+        rc = lstm_method_pair_evidence(enc, s.cs, s.pairs, s.n_pairs, sums, used, NULL, errbuf);
         for (size_t i = 0; rc == SS_OK && i < s.n_pairs; i++) {
-            double **arr = s.is_hop[i] ? &pos : &neg;
-            size_t *cnt = s.is_hop[i] ? &np : &nn, *cap = s.is_hop[i] ? &cap_pos : &cap_neg;
-            if (*cnt == *cap) {
-                size_t c2 = *cap ? 2 * *cap : 4096;
-                double *g = realloc(*arr, sizeof(double) * c2);
-                if (!g) {
-                    rc = ss_errf(errbuf, SS_ERR_NOMEM, "calibration: out of memory");
-                    break;
-                }
-                *arr = g;
-                *cap = c2;
-            }
-            (*arr)[(*cnt)++] = scores[i];
+            int bad = s.is_hop[i] ? push_pair(&pos, &pos_k, &np, &cap_pos, sums[i], used[i])
+                                  : push_pair(&neg, &neg_k, &nn, &cap_neg, sums[i], used[i]);
+            if (bad)
+                rc = ss_errf(errbuf, SS_ERR_NOMEM, "calibration: out of memory");
         }
         set_free(&s);
         if (rc)
@@ -361,19 +379,36 @@ int train_correlate_recalibrate(encoder *enc, size_t *n_neg, size_t *n_pos, doub
         rc = ss_errf(errbuf, SS_ERR_EMPTY, "calibration: no negative pair in the captures");
         goto done;
     }
-    enc->threshold = train_correlate_calibrate(neg, nn, target_fpr);
+    /* the plain threshold over all negatives, then one per window count */
+    if (!(plain = malloc(sizeof(double) * nn))) {
+        rc = ss_errf(errbuf, SS_ERR_NOMEM, "calibration: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nn; i++)
+        plain[i] = hopscore_plain(neg[i], neg_k[i]);
+    enc->threshold = train_correlate_calibrate(plain, nn, target_fpr);
+    int kmax = enc->cfg.feat.max_windows < ENCODER_HOP_CLASSES ? enc->cfg.feat.max_windows
+                                                                : ENCODER_HOP_CLASSES;
+    if ((rc = hopscore_calibrate(enc->hop_thr, kmax, neg, neg_k, nn, target_fpr,
+                                 enc->threshold, errbuf)))
+        goto done;
+    enc->n_hop_thr = kmax;
     *n_neg = nn;
     *n_pos = np;
     if (tpr && np) {
         size_t hit = 0;
         for (size_t i = 0; i < np; i++)
-            hit += pos[i] >= enc->threshold;
+            hit += hopscore_score(enc, pos[i], pos_k[i]) >= enc->threshold;
         *tpr = (double)hit / (double)np;
     }
 done:
     free(neg);
     free(pos);
-    free(scores);
+    free(neg_k);
+    free(pos_k);
+    free(sums);
+    free(used);
+    free(plain);
     return rc;
 }
 

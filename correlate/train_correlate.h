@@ -105,12 +105,14 @@ int train_correlate_run(encoder **out, train_correlate_result *res,
  * neg[0..n) lie (the smallest such score boundary); sorts neg in place. */
 double train_correlate_calibrate(double *neg, size_t n, double target_fpr);
 
-/* Sets enc->threshold for a per-pair FPR of target_fpr on the negatives
+/* Sets enc->threshold (the plain score's) and enc->hop_thr (one per window
+ * count, hopscore.h) for a per-pair FPR of target_fpr on the negatives
  * (candidate pairs that are not labelled hops) of data[0..n), each set
  * loaded, scored as `stepstone chains` scores and freed in turn, so the
  * negatives can come from many large captures (FPR 1e-4 needs >= 10^4 of
  * them). *n_neg and *n_pos receive the numbers of negatives and hops seen;
- * *tpr (may be NULL) the fraction of those hops at or above the threshold. */
+ * *tpr (may be NULL) the fraction of those hops whose (calibrated) score is
+ * at or above the threshold. */
 int train_correlate_recalibrate(encoder *enc, size_t *n_neg, size_t *n_pos, double *tpr,
                                 const train_correlate_data *data, size_t n, double target_fpr,
                                 char *errbuf);

@@ -247,7 +247,8 @@ done:
     return rc;
 }
 
-int encoder_to_model(modelfile_t **out, const encoder *enc, char *errbuf)
+/* encoder_to_model, with or without the per-window-count thresholds. */
+static int to_model(modelfile_t **out, const encoder *enc, int with_hop_thr, char *errbuf)
 {
     modelfile_t *mf = NULL;
     const connfeat_config *f = &enc->cfg.feat;
@@ -265,12 +266,38 @@ int encoder_to_model(modelfile_t **out, const encoder *enc, char *errbuf)
     if (!rc) rc = modelfile_set_float(mf, "threshold", enc->threshold, errbuf);
     if (!rc) rc = modelfile_set_norm(mf, "mean", enc->mean, CONNFEAT_CHANNELS, errbuf);
     if (!rc) rc = modelfile_set_norm(mf, "std", enc->std, CONNFEAT_CHANNELS, errbuf);
+    if (!rc && enc->n_hop_thr && with_hop_thr)
+        rc = modelfile_set_norm(mf, "hop_thresholds", enc->hop_thr, (size_t)enc->n_hop_thr,
+                                errbuf);
     if (rc) {
         modelfile_destroy(mf);
         return rc;
     }
     *out = mf;
     return SS_OK;
+}
+
+int encoder_to_model(modelfile_t **out, const encoder *enc, char *errbuf)
+{
+    return to_model(out, enc, 1, errbuf);
+}
+
+/* The model's identity: the checksum of its model file without the
+ * per-window-count thresholds, so calibrating them keeps the id that models
+ * built on its vectors (the session model) were trained against. */
+static int identity(uint64_t *id, const encoder *enc, char *errbuf)
+{
+    modelfile_t *mf = NULL;
+    void *buf = NULL;
+    size_t len = 0;
+    int rc = to_model(&mf, enc, 0, errbuf);
+    if (!rc)
+        rc = modelfile_save_buffer(mf, enc->params, &buf, &len, errbuf);
+    if (!rc)
+        *id = modelfile_fnv1a64(buf, len);
+    free(buf);
+    modelfile_destroy(mf);
+    return rc;
 }
 
 int encoder_save(encoder *enc, const char *path, char *errbuf)
@@ -283,7 +310,9 @@ int encoder_save(encoder *enc, const char *path, char *errbuf)
         rc = modelfile_save_buffer(mf, enc->params, &buf, &len, errbuf);
     if (!rc)
         rc = modelfile_save(mf, enc->params, path, errbuf);
-    if (!rc)
+    if (!rc && enc->n_hop_thr)
+        rc = identity(&enc->id, enc, errbuf);
+    else if (!rc)
         enc->id = modelfile_fnv1a64(buf, len);
     free(buf);
     modelfile_destroy(mf);
@@ -362,6 +391,27 @@ int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *
     memcpy(enc->std, std, sizeof(enc->std));
     enc->threshold = thr;
     enc->id = id;
+    const float *ht;
+    char sub[SS_ERRBUF_SIZE];
+    if (modelfile_get_norm(mf, "hop_thresholds", &ht, &n, 0, sub) == SS_OK) {
+        if (n < 1 || n > ENCODER_HOP_CLASSES) {
+            encoder_destroy(enc);
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: hop_thresholds has %zu values, "
+                           "expected 1 to %d", n, ENCODER_HOP_CLASSES);
+        }
+        for (size_t k = 0; k < n; k++)
+            if (!(ht[k] > 0 && ht[k] < 1)) {
+                encoder_destroy(enc);
+                return ss_errf(errbuf, SS_ERR_FORMAT, "model: hop_thresholds[%zu] = %g is "
+                               "not in (0,1)", k, (double)ht[k]);
+            }
+        memcpy(enc->hop_thr, ht, n * sizeof(*ht));
+        enc->n_hop_thr = (int)n;
+        if ((rc = identity(&enc->id, enc, errbuf))) {
+            encoder_destroy(enc);
+            return rc;
+        }
+    }
     *out = enc;
     return SS_OK;
 }

@@ -33,6 +33,10 @@
 
 #define ENCODER_MODEL_KIND "correlator"
 
+/* Hop-score thresholds kept per number of windows a score rests on: 1..16
+ * (a score on more windows uses the last). */
+#define ENCODER_HOP_CLASSES 16
+
 /* Architecture; fill with encoder_config_default. */
 typedef struct encoder_config {
     connfeat_config feat;
@@ -50,8 +54,16 @@ typedef struct encoder {
     float mean[CONNFEAT_CHANNELS];    /* feature standardisation */
     float std[CONNFEAT_CHANNELS];
     double threshold;                 /* default hop-score threshold */
-    uint64_t id;                      /* checksum of the model it was loaded from
-                                         (0 for a new, unsaved encoder) */
+    int n_hop_thr;                    /* 0: hop scores are the plain formula;
+                                         else hop_thr[0..n) are calibrated */
+    float hop_thr[ENCODER_HOP_CLASSES]; /* the plain score (correlate/hopscore.h)
+                                         a hop on k windows must pass, for
+                                         k = 1..n (index k - 1): calibrated
+                                         per window count ("hop_thresholds") */
+    uint64_t id;                      /* checksum of the model it was loaded from,
+                                         without its hop_thresholds (0 for a new,
+                                         unsaved encoder): what the vectors and
+                                         the global threshold depend on */
 } encoder;
 
 /* Fills cfg with the defaults for a feature kind: hidden 48, 1 layer,
@@ -105,7 +117,9 @@ int encoder_to_model(modelfile_t **out, const encoder *enc, char *errbuf);
 int encoder_save(encoder *enc, const char *path, char *errbuf);
 
 /* Builds an encoder from a loaded model, checking kind, config and every
- * tensor's name and shape. id is stored as enc->id. */
+ * tensor's name and shape. id is stored as enc->id. A "hop_thresholds"
+ * array is optional (older models have none): n values in (0,1), n at most
+ * ENCODER_HOP_CLASSES. */
 int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *errbuf);
 
 /* Loads an encoder from a model file (errors name the file). */

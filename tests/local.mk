@@ -6,7 +6,7 @@ tests_check_stepstone_SOURCES += tests/testpkt.c tests/testpkt.h \
 	tests/check_nn.c tests/check_lstm.c tests/check_modelfile.c tests/check_learn.c \
 	tests/check_encoder.c tests/check_session.c tests/check_sessionfeed.c \
 	tests/check_roc.c tests/check_candidates.c tests/check_chains.c tests/check_baselines.c \
-	tests/check_evaluate.c tests/check_correlator.c tests/check_train.c \
+	tests/check_evaluate.c tests/check_correlator.c tests/check_hopscore.c tests/check_train.c \
 	tests/check_synth.c
 EXTRA_DIST += tests/ref/lstm_ref.py tests/ref/lstm_ref.bin tests/ref/nn_ref.py tests/ref/nn_ref.h
 
