@@ -83,15 +83,25 @@ static int64_t max64(int64_t a, int64_t b)
 
 /* ------------------------------------------------------------ model data */
 
-enum relay_kind { RK_END = 0, RK_SSH, RK_SOCAT, RK_NC };
+/* RK_JUMP: sshd on a jump host (`ssh -J B C`): it forwards the bytes of the
+ * end-to-end SSH connection unchanged (direct-tcpip), inside its own SSH
+ * connection with the client. */
+enum relay_kind { RK_END = 0, RK_SSH, RK_SOCAT, RK_NC, RK_JUMP };
 
-static const char *const relay_kind_names[] = {"end", "ssh", "socat", "nc"};
+static const char *const relay_kind_names[] = {"end", "ssh", "socat", "nc", "ssh-jump"};
+
+/* A relay that copies bytes onward without a shell of its own. */
+static int is_forwarder(int kind)
+{
+    return kind == RK_SOCAT || kind == RK_NC || kind == RK_JUMP;
+}
 
 typedef struct host {
     uint32_t ip;        /* host byte order */
     uint16_t next_port; /* next ephemeral port */
     uint16_t ip_id;
     uint8_t ttl;
+    int64_t wan_us;     /* one-way access delay (--wan), us; 0 without */
 } host;
 
 typedef struct conn {
@@ -141,7 +151,17 @@ enum pkt_role {
     PKT_ACK_IF_NEEDED = 2 /* a pure ACK, dropped if nothing is left to acknowledge */
 };
 
-enum sess_mode { SM_INTERACTIVE = 0, SM_BULK, SM_WEB };
+enum sess_mode { SM_INTERACTIVE = 0, SM_BULK, SM_WEB, SM_ONESHOT };
+
+/* Short relay chains (--short) and one-shot sessions. */
+enum short_style {
+    SHORT_NONE = 0,
+    SHORT_INNER_EXEC, /* a login into the relay; there `ssh C cmd` */
+    SHORT_INNER_ONE,  /* a login into the relay; there `ssh C`, one command, `exit` */
+    SHORT_JUMP,       /* `ssh -J B C cmd`: both legs short, nearly simultaneous */
+    SHORT_FWD,        /* one request through a socat/nc forwarder */
+    SHORT_DECOY       /* an unlabelled one-shot `ssh Y cmd` (--decoys) */
+};
 enum sess_cmd { CMD_NORMAL = 0, CMD_EXTEND, CMD_EXIT };
 enum sess_phase { PH_START = 0, PH_TYPE, PH_BULK, PH_DONE };
 
@@ -160,6 +180,11 @@ typedef struct session {
     uint64_t bulk_left;                    /* SM_BULK: plaintext bytes left */
     int bulk_dir;                          /* SM_BULK: 0 upload, 1 download */
     int web_left;                          /* SM_WEB: requests left */
+    uint8_t short_style;                   /* enum short_style */
+    uint8_t wrap[SYNTH_MAX_HOPS];          /* outer SSH cipher around a leg's bytes (-J), or 0 */
+    int64_t t_extend;                      /* SHORT_INNER_*: the short leg opens after this */
+    int64_t short_dur;                     /* target length of the short leg, us */
+    int64_t leg_deadline;                  /* SHORT_INNER_ONE: the short leg should end by then */
 } session;
 
 typedef struct sim {
@@ -167,13 +192,14 @@ typedef struct sim {
     rng_t rng;       /* the model: sessions, sizes, delays */
     rng_t ack_rng;   /* ACK timing, so chaff does not shift the model */
     rng_t chaff_rng; /* chaff, so the real traffic is the same with or without */
+    rng_t wan_rng;   /* per-host WAN delays, so --wan leaves the sessions alone */
     host *hosts;
     size_t nhosts, cap_hosts;
     uint8_t *used_ip;                      /* bitmap over the 2^17 addresses */
     conn *conns;
     size_t nconns, cap_conns;
     session *sess;
-    size_t nsess;
+    size_t nsess, cap_sess;
     event *heap;
     size_t nheap, cap_heap;
     uint64_t order;
@@ -276,6 +302,9 @@ static int new_host(sim *s, uint32_t *out)
     h->next_port = (uint16_t)rng_range(&s->rng, 32768, 60999);
     h->ip_id = (uint16_t)rng_next_u64(&s->rng);
     h->ttl = ttls[rng_range(&s->rng, 0, sizeof ttls - 1)];
+    h->wan_us = 0;
+    if (s->cfg->wan_s > 0)
+        h->wan_us = us_of(0.001 + rng_unif(&s->wan_rng) * (s->cfg->wan_s - 0.001));
     *out = (uint32_t)s->nhosts++;
     return 0;
 }
@@ -322,6 +351,7 @@ static int new_conn(sim *s, uint32_t a, uint32_t b, uint16_t bport, uint8_t ciph
     /* LAN to WAN one-way delays, a few hundred us to tens of ms. */
     c->owd = us_of(clampd(rng_lognormal(r, s->cfg->delay_s, 1.2), s->cfg->delay_s / 40,
                           s->cfg->delay_s * 40));
+    c->owd += (s->hosts[a].wan_us + s->hosts[b].wan_us) / 2; /* 0 without --wan */
     c->jit_mean = c->owd / 20 + 10;
     static const double bws[] = {1.25, 12.5, 12.5, 125.0}; /* 10M, 100M, 1G in bytes/us */
     c->bw = bws[rng_range(r, 0, 3)];
@@ -421,6 +451,8 @@ static int64_t send_msg(sim *s, session *p, int from, int to, int64_t t, uint32_
         int leg = fwd ? from + k : from - 1 - k;
         uint32_t ci = p->conn[leg];
         uint32_t wire = raw ? raw : frame_size(s->conns[ci].cipher, plain);
+        if (p->wrap[leg]) /* inside the jump host's own SSH channel */
+            wire = frame_size(p->wrap[leg], wire);
         t = send_stream(s, ci, fwd ? 0 : 1, t, wire);
         if (k + 1 < n) {
             int relay = fwd ? leg + 1 : leg;
@@ -531,14 +563,46 @@ static const ssh_step ssh_steps[] = {
     {1, 20, 60, 1},     /* WINDOW_ADJUST, SUCCESS */
 };
 
+/* Runs an SSH handshake from path position a (the client) to position end
+ * (the server) of session p, framed with cipher, from time now when the last
+ * leg is up; its last step is the pty/shell (or exec) request. Returns the
+ * server's time when it is done. */
+static int64_t ssh_handshake(sim *s, session *p, int a, int end, int64_t now, uint8_t cipher)
+{
+    int prev_dir = 1;
+    int pq = rng_unif(&s->rng) < 0.5;
+    /* the server speaks first once the last leg is up */
+    int64_t at_server = now + s->conns[p->conn[end - 1]].owd;
+    int64_t t_side[2] = {now, at_server};
+    for (size_t k = 0; k < sizeof ssh_steps / sizeof ssh_steps[0]; k++) {
+        const ssh_step *st = &ssh_steps[k];
+        uint32_t v = rng_range(&s->rng, st->lo, st->hi);
+        if (k == 4 && pq)
+            v = 1224;
+        if (k == 5 && pq)
+            v = rng_range(&s->rng, 1550, 1700);
+        uint32_t wire = st->enc ? frame_size(cipher, v) : v;
+        int from = st->dir ? end : a, to = st->dir ? a : end;
+        int64_t dep = t_side[st->dir];
+        if (st->dir != prev_dir)
+            dep += us_of(rng_lognormal(&s->rng, 0.0005, 0.8)); /* crypto, auth */
+        int64_t arr = send_msg(s, p, from, to, dep, 0, wire);
+        t_side[st->dir] = dep;
+        t_side[!st->dir] = max64(t_side[!st->dir], arr);
+        prev_dir = st->dir;
+    }
+    return t_side[1];
+}
+
 /* Opens the segment of session p starting at leg a (the legs up to the next
  * ssh relay or the end, joined by forwarders), runs the SSH handshake over it
  * when it carries SSH, and sends a login banner and prompt back to the user.
- * Returns the time the prompt reaches the user. */
-static int64_t open_segment(sim *s, session *p, int a, int64_t t)
+ * Returns the time the prompt reaches the user; with exec (a one-shot
+ * command: no pty, no banner) the time the far end may start the command. */
+static int64_t open_segment(sim *s, session *p, int a, int64_t t, int exec)
 {
     int b = a;
-    while (b + 1 < p->nlegs && (p->relay_kind[b + 1] == RK_SOCAT || p->relay_kind[b + 1] == RK_NC))
+    while (b + 1 < p->nlegs && is_forwarder(p->relay_kind[b + 1]))
         b++;
     int64_t ready = t;
     for (int k = a; k <= b; k++) {
@@ -554,33 +618,12 @@ static int64_t open_segment(sim *s, session *p, int a, int64_t t)
     p->open = b + 1;
     int64_t now = ready;
     uint8_t cipher = p->leg_cipher[a];
-    if (cipher) {
-        int prev_dir = 1;
-        int pq = rng_unif(&s->rng) < 0.5;
-        /* the server speaks first once the last leg is up */
-        int64_t at_server = now + s->conns[p->conn[b]].owd;
-        int64_t t_side[2] = {now, at_server};
-        for (size_t k = 0; k < sizeof ssh_steps / sizeof ssh_steps[0]; k++) {
-            const ssh_step *st = &ssh_steps[k];
-            uint32_t v = rng_range(&s->rng, st->lo, st->hi);
-            if (k == 4 && pq)
-                v = 1224;
-            if (k == 5 && pq)
-                v = rng_range(&s->rng, 1550, 1700);
-            uint32_t wire = st->enc ? frame_size(cipher, v) : v;
-            int from = st->dir ? b + 1 : a, to = st->dir ? a : b + 1;
-            int64_t dep = t_side[st->dir];
-            if (st->dir != prev_dir)
-                dep += us_of(rng_lognormal(&s->rng, 0.0005, 0.8)); /* crypto, auth */
-            int64_t arr = send_msg(s, p, from, to, dep, 0, wire);
-            t_side[st->dir] = dep;
-            t_side[!st->dir] = max64(t_side[!st->dir], arr);
-            prev_dir = st->dir;
-        }
-        now = t_side[1];
-    } else {
+    if (cipher)
+        now = ssh_handshake(s, p, a, b + 1, now, cipher);
+    else if (!exec)
         now += us_of(rng_lognormal(&s->rng, 0.002, 0.8));
-    }
+    if (exec)
+        return now;
     /* motd and prompt, from the new shell back to the user */
     uint64_t motd = cipher ? rng_range(&s->rng, 100, 900) : rng_range(&s->rng, 10, 120);
     return send_output(s, p, b + 1, 0, now, motd, 1);
@@ -592,7 +635,7 @@ static int64_t close_segment(sim *s, session *p, int64_t t, int quiet)
 {
     int b = p->open - 1;
     int a = b;
-    while (a > 0 && (p->relay_kind[a] == RK_SOCAT || p->relay_kind[a] == RK_NC))
+    while (a > 0 && is_forwarder(p->relay_kind[a]))
         a--;
     int64_t now = t;
     if (!quiet)
@@ -650,7 +693,24 @@ static uint64_t output_size(sim *s)
 /* Picks the next command of an interactive session. */
 static void next_command(sim *s, session *p, int64_t t)
 {
-    if (!p->returning && p->open < p->nlegs) {
+    int on_short = p->short_style && p->open == p->nlegs;
+    if (p->short_style) {
+        /* a short chain: commands on the relay until t_extend, the short
+         * leg (one command, then exit), commands until t_end, exit */
+        if (on_short) {
+            p->cmd = p->cmds_here > 0 ? CMD_NORMAL : CMD_EXIT;
+            if (p->cmds_here > 0)
+                p->cmds_here--;
+        } else if (!p->returning && p->open < p->nlegs - 1) {
+            p->cmd = p->cmds_here > 0 ? CMD_NORMAL : CMD_EXTEND;
+            if (p->cmds_here > 0)
+                p->cmds_here--;
+        } else if (!p->returning) {
+            p->cmd = t < p->t_extend ? CMD_NORMAL : CMD_EXTEND;
+        } else {
+            p->cmd = t < p->t_end ? CMD_NORMAL : CMD_EXIT;
+        }
+    } else if (!p->returning && p->open < p->nlegs) {
         if (p->cmds_here > 0) {
             p->cmds_here--;
             p->cmd = CMD_NORMAL;
@@ -666,7 +726,7 @@ static void next_command(sim *s, session *p, int64_t t)
         p->cmd = CMD_EXIT;
     }
     if (p->cmd == CMD_NORMAL)
-        p->chars_left = (int)clampd(rng_lognormal(&s->rng, 8, 0.6), 1, 80);
+        p->chars_left = (int)clampd(rng_lognormal(&s->rng, 8, 0.6), 1, on_short ? 10 : 80);
     else if (p->cmd == CMD_EXTEND)
         p->chars_left = (int)rng_range(&s->rng, 8, 24);
     else
@@ -682,16 +742,105 @@ static void schedule_session(sim *s, uint32_t si, int64_t t)
     push(s, e);
 }
 
+/* The user's pause before the next command: think_time (at most 12 s in a
+ * short chain), but on the short leg of a SHORT_INNER_ONE chain paced so
+ * that the leg ends near its deadline. */
+static int64_t next_think(sim *s, session *p, int64_t done)
+{
+    if (!(p->short_style == SHORT_INNER_ONE && p->open == p->nlegs)) {
+        int64_t th = think_time(s);
+        if (p->short_style && th > 12000000)
+            th = 12000000; /* keeps a short chain's login within about 45 s */
+        return th;
+    }
+    int64_t slack = p->leg_deadline - done;
+    int64_t owd = s->conns[p->conn[p->nlegs - 1]].owd;
+    int64_t th;
+    if (p->cmd == CMD_NORMAL) /* the one command: a short look at the prompt */
+        th = (int64_t)clampd(0.15 * (double)slack, 200000, 1000000);
+    else /* exit: typing it (~0.8 s) and the teardown end near the deadline */
+        th = max64(200000, slack - 1800000 - 4 * owd);
+    return th;
+}
+
+/* Delay to the next keystroke: key_delay, at most 350 ms on a short leg. */
+static int64_t key_delay_in(sim *s, const session *p)
+{
+    int64_t d = key_delay(s);
+    if (p->short_style && p->open == p->nlegs && d > 350000)
+        d = 350000;
+    return d;
+}
+
+/* One-shot command from path position a of session p to the end of its
+ * path, starting at t (`ssh C cmd` typed on a relay, `ssh -J B C cmd`, a
+ * request through a forwarder, a decoy): opens the segment without pty or
+ * banner, runs the command so that the segment lasts about dur, streams the
+ * output back to the user (position 0) in 1-4 pieces over the run, closes.
+ * Returns when the client's FIN reaches the server. */
+static int64_t oneshot(sim *s, session *p, int a, int64_t t, int64_t dur)
+{
+    rng_t *r = &s->rng;
+    int64_t now;
+    uint8_t cipher = p->leg_cipher[a];
+    if (p->relay_kind[a + 1] == RK_JUMP) {
+        /* the client logs into the jump host with its own SSH connection
+         * (framed with wrap[a]) and opens a direct-tcpip channel; the jump
+         * host connects onward; the end-to-end SSH runs inside the channel */
+        uint8_t outer = p->wrap[a];
+        uint32_t ci;
+        if (new_conn(s, p->hosts[a], p->hosts[a + 1], p->server_port[a], cipher, p->labelled,
+                     &ci))
+            return t;
+        p->conn[a] = ci;
+        p->wrap[a] = 0;
+        p->open = a + 1;
+        now = ssh_handshake(s, p, a, a + 1, tcp_open(s, ci, t), outer);
+        p->wrap[a] = outer;
+        if (new_conn(s, p->hosts[a + 1], p->hosts[a + 2], p->server_port[a + 1], cipher,
+                     p->labelled, &ci))
+            return t;
+        p->conn[a + 1] = ci;
+        p->open = a + 2;
+        int64_t up = tcp_open(s, ci, now + relay_delay(s, RK_JUMP));
+        now = ssh_handshake(s, p, a, a + 2, up, cipher);
+    } else {
+        now = open_segment(s, p, a, t, 1);
+        if (!cipher) /* the request as a line of text */
+            now = send_msg(s, p, a, p->open, now, rng_range(r, 8, 60), 0);
+    }
+    int end = p->open;
+    int64_t path_owd = 0;
+    for (int k = a; k < end; k++)
+        path_owd += s->conns[p->conn[k]].owd;
+    int64_t run = max64(50000, t + dur - now - 4 * path_owd);
+    uint64_t out = output_size(s);
+    int pieces = (int)rng_range(r, 1, 4);
+    for (int k = 0; k < pieces; k++) {
+        uint64_t part = out / (uint64_t)pieces + (k == pieces - 1 ? out % (uint64_t)pieces : 0);
+        send_output(s, p, end, 0, now + run * (k + 1) / pieces, part ? part : 1, 0);
+    }
+    return close_segment(s, p, now + run, 1);
+}
+
+/* A one-shot session (SHORT_JUMP, SHORT_FWD, SHORT_DECOY): runs at once. */
+static void step_oneshot(sim *s, uint32_t si, int64_t t)
+{
+    session *p = &s->sess[si];
+    oneshot(s, p, 0, t, p->short_dur);
+    p->phase = PH_DONE;
+}
+
 /* One keystroke (or the session's start) of an interactive session. */
 static void step_interactive(sim *s, uint32_t si, int64_t t)
 {
     session *p = &s->sess[si];
     if (p->phase == PH_START) {
-        int64_t ready = open_segment(s, p, 0, t);
+        int64_t ready = open_segment(s, p, 0, t, 0);
         p->cmds_here = p->open < p->nlegs ? (int)rng_range(&s->rng, 0, 2) : 0;
         p->phase = PH_TYPE;
         next_command(s, p, ready);
-        schedule_session(s, si, ready + think_time(s));
+        schedule_session(s, si, ready + next_think(s, p, ready));
         return;
     }
     int end = p->open;
@@ -700,7 +849,7 @@ static void step_interactive(sim *s, uint32_t si, int64_t t)
         int64_t arr = send_msg(s, p, 0, end, t, 1, 0);
         send_msg(s, p, end, 0, arr + echo_delay, 3, 0);
         p->typo_pending = 0;
-        schedule_session(s, si, t + key_delay(s));
+        schedule_session(s, si, t + key_delay_in(s, p));
         return;
     }
     if (p->chars_left > 0) {
@@ -710,7 +859,7 @@ static void step_interactive(sim *s, uint32_t si, int64_t t)
             p->typo_pending = 1; /* a wrong key: it will be erased and retyped */
         else
             p->chars_left--;
-        int64_t next = t + key_delay(s);
+        int64_t next = t + key_delay_in(s, p);
         if (p->typo_pending)
             next += us_of(rng_lognormal(&s->rng, 0.25, 0.5)); /* noticing the typo */
         schedule_session(s, si, next);
@@ -722,9 +871,20 @@ static void step_interactive(sim *s, uint32_t si, int64_t t)
     int64_t run = arr + us_of(clampd(rng_lognormal(&s->rng, 0.002, 1.5), 0.00005, 2.0));
     if (p->cmd == CMD_NORMAL) {
         done = max64(done, send_output(s, p, end, 0, run, output_size(s), 1));
+    } else if (p->cmd == CMD_EXTEND && p->short_style == SHORT_INNER_EXEC &&
+               p->open == p->nlegs - 1) {
+        /* `ssh C cmd`: the short leg comes and goes, then the relay's prompt */
+        int a = p->open;
+        int64_t closed = oneshot(s, p, a, run, p->short_dur);
+        done = max64(done, send_output(s, p, a, 0, closed, 0, 1));
+        p->returning = 1;
     } else if (p->cmd == CMD_EXTEND) {
-        done = max64(done, open_segment(s, p, p->open, run));
+        done = max64(done, open_segment(s, p, p->open, run, 0));
         p->cmds_here = p->open < p->nlegs ? (int)rng_range(&s->rng, 0, 2) : 0;
+        if (p->short_style == SHORT_INNER_ONE && p->open == p->nlegs) {
+            p->cmds_here = 1; /* one command on the short leg, then exit */
+            p->leg_deadline = run + p->short_dur;
+        }
     } else {
         done = max64(done, close_segment(s, p, run, 0));
         if (p->open == 0) {
@@ -735,7 +895,7 @@ static void step_interactive(sim *s, uint32_t si, int64_t t)
         p->cmds_here = rng_unif(&s->rng) < 0.3 ? 1 : 0;
     }
     next_command(s, p, done);
-    schedule_session(s, si, done + think_time(s));
+    schedule_session(s, si, done + next_think(s, p, done));
 }
 
 /* A bulk transfer (scp-like): login, then blocks of data one way, then close. */
@@ -743,7 +903,7 @@ static void step_bulk(sim *s, uint32_t si, int64_t t)
 {
     session *p = &s->sess[si];
     if (p->phase == PH_START) {
-        int64_t ready = open_segment(s, p, 0, t);
+        int64_t ready = open_segment(s, p, 0, t, 0);
         p->phase = PH_BULK;
         schedule_session(s, si, ready + us_of(rng_lognormal(&s->rng, 0.05, 0.5)));
         return;
@@ -1116,6 +1276,157 @@ static void place(sim *s, session *p, double lo_frac, double hi_frac, int64_t *s
     p->t_end = us_of(st + len);
 }
 
+/* Session n, zeroed, growing the array when needed (busy hosts); NULL when
+ * out of memory (s->err set). The pointer is valid until the next call. */
+static session *session_at(sim *s, size_t n)
+{
+    if (n >= s->cap_sess) {
+        size_t cap = s->cap_sess * 2 > n + 64 ? s->cap_sess * 2 : n + 64;
+        session *q = realloc(s->sess, cap * sizeof *q);
+        if (!q) {
+            s->err = ss_errf(s->errbuf, SS_ERR_NOMEM, "synth: out of memory for sessions");
+            return NULL;
+        }
+        s->sess = q;
+        s->cap_sess = cap;
+    }
+    memset(&s->sess[n], 0, sizeof s->sess[n]);
+    return &s->sess[n];
+}
+
+/* Uniform in [lo, hi] seconds, as us. */
+static int64_t us_between(rng_t *r, double lo, double hi)
+{
+    return us_of(lo + rng_unif(r) * (hi - lo));
+}
+
+/* Sets up short chain p (--short) of style SHORT_* over hosts already drawn,
+ * and returns its start time. */
+static int64_t setup_short_chain(sim *s, session *p, int style)
+{
+    const synth_config *cfg = s->cfg;
+    rng_t *r = &s->rng;
+    double dur = cfg->duration_s;
+    p->short_style = (uint8_t)style;
+    if (style == SHORT_INNER_EXEC || style == SHORT_INNER_ONE) {
+        /* relays as for the kind, the last one an ssh the user types `ssh C` in */
+        pick_relay_kinds(s, p, cfg->kind);
+        int last = p->nlegs - 1;
+        p->relay_kind[last] = RK_SSH;
+        p->leg_cipher[last] = draw_cipher(r);
+        p->server_port[last] = 22;
+        p->server_port[last - 1] = p->leg_cipher[last - 1] ? 22 : 23;
+        /* a 30-45 s login into the first relay; the short leg in its middle */
+        double len = 30 + rng_unif(r) * 15;
+        if (len > 0.9 * dur)
+            len = 0.9 * dur;
+        double st = rng_unif(r) * (dur - len - 5 > 0 ? dur - len - 5 : 0);
+        p->t_extend = us_of(st + len * (0.3 + 0.3 * rng_unif(r)));
+        p->t_end = us_of(st + len - 3);
+        p->short_dur = style == SHORT_INNER_EXEC ? us_between(r, 1.2, 7.0)
+                                                 : us_between(r, 3.0, 8.0);
+        return us_of(st);
+    }
+    p->mode = SM_ONESHOT;
+    p->relay_kind[0] = p->relay_kind[2] = RK_END;
+    if (style == SHORT_JUMP) {
+        p->relay_kind[1] = RK_JUMP;
+        p->leg_cipher[0] = p->leg_cipher[1] = draw_cipher(r);
+        p->wrap[0] = draw_cipher(r);
+        p->server_port[0] = p->server_port[1] = 22;
+    } else {
+        p->relay_kind[1] = rng_unif(r) < 0.5 ? RK_SOCAT : RK_NC;
+        uint8_t cipher = cfg->kind == SYNTH_KIND_MIX && rng_unif(r) < 0.5 ? draw_cipher(r)
+                                                                          : SSH_NONE;
+        p->leg_cipher[0] = p->leg_cipher[1] = cipher;
+        static const uint16_t fwd_ports[] = {1080, 2222, 4444, 8080, 9000};
+        p->server_port[0] = fwd_ports[rng_range(r, 0, 4)];
+        p->server_port[1] = cipher ? 22 : (uint16_t)rng_range(r, 1024, 30000);
+    }
+    p->short_dur = us_between(r, 1.2, 7.0);
+    return us_of(rng_unif(r) * (dur > 10 ? dur - 10 : 0));
+}
+
+/* An unrelated single-leg interactive login from host a to host b, from start
+ * until about end (seconds), appended as session n. */
+static void add_login(sim *s, size_t n, uint32_t a, uint32_t b, double start, double end)
+{
+    session *p = session_at(s, n);
+    if (!p)
+        return;
+    p->mode = SM_INTERACTIVE;
+    p->nlegs = 1;
+    p->hosts[0] = a;
+    p->hosts[1] = b;
+    p->leg_cipher[0] = rng_unif(&s->rng) < 0.9 ? draw_cipher(&s->rng) : SSH_NONE;
+    p->server_port[0] = p->leg_cipher[0] ? 22 : 23;
+    p->t_end = us_of(end);
+    schedule_session(s, (uint32_t)n, us_of(start));
+}
+
+/* Busy hosts (--busy) and decoys (--decoys), appended from session *n on. */
+static int build_busy_and_decoys(sim *s, const uint32_t *relays, size_t nrelays, size_t *n)
+{
+    const synth_config *cfg = s->cfg;
+    rng_t *r = &s->rng;
+    double dur = cfg->duration_s, stop = 0.97 * dur;
+    unsigned nbusy = cfg->busy ? (cfg->busy_hosts ? cfg->busy_hosts : 1) : 0;
+    uint32_t busy_host[SYNTH_MAX_BUSY_HOSTS];
+    for (unsigned h = 0; h < nbusy; h++) {
+        if (h < nrelays)
+            busy_host[h] = relays[h];
+        else if (new_host(s, &busy_host[h]))
+            return s->err;
+        /* busy slots: back-to-back logins, half into the host, half out of it;
+         * the next starts when the one before reaches its end time */
+        for (unsigned slot = 0; slot < cfg->busy; slot++) {
+            double t = rng_unif(r) * 2.0;
+            do {
+                uint32_t other;
+                if (new_host(s, &other))
+                    return s->err;
+                double end = t + clampd(rng_lognormal(r, 60, 0.8), 10, 600);
+                if (end > stop || stop - end < 10)
+                    end = stop > t + 5 ? stop : t + 5;
+                if (slot % 2 == 0)
+                    add_login(s, (*n)++, other, busy_host[h], t, end);
+                else
+                    add_login(s, (*n)++, busy_host[h], other, t, end);
+                if (s->err)
+                    return s->err;
+                t = end;
+            } while (t < stop);
+        }
+    }
+    for (unsigned k = 0; k < cfg->decoys; k++) {
+        uint32_t relay, x, y;
+        if (nbusy)
+            relay = busy_host[k % nbusy];
+        else if (nrelays) /* spread over the relays, in turn */
+            relay = relays[k % nrelays];
+        else if (new_host(s, &relay))
+            return s->err;
+        if (new_host(s, &x) || new_host(s, &y))
+            return s->err;
+        double t0 = rng_unif(r) * (dur > 15 ? dur - 15 : 0);
+        add_login(s, (*n)++, x, relay, t0, t0 + clampd(rng_lognormal(r, 40, 0.7), 8, 400));
+        session *p = session_at(s, *n);
+        if (!p)
+            return s->err;
+        p->mode = SM_ONESHOT;
+        p->short_style = SHORT_DECOY;
+        p->nlegs = 1;
+        p->hosts[0] = relay;
+        p->hosts[1] = y;
+        p->leg_cipher[0] = draw_cipher(r);
+        p->server_port[0] = 22;
+        p->short_dur = us_between(r, 1.0, 6.0);
+        schedule_session(s, (uint32_t)*n, us_of(t0) + us_between(r, 0.5, 4.0));
+        (*n)++;
+    }
+    return 0;
+}
+
 static int build_sessions(sim *s, uint32_t *relays, size_t *nrelays)
 {
     const synth_config *cfg = s->cfg;
@@ -1138,6 +1449,35 @@ static int build_sessions(sim *s, uint32_t *relays, size_t *nrelays)
         int64_t start;
         place(s, p, 0.2, 0.5, &start);
         schedule_session(s, (uint32_t)n, start);
+        n++;
+    }
+    for (unsigned k = 0; k < cfg->short_chains; k++) {
+        session *p = &s->sess[n];
+        memset(p, 0, sizeof *p);
+        p->mode = SM_INTERACTIVE;
+        p->labelled = 1;
+        p->chain_id = cfg->chains + k + 1;
+        double u = rng_unif(r);
+        int style;
+        if (cfg->kind == SYNTH_KIND_PLAIN)
+            style = SHORT_FWD;
+        else if (cfg->kind == SYNTH_KIND_SSH)
+            style = u < 0.3 ? SHORT_INNER_EXEC : u < 0.6 ? SHORT_INNER_ONE : SHORT_JUMP;
+        else
+            style = u < 0.2 ? SHORT_INNER_EXEC : u < 0.4 ? SHORT_INNER_ONE
+                  : u < 0.7 ? SHORT_JUMP : SHORT_FWD;
+        p->nlegs = 2;
+        if (style == SHORT_INNER_EXEC || style == SHORT_INNER_ONE) {
+            uint32_t lo = cfg->hops_min < 3 ? cfg->hops_min : 3;
+            uint32_t hi = cfg->hops_max < 3 ? cfg->hops_max : 3;
+            p->nlegs = (int)rng_range(r, lo, hi);
+        }
+        for (int h = 0; h <= p->nlegs; h++)
+            if (new_host(s, &p->hosts[h]))
+                return s->err;
+        for (int h = 1; h < p->nlegs; h++)
+            relays[(*nrelays)++] = p->hosts[h];
+        schedule_session(s, (uint32_t)n, setup_short_chain(s, p, style));
         n++;
     }
     uint32_t web_servers[4];
@@ -1190,8 +1530,9 @@ static int build_sessions(sim *s, uint32_t *relays, size_t *nrelays)
         schedule_session(s, (uint32_t)n, start);
         n++;
     }
+    int rc = build_busy_and_decoys(s, relays, *nrelays, &n);
     s->nsess = n;
-    return 0;
+    return rc;
 }
 
 static void make_labels(sim *s, labels *out, char *errbuf)
@@ -1280,7 +1621,19 @@ int synth_config_check(const synth_config *cfg, char *errbuf)
     if (cfg->background > 100000)
         return ss_errf(errbuf, SS_ERR_ARG, "at most 100000 background sessions, got %u",
                        cfg->background);
-    if (cfg->chains == 0 && cfg->background == 0)
+    if (cfg->short_chains > 10000)
+        return ss_errf(errbuf, SS_ERR_ARG, "at most 10000 short chains, got %u",
+                       cfg->short_chains);
+    if (cfg->busy > 1000)
+        return ss_errf(errbuf, SS_ERR_ARG, "at most 1000 sessions per busy host, got %u",
+                       cfg->busy);
+    if (cfg->busy_hosts > SYNTH_MAX_BUSY_HOSTS)
+        return ss_errf(errbuf, SS_ERR_ARG, "at most %d busy hosts, got %u",
+                       SYNTH_MAX_BUSY_HOSTS, cfg->busy_hosts);
+    if (cfg->decoys > 100000)
+        return ss_errf(errbuf, SS_ERR_ARG, "at most 100000 decoys, got %u", cfg->decoys);
+    if (cfg->chains == 0 && cfg->short_chains == 0 && cfg->background == 0 && cfg->busy == 0 &&
+        cfg->decoys == 0)
         return ss_errf(errbuf, SS_ERR_ARG, "nothing to generate: no chains, no background");
     if (!(cfg->chaff >= 0 && cfg->chaff <= 100))
         return ss_errf(errbuf, SS_ERR_ARG, "chaff ratio must be 0 to 100, got %g", cfg->chaff);
@@ -1296,6 +1649,9 @@ int synth_config_check(const synth_config *cfg, char *errbuf)
         return ss_errf(errbuf, SS_ERR_ARG, "snaplen must be 64 to 262144, got %u", cfg->snaplen);
     if (!(cfg->max_output >= 1 && cfg->max_output <= 1e9))
         return ss_errf(errbuf, SS_ERR_ARG, "max output must be 1 byte to 1 GB");
+    if (!(cfg->wan_s == 0 || (cfg->wan_s >= 0.002 && cfg->wan_s <= 1)))
+        return ss_errf(errbuf, SS_ERR_ARG, "WAN delay must be 0 (off) or 2 ms to 1 s, got %g",
+                       cfg->wan_s);
     return SS_OK;
 }
 
@@ -1344,6 +1700,8 @@ static int run(sim *s)
                 step_interactive(s, e.conn, e.t);
             else if (p->mode == SM_BULK)
                 step_bulk(s, e.conn, e.t);
+            else if (p->mode == SM_ONESHOT)
+                step_oneshot(s, e.conn, e.t);
             else
                 step_web(s, e.conn, e.t);
             break;
@@ -1367,6 +1725,7 @@ int synth_generate(const synth_config *cfg, const char *pcap_path, const char *l
     rng_seed(&s.rng, cfg->seed);
     rng_seed(&s.ack_rng, cfg->seed ^ 0x61636b61636b6163ULL);
     rng_seed(&s.chaff_rng, cfg->seed ^ 0x6368616666636866ULL);
+    rng_seed(&s.wan_rng, cfg->seed ^ 0x77616e77616e7761ULL);
     labels lab;
     labels_init(&lab);
     pcap_t *pd = NULL;
@@ -1376,9 +1735,11 @@ int synth_generate(const synth_config *cfg, const char *pcap_path, const char *l
     size_t nrelays = 0;
 
     s.used_ip = calloc(SYNTH_NET_SIZE / 8, 1);
-    s.sess = calloc((size_t)cfg->chains + cfg->background, sizeof *s.sess);
+    s.cap_sess = (size_t)cfg->chains + cfg->short_chains + cfg->background + 2 * (size_t)cfg->decoys;
+    s.sess = calloc(s.cap_sess ? s.cap_sess : 1, sizeof *s.sess);
     s.frame = malloc(14 + 20 + 32 + 65536);
-    relays = calloc((size_t)cfg->chains * SYNTH_MAX_HOPS + 1, sizeof *relays);
+    relays = calloc(((size_t)cfg->chains + cfg->short_chains) * SYNTH_MAX_HOPS + 1,
+                    sizeof *relays);
     if (!s.used_ip || !s.sess || !s.frame || !relays) {
         rc = ss_errf(errbuf, SS_ERR_NOMEM, "synth: out of memory");
         goto done;

@@ -18,7 +18,8 @@
 
 #include <stdint.h>
 
-#define SYNTH_MAX_HOPS 8 /* connections per chain */
+#define SYNTH_MAX_HOPS 8          /* connections per chain */
+#define SYNTH_MAX_BUSY_HOSTS 100  /* cap on synth_config.busy_hosts */
 
 /* What the relays of the chains are. */
 enum synth_kind {
@@ -42,6 +43,17 @@ typedef struct synth_config {
     int64_t start_us;       /* capture start, us since the epoch */
     unsigned snaplen;       /* bytes of each frame stored (headers always kept) */
     double max_output;      /* cap on one transfer (command output, bulk file, web response), bytes */
+    /* The options below are off (0) by default; off, they draw nothing from
+     * the RNG, so a run without them has the same bytes as before they existed. */
+    unsigned short_chains;  /* extra labelled chains with a short outbound leg (1-8 s): one
+                             * command run through `ssh C` inside a 30-45 s login on the relay,
+                             * `ssh -J B C cmd` one-shots, one-shot socat/nc forwards */
+    unsigned busy;          /* unrelated interactive sessions kept open on each busy host */
+    unsigned busy_hosts;    /* relay hosts made busy when busy > 0 (0 means 1) */
+    unsigned decoys;        /* unlabelled pairs: a login into a relay host, and a one-shot
+                             * ssh leaving that host 0.5-4 s after the login's SYN */
+    double wan_s;           /* > 0: each host draws a one-way access delay uniform in
+                             * [1 ms, wan_s], added (half each end) to its connections */
 } synth_config;
 
 /* Counts of what a run wrote. */
@@ -56,7 +68,7 @@ typedef struct synth_stats {
 
 /* Fills *cfg with the defaults (seed 1, 300 s, 3 chains of 2-4 hops, no
  * chaff, no extra jitter, 4 ms median delay, 10 background sessions, ssh,
- * start 1700000000). */
+ * start 1700000000; no short chains, busy hosts, decoys or WAN delays). */
 void synth_config_default(synth_config *cfg);
 
 /* Checks a config; returns 0 or SS_ERR_ARG with the reason in errbuf. */

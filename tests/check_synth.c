@@ -100,6 +100,7 @@ typedef struct tconn {
     uint64_t data_pkts[2];
     uint64_t pkts;
     int64_t first_us, last_us;
+    int64_t synack_us;     /* time of the SYN-ACK */
     uint64_t small_ssh[2]; /* data packets of 36 or 52 bytes */
 } tconn;
 
@@ -219,6 +220,8 @@ static void read_capture(const char *path, capture *cap)
         c->pkts++;
         c->last_us = ts;
         if (fl & 0x02) {
+            if (dir == 1)
+                c->synack_us = ts;
             c->syn[dir] = 1;
             c->next_seq[dir] = seq + 1;
         } else {
@@ -600,6 +603,322 @@ START_TEST(test_unwritable_output)
 }
 END_TEST
 
+/* ------------------------------------- short relays, busy hosts, decoys, WAN */
+
+/* FNV-1a 64 of a file's bytes. */
+static uint64_t file_fnv(const char *path)
+{
+    size_t n;
+    unsigned char *b = slurp(path, &n);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t k = 0; k < n; k++)
+        h = (h ^ b[k]) * 0x100000001b3ULL;
+    free(b);
+    return h;
+}
+
+/* The options that existed before --short/--busy/--decoys/--wan give the same
+ * bytes as then: hashes of outputs of the generator before those options. */
+START_TEST(test_old_options_same_bytes)
+{
+    synth_config cfg;
+    char pcap[256], csv[256];
+    small_config(&cfg, 42, SYNTH_KIND_MIX);
+    cfg.chaff = 0.5;
+    cfg.jitter_s = 0.02;
+    generate(&cfg, "o1.pcap", "o1.csv", pcap, csv);
+    ck_assert_uint_eq(file_fnv(pcap), 0x8d1c81c4da6ae0d1ULL);
+    ck_assert_uint_eq(file_fnv(csv), 0x5b1200a3842310e1ULL);
+    small_config(&cfg, 5, SYNTH_KIND_SSH);
+    cfg.delay_s = 0.05;
+    generate(&cfg, "o2.pcap", "o2.csv", pcap, csv);
+    ck_assert_uint_eq(file_fnv(pcap), 0xe660a5b9c9fba11dULL);
+    ck_assert_uint_eq(file_fnv(csv), 0x9d36b6b3dc4bd305ULL);
+}
+END_TEST
+
+/* A config with every new option on. */
+static void hard_config(synth_config *cfg, uint64_t seed)
+{
+    small_config(cfg, seed, SYNTH_KIND_MIX);
+    cfg->duration_s = 60;
+    cfg->short_chains = 4;
+    cfg->busy = 4;
+    cfg->decoys = 3;
+    cfg->wan_s = 0.15;
+}
+
+START_TEST(test_new_options_deterministic)
+{
+    synth_config cfg;
+    char p1[256], c1[256], p2[256], c2[256], p3[256], c3[256];
+    hard_config(&cfg, 21);
+    generate(&cfg, "a.pcap", "a.csv", p1, c1);
+    generate(&cfg, "b.pcap", "b.csv", p2, c2);
+    ck_assert(same_bytes(p1, p2));
+    ck_assert(same_bytes(c1, c2));
+    cfg.seed = 22;
+    generate(&cfg, "c.pcap", "c.csv", p3, c3);
+    ck_assert(!same_bytes(p1, p3));
+    /* and the capture is as valid as any other */
+    capture cap;
+    read_capture(p1, &cap);
+    ck_assert_uint_eq(cap.bad_ip_csum + cap.bad_tcp_csum + cap.out_of_order_time, 0);
+    ck_assert_uint_eq(cap.no_syn + cap.seq_gaps + cap.ack_unsent, 0);
+    for (size_t k = 0; k < cap.n; k++)
+        ck_assert(cap.c[k].fin[0] && cap.c[k].fin[1]);
+    free(cap.c);
+}
+END_TEST
+
+static int64_t dur_of(const tconn *c)
+{
+    return c->last_us - c->first_us;
+}
+
+/* Every hop of 2-leg short chains has an outbound leg of 1-8 s, either inside
+ * a 20-60 s inbound login (`ssh C` on the relay) or beside an inbound leg as
+ * short that starts with it (-J, socat/nc one-shots); all kinds occur. */
+static void check_short_legs(uint64_t seed, double wan_s)
+{
+    synth_config cfg;
+    char pcap[256], csv[256], errbuf[SS_ERRBUF_SIZE];
+    small_config(&cfg, seed, SYNTH_KIND_MIX);
+    cfg.duration_s = 120;
+    cfg.chains = 0;
+    cfg.background = 0;
+    cfg.hops_min = cfg.hops_max = 2;
+    cfg.short_chains = 16;
+    cfg.wan_s = wan_s;
+    generate(&cfg, "s.pcap", "s.csv", pcap, csv);
+    capture cap;
+    read_capture(pcap, &cap);
+    labels lab;
+    labels_init(&lab);
+    ck_assert_msg(labels_read(&lab, csv, errbuf) == 0, "%s", errbuf);
+    ck_assert_uint_eq(lab.n, 16);
+    int inner = 0, oneshot = 0, jump = 0, fwd = 0;
+    for (size_t k = 0; k < lab.n; k++) {
+        const labels_hop *h = &lab.hops[k];
+        tconn *in = conn_of(&cap, &h->in_src, &h->in_dst);
+        tconn *out = conn_of(&cap, &h->out_src, &h->out_dst);
+        ck_assert(in && out);
+        ck_assert_msg(dur_of(out) >= 1000000 && dur_of(out) <= 8000000,
+                      "hop %zu (%s): outbound leg lasts %lld us", k + 1, h->kind,
+                      (long long)dur_of(out));
+        ck_assert_uint_gt(out->data_pkts[0], 0);
+        ck_assert_uint_gt(out->data_pkts[1], 0);
+        if (dur_of(in) >= 20000000) {
+            ck_assert_int_le(dur_of(in), 60000000);
+            ck_assert_int_gt(out->first_us, in->first_us);
+            ck_assert_int_lt(out->last_us, in->last_us);
+            ck_assert_str_eq(h->kind, "ssh");
+            inner++;
+        } else {
+            ck_assert_msg(dur_of(in) <= 10000000, "hop %zu: inbound %lld us", k + 1,
+                          (long long)dur_of(in));
+            ck_assert_int_lt(out->first_us - in->first_us, 3000000);
+            oneshot++;
+            jump += !strcmp(h->kind, "ssh-jump");
+            fwd += !strcmp(h->kind, "socat") || !strcmp(h->kind, "nc");
+        }
+    }
+    ck_assert_int_gt(inner, 0);
+    ck_assert_int_gt(jump, 0);
+    ck_assert_int_gt(fwd, 0);
+    ck_assert_int_eq(inner + oneshot, 16);
+    labels_free(&lab);
+    free(cap.c);
+}
+
+START_TEST(test_short_legs_in_range)
+{
+    check_short_legs(1, 0);
+    check_short_legs(2, 0);
+    check_short_legs(3, 0.15);
+}
+END_TEST
+
+static void addr_of(uint8_t out[4], uint32_t ip)
+{
+    for (int q = 0; q < 4; q++)
+        out[q] = (uint8_t)(ip >> (24 - 8 * q));
+}
+
+static int conn_labelled(const labels *lab, const tconn *c)
+{
+    uint8_t a[4], b[4];
+    addr_of(a, c->ep[0].ip);
+    addr_of(b, c->ep[1].ip);
+    return labels_conn_role(lab, 4, a, c->ep[0].port, b, c->ep[1].port) != LABELS_ROLE_NONE;
+}
+
+static int is_relay(const labels *lab, uint32_t ip)
+{
+    uint8_t a[4];
+    addr_of(a, ip);
+    for (size_t k = 0; k < lab->n; k++)
+        if (!memcmp(lab->hops[k].relay_addr, a, 4))
+            return 1;
+    return 0;
+}
+
+/* Decoys: the only unlabelled connections opened by relay hosts; each is
+ * short and starts 0.5-4 s after an unlabelled login into the same host. */
+START_TEST(test_decoys_unlabelled_after_login)
+{
+    synth_config cfg;
+    char pcap[256], csv[256], errbuf[SS_ERRBUF_SIZE];
+    small_config(&cfg, 31, SYNTH_KIND_SSH);
+    cfg.duration_s = 90;
+    cfg.chains = 12; /* 12 relays, one decoy each (decoys go to the relays in turn) */
+    cfg.hops_min = cfg.hops_max = 2;
+    cfg.background = 0;
+    cfg.decoys = 12;
+    generate(&cfg, "d.pcap", "d.csv", pcap, csv);
+    capture cap;
+    read_capture(pcap, &cap);
+    labels lab;
+    labels_init(&lab);
+    ck_assert_msg(labels_read(&lab, csv, errbuf) == 0, "%s", errbuf);
+    ck_assert_uint_eq(lab.n, 12); /* the decoys add no labels */
+    int decoys = 0;
+    for (size_t k = 0; k < cap.n; k++) {
+        const tconn *d = &cap.c[k];
+        if (conn_labelled(&lab, d) || !is_relay(&lab, d->ep[0].ip))
+            continue;
+        decoys++;
+        ck_assert_int_le(dur_of(d), 8000000);
+        /* the latest unlabelled login into that host before the decoy */
+        int64_t gap = -1;
+        for (size_t j = 0; j < cap.n; j++) {
+            const tconn *in = &cap.c[j];
+            int64_t g = d->first_us - in->first_us;
+            if (in->ep[1].ip == d->ep[0].ip && !conn_labelled(&lab, in) && g >= 0 &&
+                (gap < 0 || g < gap))
+                gap = g;
+        }
+        ck_assert_msg(gap >= 500000 && gap <= 4000000, "decoy %zu: %lld us after a login", k,
+                      (long long)gap);
+    }
+    ck_assert_int_eq(decoys, 12);
+    labels_free(&lab);
+    free(cap.c);
+}
+END_TEST
+
+/* --busy N: at any time of the run the busy relay has at least N unrelated
+ * connections open, some in, some out. */
+START_TEST(test_busy_host_concurrency)
+{
+    synth_config cfg;
+    char pcap[256], csv[256], errbuf[SS_ERRBUF_SIZE];
+    small_config(&cfg, 41, SYNTH_KIND_SSH);
+    cfg.duration_s = 120;
+    cfg.chains = 1;
+    cfg.hops_min = cfg.hops_max = 2;
+    cfg.background = 0;
+    cfg.busy = 14;
+    generate(&cfg, "b.pcap", "b.csv", pcap, csv);
+    capture cap;
+    read_capture(pcap, &cap);
+    labels lab;
+    labels_init(&lab);
+    ck_assert_msg(labels_read(&lab, csv, errbuf) == 0, "%s", errbuf);
+    ck_assert_uint_eq(lab.n, 1);
+    uint32_t relay = rd32(lab.hops[0].relay_addr);
+    int64_t t0 = cfg.start_us;
+    for (int pct = 5; pct <= 95; pct += 10) {
+        int64_t t = t0 + (int64_t)(cfg.duration_s * 1e6 * pct / 100);
+        int in = 0, out = 0;
+        for (size_t k = 0; k < cap.n; k++) {
+            const tconn *c = &cap.c[k];
+            if (conn_labelled(&lab, c) || c->first_us > t || c->last_us < t)
+                continue;
+            in += c->ep[1].ip == relay;
+            out += c->ep[0].ip == relay;
+        }
+        ck_assert_msg(in + out >= 14, "at %d%%: %d in + %d out", pct, in, out);
+        ck_assert_int_ge(in, 5);
+        ck_assert_int_ge(out, 5);
+    }
+    labels_free(&lab);
+    free(cap.c);
+}
+END_TEST
+
+/* Median SYN to SYN-ACK gap of a capture, us. */
+static int64_t median_synack(const capture *cap, int64_t *max)
+{
+    int64_t *g = calloc(cap->n, sizeof *g);
+    ck_assert_ptr_nonnull(g);
+    *max = 0;
+    for (size_t k = 0; k < cap->n; k++) {
+        g[k] = cap->c[k].synack_us - cap->c[k].first_us;
+        if (g[k] > *max)
+            *max = g[k];
+    }
+    for (size_t k = 1; k < cap->n; k++) /* insertion sort: a few hundred */
+        for (size_t j = k; j > 0 && g[j] < g[j - 1]; j--) {
+            int64_t x = g[j];
+            g[j] = g[j - 1];
+            g[j - 1] = x;
+        }
+    int64_t m = g[cap->n / 2];
+    free(g);
+    return m;
+}
+
+/* --wan 0.15: connections' one-way delays are the halves of two hosts'
+ * 1-150 ms delays plus the LAN part: SYN-ACKs come tens of ms after SYNs. */
+START_TEST(test_wan_delays)
+{
+    synth_config cfg;
+    char pcap[256], csv[256];
+    small_config(&cfg, 51, SYNTH_KIND_SSH);
+    cfg.background = 20;
+    generate(&cfg, "l.pcap", "l.csv", pcap, csv);
+    capture cap;
+    int64_t max;
+    read_capture(pcap, &cap);
+    int64_t lan = median_synack(&cap, &max);
+    free(cap.c);
+    cfg.wan_s = 0.15;
+    generate(&cfg, "w.pcap", "w.csv", pcap, csv);
+    read_capture(pcap, &cap);
+    int64_t wan = median_synack(&cap, &max);
+    free(cap.c);
+    ck_assert_msg(lan < 15000, "LAN median SYN-ACK gap %lld us", (long long)lan);
+    ck_assert_msg(wan > 40000 && wan < 150000, "WAN median SYN-ACK gap %lld us", (long long)wan);
+    /* at most 150 ms of access delay on the path, plus the LAN part */
+    ck_assert_msg(max < 150000 + 200000, "WAN max SYN-ACK gap %lld us", (long long)max);
+}
+END_TEST
+
+START_TEST(test_config_refuses_bad_new_options)
+{
+    synth_config cfg;
+    char errbuf[SS_ERRBUF_SIZE];
+    synth_config_default(&cfg);
+    cfg.wan_s = 0.001;
+    ck_assert_int_eq(synth_config_check(&cfg, errbuf), SS_ERR_ARG);
+    cfg.wan_s = 2;
+    ck_assert_int_eq(synth_config_check(&cfg, errbuf), SS_ERR_ARG);
+    synth_config_default(&cfg);
+    cfg.busy = 4;
+    cfg.busy_hosts = SYNTH_MAX_BUSY_HOSTS + 1;
+    ck_assert_int_eq(synth_config_check(&cfg, errbuf), SS_ERR_ARG);
+    synth_config_default(&cfg);
+    cfg.short_chains = 10001;
+    ck_assert_int_eq(synth_config_check(&cfg, errbuf), SS_ERR_ARG);
+    synth_config_default(&cfg);
+    cfg.chains = cfg.background = 0;
+    ck_assert_int_eq(synth_config_check(&cfg, errbuf), SS_ERR_ARG);
+    cfg.decoys = 1; /* decoys alone are something to generate */
+    ck_assert_int_eq(synth_config_check(&cfg, errbuf), 0);
+}
+END_TEST
+
 Suite *synth_suite(void)
 {
     Suite *s = suite_create("synth");
@@ -616,6 +935,13 @@ Suite *synth_suite(void)
     tcase_add_test(tc, test_reader_refuses_malformed);
     tcase_add_test(tc, test_config_refuses_absurd);
     tcase_add_test(tc, test_unwritable_output);
+    tcase_add_test(tc, test_old_options_same_bytes);
+    tcase_add_test(tc, test_new_options_deterministic);
+    tcase_add_test(tc, test_short_legs_in_range);
+    tcase_add_test(tc, test_decoys_unlabelled_after_login);
+    tcase_add_test(tc, test_busy_host_concurrency);
+    tcase_add_test(tc, test_wan_delays);
+    tcase_add_test(tc, test_config_refuses_bad_new_options);
     suite_add_tcase(s, tc);
     return s;
 }

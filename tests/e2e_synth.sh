@@ -18,7 +18,8 @@ O="-o $TMPD/x.pcap --labels $TMPD/x.csv"
 
 # --- usage ------------------------------------------------------------
 expect_status 0 "$STEPSTONE" synth --help
-for opt in --chaff --hops --jitter --background --kind --seed --duration --delay; do
+for opt in --chaff --hops --jitter --background --kind --seed --duration --delay \
+           --short --busy --busy-hosts --decoys --wan; do
     grep -q -- "$opt" "$TMPD/out" || fail "--help does not list $opt"
 done
 expect_status 2 "$STEPSTONE" synth
@@ -27,7 +28,9 @@ expect_status 2 "$STEPSTONE" synth --labels "$TMPD/x.csv"
 for bad in "--chaff -1" "--chaff abc" "--hops 0" "--hops 1" "--hops 1-1" "--hops 1-3" \
            "--hops 3-2" "--hops 2-99" "--hops x" "--kind telnet" "--duration 0" \
            "--duration -5" "--seed -1" "--seed 1x" "--jitter -0.1" "--delay 0" \
-           "--background -2" "--chains -1" "--snaplen 10" "--bogus" "extra-arg"; do
+           "--background -2" "--chains -1" "--snaplen 10" "--bogus" "extra-arg" \
+           "--short -1" "--short x" "--busy 5000" "--busy 2 --busy-hosts 101" "--decoys -3" \
+           "--wan 0.001" "--wan 5" "--wan" "--chains 0 --background 0"; do
     # shellcheck disable=SC2086
     expect_status 2 "$STEPSTONE" synth $O $bad
     [ -s "$TMPD/err" ] || fail "'$bad': no message"
@@ -51,6 +54,17 @@ head -1 "$TMPD/a.csv" | grep -q '^chain_id,kind,relay_host_ip,in_src_ip,in_src_p
 rows=$(($(wc -l <"$TMPD/a.csv") - 1))
 [ "$rows" -ge 2 ] && [ "$rows" -le 4 ] || fail "2 chains of 2-3 hops gave $rows hop pairs"
 ls "$TMPD" | grep -q '\.tmp\.' && fail "temporary files left behind"
+
+# --- short chains, busy hosts, decoys, WAN: deterministic, every chain labelled
+HARD="--duration 60 --chains 2 --hops 2 --short 5 --busy 4 --decoys 3 --wan 0.15 --kind mix -q"
+# shellcheck disable=SC2086
+expect_status 0 "$STEPSTONE" synth -o "$TMPD/h1.pcap" --labels "$TMPD/h1.csv" --seed 8 $HARD
+# shellcheck disable=SC2086
+expect_status 0 "$STEPSTONE" synth -o "$TMPD/h2.pcap" --labels "$TMPD/h2.csv" --seed 8 $HARD
+cmp -s "$TMPD/h1.pcap" "$TMPD/h2.pcap" || fail "same seed, different pcap (new options)"
+cmp -s "$TMPD/h1.csv" "$TMPD/h2.csv" || fail "same seed, different labels (new options)"
+chains=$(awk -F, 'NR > 1 { print $1 }' "$TMPD/h1.csv" | sort -u | wc -l)
+[ "$chains" -eq 7 ] || fail "2 chains + 5 short ones: $chains chains labelled"
 
 # --- the bundled sample is regenerable byte for byte (datasets/samples/README.md)
 SAMPLE="$top_srcdir/datasets/samples"

@@ -42,6 +42,16 @@ static void usage(FILE *f, const synth_config *d)
             "      --snaplen N       bytes kept per frame (default %u)\n"
             "      --max-output N    cap in bytes on one transfer: a command's output, a\n"
             "                        bulk file, a web response (default %.0f)\n"
+            "      --short N         N more chains whose last leg is short (1-8 s): one\n"
+            "                        command via `ssh C` inside a 30-45 s login on the\n"
+            "                        relay, `ssh -J B C cmd`, a request through socat/nc\n"
+            "      --busy N          N unrelated logins kept open into and out of each\n"
+            "                        busy relay host (default 0)\n"
+            "      --busy-hosts N    relay hosts made busy by --busy (default 1)\n"
+            "      --decoys N        N unlabelled one-shot ssh sessions leaving a relay\n"
+            "                        host 0.5-4 s after an unrelated login into it\n"
+            "      --wan S           each host draws a one-way access delay uniform in\n"
+            "                        [1 ms, S] (e.g. 0.15: RTTs up to ~300 ms; default off)\n"
             "  -q, --quiet           no summary on stderr\n"
             "  -h, --help            this help\n",
             d->seed, d->duration_s, d->chains, SYNTH_MAX_HOPS, d->hops_min, d->hops_max,
@@ -99,7 +109,8 @@ static int parse_hops(const char *s, unsigned *lo, unsigned *hi)
 
 int cmd_synth(int argc, char **argv)
 {
-    enum { OPT_HOPS = 256, OPT_CHAFF, OPT_JITTER, OPT_DELAY, OPT_START, OPT_SNAPLEN, OPT_MAXOUT };
+    enum { OPT_HOPS = 256, OPT_CHAFF, OPT_JITTER, OPT_DELAY, OPT_START, OPT_SNAPLEN, OPT_MAXOUT,
+           OPT_SHORT, OPT_BUSY, OPT_BUSY_HOSTS, OPT_DECOYS, OPT_WAN };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"labels", required_argument, NULL, 'l'},
@@ -115,6 +126,11 @@ int cmd_synth(int argc, char **argv)
         {"start", required_argument, NULL, OPT_START},
         {"snaplen", required_argument, NULL, OPT_SNAPLEN},
         {"max-output", required_argument, NULL, OPT_MAXOUT},
+        {"short", required_argument, NULL, OPT_SHORT},
+        {"busy", required_argument, NULL, OPT_BUSY},
+        {"busy-hosts", required_argument, NULL, OPT_BUSY_HOSTS},
+        {"decoys", required_argument, NULL, OPT_DECOYS},
+        {"wan", required_argument, NULL, OPT_WAN},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
@@ -143,6 +159,11 @@ int cmd_synth(int argc, char **argv)
         case OPT_DELAY: bad = parse_double(optarg, &cfg.delay_s); break;
         case OPT_SNAPLEN: bad = parse_uint(optarg, &cfg.snaplen); break;
         case OPT_MAXOUT: bad = parse_double(optarg, &cfg.max_output); break;
+        case OPT_SHORT: bad = parse_uint(optarg, &cfg.short_chains); break;
+        case OPT_BUSY: bad = parse_uint(optarg, &cfg.busy); break;
+        case OPT_BUSY_HOSTS: bad = parse_uint(optarg, &cfg.busy_hosts); break;
+        case OPT_DECOYS: bad = parse_uint(optarg, &cfg.decoys); break;
+        case OPT_WAN: bad = parse_double(optarg, &cfg.wan_s); break;
         case OPT_START:
             bad = parse_u64(optarg, &u) || u > 4000000000ULL;
             if (!bad)
