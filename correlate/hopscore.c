@@ -40,11 +40,22 @@ double hopscore_score(const encoder *enc, double sum, int used)
     if (!enc || enc->n_hop_thr == 0 || used == 0)
         return s;
     int k = used < enc->n_hop_thr ? used : enc->n_hop_thr;
-    double t = enc->hop_thr[k - 1], T = enc->threshold;
-    if (!(T > 0 && T < 1))
-        return s;
-    s = s <= t ? s * T / t : T + (s - t) * (1.0 - T) / (1.0 - t);
-    return s < 0 ? 0 : s > 1 ? 1 : s;
+    const float *t = enc->hop_thr[k - 1], *y = enc->hop_level;
+    /* piecewise linear through (0,0), (t[j], y[j]) ..., (1,1) */
+    double x0 = 0, y0 = 0;
+    for (int j = 0; j <= ENCODER_HOP_LEVELS; j++) {
+        double x1 = j < ENCODER_HOP_LEVELS ? t[j] : 1.0;
+        double y1 = j == ENCODER_HOP_LEVELS - 1 ? enc->threshold /* exactly */
+                    : j < ENCODER_HOP_LEVELS        ? y[j]
+                                                    : 1.0;
+        if (s <= x1 || j == ENCODER_HOP_LEVELS) {
+            double v = x1 > x0 ? y0 + (s - x0) * (y1 - y0) / (x1 - x0) : y1;
+            return v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+        x0 = x1;
+        y0 = y1;
+    }
+    return s;
 }
 
 /* The plain score of k windows of mean similarity m, and back. */
@@ -64,40 +75,87 @@ static int dbl_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-int hopscore_calibrate(float *thr, int k_max, const double *sum, const int *used, size_t n,
-                       double target_fpr, double global, char *errbuf)
+/* The lowest value above which at most fpr of v[0..n) (sorted, highest
+ * first) lie; their highest when fewer than 1/fpr. */
+static double tail_threshold(const double *v, size_t n, double fpr)
+{
+    size_t allowed = (size_t)floor(fpr * (double)n);
+    return allowed >= n ? v[n - 1] : nextafter(v[allowed], INFINITY);
+}
+
+/* Keeps v in (0,1), above lo by at least a step. */
+static double in_unit(double v, double lo)
+{
+    const double step = 1e-6;
+    if (v < lo + step)
+        v = lo + step;
+    if (v < step)
+        v = step;
+    return v > 1 - step ? 1 - step : v;
+}
+
+int hopscore_calibrate(float (*thr)[ENCODER_HOP_LEVELS], float *level, int k_max,
+                       const double *sum, const int *used, size_t n, double target_fpr,
+                       char *errbuf)
 {
     double *m = malloc(sizeof(*m) * (n ? n : 1));
-    double *mk = malloc(sizeof(*mk) * (size_t)(k_max + 1));
+    double *mk = malloc(sizeof(*mk) * (size_t)(k_max + 1) * ENCODER_HOP_LEVELS);
     if (!m || !mk) {
         free(m);
         free(mk);
         return ss_errf(errbuf, SS_ERR_NOMEM, "calibration: out of memory");
     }
-    /* mk[k]: the mean-similarity threshold of k windows, NAN when no pair */
+    double fpr[ENCODER_HOP_LEVELS];
+    for (int j = 0; j < ENCODER_HOP_LEVELS; j++)
+        fpr[j] = target_fpr * pow(10.0, ENCODER_HOP_LEVELS - 1 - j);
+    /* the levels: plain-score thresholds over all pairs */
+    for (size_t i = 0; i < n; i++)
+        m[i] = hopscore_plain(sum[i], used[i]);
+    if (n)
+        qsort(m, n, sizeof(*m), dbl_desc);
+    double lo = 0;
+    for (int j = 0; j < ENCODER_HOP_LEVELS; j++) {
+        double v = n ? tail_threshold(m, n, fpr[j] < 1 ? fpr[j] : 1) : 0.5;
+        level[j] = (float)(lo = in_unit(v, lo));
+        lo = level[j];
+    }
+    /* mk[k][j]: the mean-similarity threshold of k windows at level j, NAN
+     * when no pair */
     for (int k = 1; k <= k_max; k++) {
         size_t c = 0;
         for (size_t i = 0; i < n; i++)
             if (used[i] == k || (k == k_max && used[i] > k_max))
                 m[c++] = sum[i] / used[i];
-        if (c == 0) {
-            mk[k] = NAN;
-            continue;
+        if (c)
+            qsort(m, c, sizeof(*m), dbl_desc);
+        for (int j = 0; j < ENCODER_HOP_LEVELS; j++) {
+            double v = c ? tail_threshold(m, c, fpr[j] < 1 ? fpr[j] : 1) : NAN;
+            /* too few pairs to tell their own tail at this rate: never below
+             * what the pooled (plain) threshold asks of k windows */
+            if (c && fpr[j] * (double)c < 1.0 && v < mean_of_plain(level[j], k))
+                v = mean_of_plain(level[j], k);
+            mk[k * ENCODER_HOP_LEVELS + j] = v;
         }
-        qsort(m, c, sizeof(*m), dbl_desc);
-        size_t allowed = (size_t)floor(target_fpr * (double)c);
-        mk[k] = allowed >= c ? m[c - 1] : nextafter(m[allowed], INFINITY);
     }
-    double next = -INFINITY;
-    for (int k = k_max; k >= 1; k--) {
-        double v = mk[k];
-        if (isnan(v)) /* no pair: the next larger count's, or the plain threshold's */
-            v = k == k_max ? mean_of_plain(global, k_max) : next;
-        if (v < next)
-            v = next; /* fewer windows never need less similarity */
-        next = v;
-        double t = plain_of_mean(v, k);
-        thr[k - 1] = (float)(t < 1e-6 ? 1e-6 : t > 1 - 1e-6 ? 1 - 1e-6 : t);
+    for (int j = 0; j < ENCODER_HOP_LEVELS; j++) {
+        double next = -INFINITY;
+        for (int k = k_max; k >= 1; k--) {
+            double v = mk[k * ENCODER_HOP_LEVELS + j];
+            if (isnan(v)) /* no pair: the next larger count's, or the level's */
+                v = k == k_max ? mean_of_plain(level[j], k_max) : next;
+            if (v < next)
+                v = next; /* fewer windows never need less similarity */
+            next = v;
+            mk[k * ENCODER_HOP_LEVELS + j] = v;
+        }
+    }
+    for (int k = 1; k <= k_max; k++) {
+        double prev = 0;
+        for (int j = 0; j < ENCODER_HOP_LEVELS; j++) {
+            double t = in_unit(plain_of_mean(mk[k * ENCODER_HOP_LEVELS + j], k), prev);
+            thr[k - 1][j] = (float)t;
+            prev = thr[k - 1][j];
+        }
     }
     free(m);
     free(mk);

@@ -13,12 +13,16 @@
  * few windows from scoring high (one window: at most 0.75).
  *
  * A model calibrated per window count (encoder.h, hop_thr) holds, for each
- * k, the plain score t_k that at most the target share of unrelated pairs
- * judged on k windows reach. The hop score then maps t_k to the model's
- * threshold T, linearly on each side ([0, t_k] -> [0, T], [t_k, 1] -> [T, 1]),
- * so one threshold T judges a one-window hop against one-window negatives
- * and a six-window hop against six-window ones. The order of scores within
- * one window count is kept.
+ * k and each of a few false-positive rates (the target FPR x 1000, 100, 10
+ * and 1), the plain score t_kj that that share of unrelated pairs judged
+ * on k windows pass, and the plain score y_j all unrelated pairs pass at
+ * that rate (y at the target is the model's threshold T). The hop score
+ * maps t_kj to y_j, linearly in between ((0,0) and (1,1) at the ends), so
+ * a one-window hop is judged against one-window negatives and a six-window
+ * hop against six-window ones: one threshold T keeps the target rate for
+ * every window count, and below it scores of different counts are ranked
+ * by how rare they are among their own count's negatives. The order of
+ * scores within one window count is kept.
  * No state, no allocation.
  */
 #ifndef STEPSTONE_HOPSCORE_H
@@ -46,15 +50,18 @@ double hopscore_plain(double sum, int used);
  * per-window-count calibration when it has one. */
 double hopscore_score(const encoder *enc, double sum, int used);
 
-/* Fills thr[0..k_max) with the plain-score threshold of each window count
- * k = 1..k_max from unrelated pairs' (sum[i], used[i]), i < n: the lowest
- * score above which at most target_fpr of the pairs judged on k windows lie
- * (their highest when there are fewer than 1/target_fpr of them), as a mean
- * similarity never above that of a smaller k (more windows, more evidence);
- * a count with no pair takes the next larger count's, and the largest the
- * plain threshold global (the one over all pairs). Every value is kept in
- * (0,1). Returns 0, or SS_ERR_NOMEM. */
-int hopscore_calibrate(float *thr, int k_max, const double *sum, const int *used, size_t n,
-                       double target_fpr, double global, char *errbuf);
+/* Calibrates from unrelated pairs' (sum[i], used[i]), i < n: level[j] is
+ * the plain score that at most fpr_j = target_fpr x 10^(L-1-j) of all of
+ * them pass (L = ENCODER_HOP_LEVELS), thr[k-1][j] the same for those judged
+ * on k windows (k = 1..k_max; a count above k_max counts as k_max; when
+ * there are fewer than 1/fpr_j of them, their highest but never below what
+ * level[j] asks of k windows), as a mean similarity
+ * never above that of a smaller k (more windows, more evidence); a count
+ * with no pair takes the next larger count's, and the largest the level.
+ * Every value is kept in (0,1), each row increasing. Returns 0, or
+ * SS_ERR_NOMEM. */
+int hopscore_calibrate(float (*thr)[ENCODER_HOP_LEVELS], float *level, int k_max,
+                       const double *sum, const int *used, size_t n, double target_fpr,
+                       char *errbuf);
 
 #endif

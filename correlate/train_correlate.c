@@ -389,9 +389,11 @@ int train_correlate_recalibrate(encoder *enc, size_t *n_neg, size_t *n_pos, doub
     enc->threshold = train_correlate_calibrate(plain, nn, target_fpr);
     int kmax = enc->cfg.feat.max_windows < ENCODER_HOP_CLASSES ? enc->cfg.feat.max_windows
                                                                 : ENCODER_HOP_CLASSES;
-    if ((rc = hopscore_calibrate(enc->hop_thr, kmax, neg, neg_k, nn, target_fpr,
-                                 enc->threshold, errbuf)))
+    if ((rc = hopscore_calibrate(enc->hop_thr, enc->hop_level, kmax, neg, neg_k, nn,
+                                 target_fpr, errbuf)))
         goto done;
+    /* the last level is the plain threshold itself (the same rule) */
+    enc->hop_level[ENCODER_HOP_LEVELS - 1] = (float)enc->threshold;
     enc->n_hop_thr = kmax;
     *n_neg = nn;
     *n_pos = np;

@@ -267,8 +267,10 @@ static int to_model(modelfile_t **out, const encoder *enc, int with_hop_thr, cha
     if (!rc) rc = modelfile_set_norm(mf, "mean", enc->mean, CONNFEAT_CHANNELS, errbuf);
     if (!rc) rc = modelfile_set_norm(mf, "std", enc->std, CONNFEAT_CHANNELS, errbuf);
     if (!rc && enc->n_hop_thr && with_hop_thr)
-        rc = modelfile_set_norm(mf, "hop_thresholds", enc->hop_thr, (size_t)enc->n_hop_thr,
-                                errbuf);
+        rc = modelfile_set_norm(mf, "hop_thresholds", &enc->hop_thr[0][0],
+                                (size_t)enc->n_hop_thr * ENCODER_HOP_LEVELS, errbuf);
+    if (!rc && enc->n_hop_thr && with_hop_thr)
+        rc = modelfile_set_norm(mf, "hop_levels", enc->hop_level, ENCODER_HOP_LEVELS, errbuf);
     if (rc) {
         modelfile_destroy(mf);
         return rc;
@@ -331,6 +333,47 @@ static int get_int(const modelfile_t *mf, const char *key, int lo, int64_t hi, i
     return SS_OK;
 }
 
+/* Whether v[0..n) are in (0,1) and strictly increasing. */
+static int increasing_unit(const float *v, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        if (!(v[j] > 0 && v[j] < 1) || (j && !(v[j] > v[j - 1])))
+            return 0;
+    return 1;
+}
+
+/* Reads the optional hop-score calibration of mf into enc (and sets enc->id
+ * to the identity without it). */
+static int load_calibration(encoder *enc, const modelfile_t *mf, char *errbuf)
+{
+    const float *ht, *hl;
+    size_t n, nl;
+    char sub[SS_ERRBUF_SIZE];
+    int has_t = modelfile_get_norm(mf, "hop_thresholds", &ht, &n, 0, sub) == SS_OK;
+    int has_l = modelfile_get_norm(mf, "hop_levels", &hl, &nl, 0, sub) == SS_OK;
+    if (!has_t && !has_l)
+        return SS_OK;
+    if (!has_t || !has_l)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: %s without %s",
+                       has_t ? "hop_thresholds" : "hop_levels",
+                       has_t ? "hop_levels" : "hop_thresholds");
+    if (nl != ENCODER_HOP_LEVELS || n % ENCODER_HOP_LEVELS || n == 0 ||
+        n / ENCODER_HOP_LEVELS > ENCODER_HOP_CLASSES)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: hop_thresholds has %zu values and "
+                       "hop_levels %zu, expected k x %d (k = 1 to %d) and %d", n, nl,
+                       ENCODER_HOP_LEVELS, ENCODER_HOP_CLASSES, ENCODER_HOP_LEVELS);
+    if (!increasing_unit(hl, nl))
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: hop_levels are not increasing in (0,1)");
+    for (size_t k = 0; k < n / ENCODER_HOP_LEVELS; k++)
+        if (!increasing_unit(ht + k * ENCODER_HOP_LEVELS, ENCODER_HOP_LEVELS))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: hop_thresholds row %zu (%zu "
+                           "windows) is not increasing in (0,1)", k, k + 1);
+    memcpy(&enc->hop_thr[0][0], ht, n * sizeof(*ht));
+    memcpy(enc->hop_level, hl, nl * sizeof(*hl));
+    enc->n_hop_thr = (int)(n / ENCODER_HOP_LEVELS);
+    return identity(&enc->id, enc, errbuf);
+}
+
 int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *errbuf)
 {
     *out = NULL;
@@ -391,26 +434,9 @@ int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *
     memcpy(enc->std, std, sizeof(enc->std));
     enc->threshold = thr;
     enc->id = id;
-    const float *ht;
-    char sub[SS_ERRBUF_SIZE];
-    if (modelfile_get_norm(mf, "hop_thresholds", &ht, &n, 0, sub) == SS_OK) {
-        if (n < 1 || n > ENCODER_HOP_CLASSES) {
-            encoder_destroy(enc);
-            return ss_errf(errbuf, SS_ERR_FORMAT, "model: hop_thresholds has %zu values, "
-                           "expected 1 to %d", n, ENCODER_HOP_CLASSES);
-        }
-        for (size_t k = 0; k < n; k++)
-            if (!(ht[k] > 0 && ht[k] < 1)) {
-                encoder_destroy(enc);
-                return ss_errf(errbuf, SS_ERR_FORMAT, "model: hop_thresholds[%zu] = %g is "
-                               "not in (0,1)", k, (double)ht[k]);
-            }
-        memcpy(enc->hop_thr, ht, n * sizeof(*ht));
-        enc->n_hop_thr = (int)n;
-        if ((rc = identity(&enc->id, enc, errbuf))) {
-            encoder_destroy(enc);
-            return rc;
-        }
+    if ((rc = load_calibration(enc, mf, errbuf))) {
+        encoder_destroy(enc);
+        return rc;
     }
     *out = enc;
     return SS_OK;

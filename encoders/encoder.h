@@ -33,9 +33,11 @@
 
 #define ENCODER_MODEL_KIND "correlator"
 
-/* Hop-score thresholds kept per number of windows a score rests on: 1..16
- * (a score on more windows uses the last). */
+/* Hop-score calibration (correlate/hopscore.h): thresholds kept per number
+ * of windows a score rests on, 1..16 (a score on more windows uses the
+ * last), at each of 4 false-positive rates (the target x 1000, 100, 10, 1). */
 #define ENCODER_HOP_CLASSES 16
+#define ENCODER_HOP_LEVELS 4
 
 /* Architecture; fill with encoder_config_default. */
 typedef struct encoder_config {
@@ -56,10 +58,14 @@ typedef struct encoder {
     double threshold;                 /* default hop-score threshold */
     int n_hop_thr;                    /* 0: hop scores are the plain formula;
                                          else hop_thr[0..n) are calibrated */
-    float hop_thr[ENCODER_HOP_CLASSES]; /* the plain score (correlate/hopscore.h)
-                                         a hop on k windows must pass, for
-                                         k = 1..n (index k - 1): calibrated
-                                         per window count ("hop_thresholds") */
+    float hop_thr[ENCODER_HOP_CLASSES][ENCODER_HOP_LEVELS];
+                                      /* [k - 1][j]: the plain score
+                                         (correlate/hopscore.h) that unrelated
+                                         pairs on k windows pass at FPR level j,
+                                         increasing in j ("hop_thresholds") */
+    float hop_level[ENCODER_HOP_LEVELS]; /* the score each level maps to,
+                                         increasing, the last = threshold
+                                         ("hop_levels") */
     uint64_t id;                      /* checksum of the model it was loaded from,
                                          without its hop_thresholds (0 for a new,
                                          unsaved encoder): what the vectors and
@@ -117,9 +123,10 @@ int encoder_to_model(modelfile_t **out, const encoder *enc, char *errbuf);
 int encoder_save(encoder *enc, const char *path, char *errbuf);
 
 /* Builds an encoder from a loaded model, checking kind, config and every
- * tensor's name and shape. id is stored as enc->id. A "hop_thresholds"
- * array is optional (older models have none): n values in (0,1), n at most
- * ENCODER_HOP_CLASSES. */
+ * tensor's name and shape. id is stored as enc->id. The calibration
+ * arrays "hop_thresholds" (n x ENCODER_HOP_LEVELS, n at most
+ * ENCODER_HOP_CLASSES) and "hop_levels" are optional (older models have
+ * none), together; every value in (0,1), each row increasing. */
 int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *errbuf);
 
 /* Loads an encoder from a model file (errors name the file). */

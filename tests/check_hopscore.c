@@ -37,8 +37,8 @@ START_TEST(test_plain)
 END_TEST
 
 /* 20 000 one-window negatives of mean similarity -1 + 2 i / 20 000, ten
- * six-window ones of mean 0.05 j, and (optionally) two-window ones whose
- * highest mean is 0.3: below the six-window threshold. */
+ * six-window ones of mean 0.1 j, and fifty two-window ones whose highest
+ * mean (0.3) is below the six-window threshold. */
 START_TEST(test_calibrate)
 {
     size_t n1 = 20000, n6 = 10, n2 = 50, n = n1 + n6 + n2;
@@ -50,46 +50,77 @@ START_TEST(test_calibrate)
         used[c] = 1;
     }
     for (size_t j = 0; j < n6; j++, c++) {
-        sum[c] = 6 * 0.05 * (double)j; /* highest mean 0.45 */
+        sum[c] = 6 * 0.1 * (double)j; /* highest mean 0.9 */
         used[c] = 6;
     }
     for (size_t j = 0; j < n2; j++, c++) {
         sum[c] = 2 * 0.3 * (double)j / (double)(n2 - 1);
         used[c] = 2;
     }
-    float thr[6];
+    float thr[6][ENCODER_HOP_LEVELS], level[ENCODER_HOP_LEVELS];
     char err[SS_ERRBUF_SIZE];
-    ck_assert_int_eq(hopscore_calibrate(thr, 6, sum, used, n, 1e-4, 0.79, err), 0);
-    /* one window: 2 of 20 000 may lie above, so just above the third highest */
+    const int L = ENCODER_HOP_LEVELS;
+    ck_assert_int_eq(hopscore_calibrate(thr, level, 6, sum, used, n, 1e-4, err), 0);
+    /* one window at the target (1e-4): 2 of 20 000 may lie above, so just
+     * above the third highest; at 10x the target, above the 21st */
     double m3 = -1.0 + 2.0 * (double)(n1 - 3) / (double)n1;
-    ck_assert_double_eq_tol(thr[0], plain_of(nextafter(m3, INFINITY), 1), 1e-6);
-    /* six windows: fewer than 10^4 negatives, so their highest (0.45) */
-    ck_assert_double_eq_tol(thr[5], plain_of(0.45, 6), 1e-6);
+    double m21 = -1.0 + 2.0 * (double)(n1 - 21) / (double)n1;
+    ck_assert_double_eq_tol(thr[0][L - 1], plain_of(nextafter(m3, INFINITY), 1), 1e-6);
+    ck_assert_double_eq_tol(thr[0][L - 2], plain_of(nextafter(m21, INFINITY), 1), 1e-6);
+    /* six windows: fewer than 10^4 negatives, so their highest (0.9), which
+     * is above what the pooled threshold asks of six windows */
+    ck_assert_double_eq_tol(thr[5][L - 1], plain_of(0.9, 6), 1e-5);
     /* 3 to 5 windows: no pair, the six-window mean; 2 windows: its own top
-     * (0.3) is below 0.45, so lifted to 0.45 */
+     * (0.3) and the pooled threshold's ask are below 0.9, so lifted to 0.9 */
     for (int k = 2; k <= 5; k++)
-        ck_assert_double_eq_tol(thr[k - 1], plain_of(0.45, k), 1e-6);
-    /* no six-window pair at all: the largest count takes the plain threshold */
-    ck_assert_int_eq(hopscore_calibrate(thr, 6, sum, used, n1, 1e-4, 0.79, err), 0);
-    ck_assert_double_eq_tol(thr[5], 0.79, 1e-6);
-    ck_assert_double_eq_tol(thr[1], plain_of((2 * 0.79 - 1) * 7 / 6, 2), 1e-6);
+        ck_assert_double_eq_tol(thr[k - 1][L - 1], plain_of(0.9, k), 1e-5);
+    /* every row and the levels increase; the last level is the plain
+     * threshold over all pairs */
+    for (int k = 0; k < 6; k++)
+        for (int j = 1; j < L; j++)
+            ck_assert(thr[k][j] > thr[k][j - 1]);
+    for (int j = 1; j < L; j++)
+        ck_assert(level[j] > level[j - 1]);
+    /* (the six-window pairs' plain scores are the highest: 0.886, 0.843, 0.8) */
+    ck_assert_double_eq_tol(level[L - 1], plain_of(0.7, 6), 1e-6);
+    /* no six-window pair at all: the largest count takes the level */
+    ck_assert_int_eq(hopscore_calibrate(thr, level, 6, sum, used, n1, 1e-4, err), 0);
+    ck_assert_double_eq_tol(thr[5][L - 1], level[L - 1], 1e-5);
+    /* six-window pairs too few to tell their tail and below the level's ask
+     * (highest mean 0.09): the pooled threshold */
+    for (size_t j = 0; j < n6; j++)
+        sum[n1 + j] = 6 * 0.01 * (double)j;
+    ck_assert_int_eq(hopscore_calibrate(thr, level, 6, sum, used, n1 + n6, 1e-4, err), 0);
+    ck_assert_double_eq_tol(thr[5][L - 1], level[L - 1], 1e-5);
     free(sum);
     free(used);
 }
 END_TEST
 
+/* An encoder calibrated with two window counts: one window passes the
+ * levels at plain 0.55 0.60 0.65 0.70, two or more at 0.60 0.65 0.70 0.75. */
+static void calibrated(encoder *enc)
+{
+    memset(enc, 0, sizeof(*enc));
+    enc->threshold = 0.8;
+    enc->n_hop_thr = 2;
+    for (int j = 0; j < ENCODER_HOP_LEVELS; j++) {
+        enc->hop_thr[0][j] = 0.55f + 0.05f * (float)j;
+        enc->hop_thr[1][j] = 0.60f + 0.05f * (float)j;
+        enc->hop_level[j] = 0.65f + 0.05f * (float)j;
+    }
+}
+
 START_TEST(test_mapping)
 {
     encoder enc;
-    memset(&enc, 0, sizeof(enc));
-    enc.threshold = 0.8;
-    enc.n_hop_thr = 2;
-    enc.hop_thr[0] = 0.7f;  /* one window */
-    enc.hop_thr[1] = 0.75f; /* two or more */
+    calibrated(&enc);
     /* a score at its count's threshold maps to the model's threshold */
-    double s1 = hopscore_score(&enc, (2 * 0.7 - 1) * 2 / 1.0, 1);
-    ck_assert_double_eq_tol(s1, 0.8, 1e-6);
+    ck_assert_double_eq_tol(hopscore_score(&enc, (2 * 0.70 - 1) * 2, 1), 0.8, 1e-6);
     ck_assert_double_eq_tol(hopscore_score(&enc, (2 * 0.75 - 1) * 7, 6), 0.8, 1e-6);
+    /* a level in between maps to its value; halfway between two, halfway */
+    ck_assert_double_eq_tol(hopscore_score(&enc, (2 * 0.60 - 1) * 2, 1), 0.70, 1e-6);
+    ck_assert_double_eq_tol(hopscore_score(&enc, (2 * 0.625 - 1) * 7, 6), 0.675, 1e-6);
     /* order kept within one count, both sides of the threshold */
     double prev = -1;
     for (int i = 0; i <= 100; i++) {
@@ -114,31 +145,39 @@ START_TEST(test_model_roundtrip)
     cfg.dim = 4;
     encoder *enc = NULL;
     ck_assert_msg(encoder_create(&enc, &cfg, 7, err) == 0, "%s", err);
-    enc->threshold = 0.79;
+    enc->threshold = 0.8;
     char path[] = "/tmp/check_hopscore.XXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     close(fd);
     ck_assert_msg(encoder_save(enc, path, err) == 0, "%s", err);
     uint64_t plain_id = enc->id;
-    for (int k = 0; k < 6; k++)
-        enc->hop_thr[k] = 0.70f + 0.01f * (float)k;
-    enc->n_hop_thr = 6;
+    encoder cal;
+    calibrated(&cal);
+    memcpy(enc->hop_thr, cal.hop_thr, sizeof(cal.hop_thr));
+    memcpy(enc->hop_level, cal.hop_level, sizeof(cal.hop_level));
+    enc->n_hop_thr = cal.n_hop_thr;
     ck_assert_msg(encoder_save(enc, path, err) == 0, "%s", err);
-    ck_assert_uint_eq(enc->id, plain_id); /* the thresholds are not the identity */
+    ck_assert_uint_eq(enc->id, plain_id); /* the calibration is not the identity */
     encoder *back = NULL;
     ck_assert_msg(encoder_load(&back, path, err) == 0, "%s", err);
     ck_assert_uint_eq(back->id, plain_id);
-    ck_assert_int_eq(back->n_hop_thr, 6);
-    ck_assert_int_eq(memcmp(back->hop_thr, enc->hop_thr, 6 * sizeof(float)), 0);
+    ck_assert_int_eq(back->n_hop_thr, 2);
+    ck_assert_int_eq(memcmp(back->hop_thr, enc->hop_thr, 2 * sizeof(enc->hop_thr[0])), 0);
+    ck_assert_int_eq(memcmp(back->hop_level, enc->hop_level, sizeof(enc->hop_level)), 0);
     encoder_destroy(back);
-    /* a threshold outside (0,1) is refused, naming the array */
-    enc->hop_thr[2] = 1.5f;
+    /* a row that does not increase, or a value outside (0,1), is refused */
+    enc->hop_thr[1][2] = 0.6f;
     ck_assert_msg(encoder_save(enc, path, err) == 0, "%s", err);
     back = NULL;
     ck_assert_int_lt(encoder_load(&back, path, err), 0);
     ck_assert_ptr_null(back);
-    ck_assert_msg(strstr(err, "hop_thresholds[2]") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "hop_thresholds row 1") != NULL, "%s", err);
+    enc->hop_thr[1][2] = 0.7f;
+    enc->hop_level[3] = 1.5f;
+    ck_assert_msg(encoder_save(enc, path, err) == 0, "%s", err);
+    ck_assert_int_lt(encoder_load(&back, path, err), 0);
+    ck_assert_msg(strstr(err, "hop_levels") != NULL, "%s", err);
     unlink(path);
     encoder_destroy(enc);
 }
