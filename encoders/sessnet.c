@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dense.h"
+#include "loss.h"
 #include "rng.h"
 #include "status.h"
 
@@ -184,24 +185,6 @@ size_t session_net_workspace_size(const session_net *net, int B, int T)
            lstm_workspace_size(&net->lstm, B, T);
 }
 
-static void softmax_rows(float *p, const float *logits, size_t N, int C)
-{
-    for (size_t n = 0; n < N; n++) {
-        const float *l = logits + n * (size_t)C;
-        float *q = p + n * (size_t)C;
-        float mx = l[0];
-        for (int c = 1; c < C; c++)
-            mx = l[c] > mx ? l[c] : mx;
-        float sum = 0.0f;
-        for (int c = 0; c < C; c++) {
-            q[c] = expf(l[c] - mx);
-            sum += q[c];
-        }
-        for (int c = 0; c < C; c++)
-            q[c] /= sum;
-    }
-}
-
 static int check_batch(const int *lengths, int B, int T, char *errbuf)
 {
     if (B < 1 || T < 1)
@@ -211,30 +194,6 @@ static int check_batch(const int *lengths, int B, int T, char *errbuf)
             return ss_errf(errbuf, SS_ERR_ARG, "session net: length %d of sequence %d not in 1..%d",
                            lengths[b], b, T);
     return SS_OK;
-}
-
-/* Mean -log p of the target of each row with a target >= 0; *count rows. */
-/* Cross-entropy against the target smoothed by eps: (1 - eps) on it, eps / C on
- * every class. */
-static double nll(const float *p, const int *tgt, size_t N, int C, float eps, size_t *count)
-{
-    double s = 0.0;
-    size_t c = 0;
-    for (size_t n = 0; n < N; n++)
-        if (tgt[n] >= 0 && tgt[n] < C) {
-            const float *row = p + n * (size_t)C;
-            float q = row[tgt[n]];
-            s -= (1.0 - eps) * log(q > 1e-30f ? q : 1e-30f);
-            if (eps > 0.0f) {
-                double all = 0.0;
-                for (int k = 0; k < C; k++)
-                    all += log(row[k] > 1e-30f ? row[k] : 1e-30f);
-                s -= eps / C * all;
-            }
-            c++;
-        }
-    *count = c;
-    return c ? s / (double)c : 0.0;
 }
 
 int session_net_forward(float *loss, float *acts, const float *inp, const int *lengths,
@@ -283,13 +242,18 @@ int session_net_forward(float *loss, float *acts, const float *inp, const int *l
                   params_data(p, net->k_state_b), DENSE_ACT_NONE, (int)N, c->dense, c->n_states);
     dense_forward(acts + L.lz, acts + L.hid, params_data(p, net->k_size_w),
                   params_data(p, net->k_size_b), DENSE_ACT_NONE, (int)N, c->dense, c->n_sizes);
-    softmax_rows(acts + L.ps, acts + L.ls, N, c->n_states);
-    softmax_rows(acts + L.pz, acts + L.lz, N, c->n_sizes);
-    if (loss && state_tgt && size_tgt) {
-        size_t cs, cz;
-        *loss = (float)(nll(acts + L.ps, state_tgt, N, c->n_states, net->smoothing, &cs) +
-                        nll(acts + L.pz, size_tgt, N, c->n_sizes, net->smoothing, &cz));
+    if (!loss || !state_tgt || !size_tgt) {
+        loss_softmax_forward(acts + L.ps, acts + L.ls, (int)N, c->n_states);
+        loss_softmax_forward(acts + L.pz, acts + L.lz, (int)N, c->n_sizes);
+        return SS_OK;
     }
+    float ls, lz;
+    if ((rc = loss_softmax_ce_smooth_forward(&ls, acts + L.ps, acts + L.ls, state_tgt, NULL, -1,
+                                             net->smoothing, (int)N, c->n_states, errbuf)) ||
+        (rc = loss_softmax_ce_smooth_forward(&lz, acts + L.pz, acts + L.lz, size_tgt, NULL, -1,
+                                             net->smoothing, (int)N, c->n_sizes, errbuf)))
+        return rc;
+    *loss = ls + lz;
     return SS_OK;
 }
 
@@ -299,26 +263,6 @@ void session_net_probs(const float **p_state, const float **p_size, const float 
     net_layout L = acts_layout(net, B, T);
     *p_state = acts + L.ps;
     *p_size = acts + L.pz;
-}
-
-/* dlogits = (p - onehot(target)) / count for rows with a target, else 0. */
-static void ce_grad(float *dl, const float *p, const int *tgt, size_t N, int C, float eps)
-{
-    size_t cnt = 0;
-    for (size_t n = 0; n < N; n++)
-        cnt += tgt[n] >= 0 && tgt[n] < C;
-    float inv = cnt ? 1.0f / (float)cnt : 0.0f;
-    for (size_t n = 0; n < N; n++) {
-        float *d = dl + n * (size_t)C;
-        const float *q = p + n * (size_t)C;
-        if (tgt[n] < 0 || tgt[n] >= C) {
-            memset(d, 0, (size_t)C * sizeof(float));
-            continue;
-        }
-        for (int k = 0; k < C; k++)
-            d[k] = (q[k] - eps / (float)C) * inv;
-        d[tgt[n]] -= (1.0f - eps) * inv;
-    }
 }
 
 int session_net_backward(float *ws, const float *acts, const float *inp, const int *lengths,
@@ -339,8 +283,10 @@ int session_net_backward(float *ws, const float *acts, const float *inp, const i
     float *dhid2 = dhid + N * (size_t)D, *dctx = dhid2 + N * (size_t)D;
     float *dfo = dctx + N * (size_t)C, *dbo = dfo + N * (size_t)H, *dws = dbo + N * (size_t)H;
     float *lws = dws + dense_workspace_size(DENSE_ACT_TANH, (int)N, D);
-    ce_grad(dls, acts + L.ps, state_tgt, N, c->n_states, net->smoothing);
-    ce_grad(dlz, acts + L.pz, size_tgt, N, c->n_sizes, net->smoothing);
+    loss_softmax_ce_smooth_backward(dls, acts + L.ps, state_tgt, NULL, -1, net->smoothing, 1.0f,
+                                    (int)N, c->n_states);
+    loss_softmax_ce_smooth_backward(dlz, acts + L.pz, size_tgt, NULL, -1, net->smoothing, 1.0f,
+                                    (int)N, c->n_sizes);
     dense_backward(dhid, params_grad(p, net->k_state_w), params_grad(p, net->k_state_b), dls,
                    acts + L.hid, params_data(p, net->k_state_w), acts + L.ls, DENSE_ACT_NONE,
                    NULL, (int)N, D, c->n_states);

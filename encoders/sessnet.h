@@ -74,8 +74,9 @@ size_t session_net_workspace_size(const session_net *net, int B, int T);
  * (session_net_acts_size) receives everything backward needs, including the
  * probabilities: see session_net_probs. With targets (state_tgt, size_tgt
  * (B*T), -1 at padded positions) *loss receives mean state CE + mean size
- * CE, against targets smoothed by net->smoothing; loss, state_tgt and size_tgt
- * may be NULL. Returns 0 or SS_ERR_ARG. */
+ * CE, against targets smoothed by net->smoothing (loss_softmax_ce_smooth_forward);
+ * loss, state_tgt and size_tgt may be NULL. Returns 0 or SS_ERR_ARG (also for
+ * a target outside the head's classes that is not -1). */
 int session_net_forward(float *loss, float *acts, const float *inp, const int *lengths,
                         const int *state_tgt, const int *size_tgt, const session_net *net,
                         int B, int T, char *errbuf);

@@ -351,6 +351,96 @@ START_TEST(test_softmax_ce)
 }
 END_TEST
 
+/* Label smoothing: the same rows as test_softmax_ce, targets smoothed by eps. */
+typedef struct ce_smooth_ctx {
+    ce_ctx ce;
+    float eps;
+} ce_smooth_ctx;
+
+static double ce_smooth_loss(void *p)
+{
+    ce_smooth_ctx *c = p;
+    float l;
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(loss_softmax_ce_smooth_forward(&l, c->ce.probs, c->ce.logits, c->ce.targets,
+                                                    c->ce.use_weights ? c->ce.weights : NULL,
+                                                    -100, c->eps, CN, CC, err), 0);
+    return l;
+}
+
+START_TEST(test_softmax_ce_smooth)
+{
+    rng_t r;
+    rng_seed(&r, 21);
+    ce_smooth_ctx c;
+    int t[CN] = {1, 3, -100, 0, 2};
+    float w[CN] = {1.0f, 0.0f, 1.0f, 2.0f, 0.5f};
+    memcpy(c.ce.targets, t, sizeof(t));
+    memcpy(c.ce.weights, w, sizeof(w));
+    fill(&r, c.ce.logits, CN * CC, 3.0f);
+    const float eps_list[2] = {0.1f, 0.3f};
+    for (int e = 0; e < 2; e++)
+        for (int uw = 0; uw < 2; uw++) {
+            c.eps = eps_list[e];
+            c.ce.use_weights = uw;
+            double l = ce_smooth_loss(&c);
+            /* by hand, in double: mean over counted rows of
+             * -(1 - eps) log p[t] - eps / C sum_k log p[k] */
+            double sum = 0.0, wsum = 0.0;
+            for (int n = 0; n < CN; n++) {
+                double wn = uw ? w[n] : 1.0;
+                if (t[n] == -100 || wn == 0.0)
+                    continue;
+                const float *z = c.ce.logits + n * CC;
+                double se = 0.0, logp[CC];
+                for (int k = 0; k < CC; k++)
+                    se += exp(z[k]);
+                double all = 0.0;
+                for (int k = 0; k < CC; k++) {
+                    logp[k] = z[k] - log(se);
+                    all += logp[k];
+                    /* the probabilities are the softmax */
+                    ck_assert_double_eq_tol(c.ce.probs[n * CC + k], exp(logp[k]), 1e-6);
+                }
+                sum += wn * (-(1.0 - c.eps) * logp[t[n]] - c.eps / CC * all);
+                wsum += wn;
+            }
+            ck_assert_double_eq_tol(l, sum / wsum, 1e-5);
+            float dl[CN * CC];
+            loss_softmax_ce_smooth_backward(dl, c.ce.probs, c.ce.targets,
+                                            uw ? c.ce.weights : NULL, -100, c.eps, 1.0f, CN, CC);
+            gradcheck(uw ? "smoothed ce weighted dlogits" : "smoothed ce dlogits", ce_smooth_loss,
+                      &c, c.ce.logits, dl, CN * CC);
+            for (int n = 0; n < CN; n++) { /* a counted row's gradient sums to 0 */
+                double rs = 0.0;
+                for (int k = 0; k < CC; k++)
+                    rs += dl[n * CC + k];
+                ck_assert_double_eq_tol(rs, 0.0, 1e-6);
+            }
+        }
+    /* eps 0 is the plain loss, bit for bit */
+    float l0, l1, p0[CN * CC], p1[CN * CC], d0[CN * CC], d1[CN * CC];
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(loss_softmax_ce_forward(&l0, p0, c.ce.logits, t, w, -100, CN, CC, err), 0);
+    ck_assert_int_eq(loss_softmax_ce_smooth_forward(&l1, p1, c.ce.logits, t, w, -100, 0.0f, CN,
+                                                    CC, err), 0);
+    ck_assert_mem_eq(&l0, &l1, sizeof(l0));
+    ck_assert_mem_eq(p0, p1, sizeof(p0));
+    loss_softmax_ce_backward(d0, p0, t, w, -100, 0.7f, CN, CC);
+    loss_softmax_ce_smooth_backward(d1, p1, t, w, -100, 0.0f, 0.7f, CN, CC);
+    ck_assert_mem_eq(d0, d1, sizeof(d0));
+    /* the softmax alone gives the same probabilities */
+    loss_softmax_forward(p1, c.ce.logits, CN, CC);
+    ck_assert_mem_eq(p0, p1, sizeof(p0));
+    /* smoothing outside [0,1) is refused */
+    ck_assert_int_eq(loss_softmax_ce_smooth_forward(&l1, p1, c.ce.logits, t, w, -100, 1.0f, CN,
+                                                    CC, err), SS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err, "smoothing"));
+    ck_assert_int_eq(loss_softmax_ce_smooth_forward(&l1, p1, c.ce.logits, t, w, -100, -0.1f, CN,
+                                                    CC, err), SS_ERR_ARG);
+}
+END_TEST
+
 /* ---- InfoNCE ---- */
 
 enum { IB = 4, ID = 5 };
@@ -698,6 +788,7 @@ Suite *nn_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("losses");
     tcase_add_test(tc, test_softmax_ce);
+    tcase_add_test(tc, test_softmax_ce_smooth);
     tcase_add_test(tc, test_infonce);
     tcase_add_test(tc, test_triplet);
     suite_add_tcase(s, tc);
