@@ -373,7 +373,7 @@ int encoder_load_buffer(encoder **out, const void *buf, size_t len, char *errbuf
     int rc = modelfile_load_buffer(&mf, buf, len, errbuf);
     if (rc)
         return rc;
-    rc = encoder_from_model(out, mf, modelfile_fnv1a64(buf, len), errbuf);
+    rc = encoder_from_model(out, mf, mf->id, errbuf);
     modelfile_destroy(mf);
     return rc;
 }
@@ -381,16 +381,14 @@ int encoder_load_buffer(encoder **out, const void *buf, size_t len, char *errbuf
 int encoder_load(encoder **out, const char *path, char *errbuf)
 {
     *out = NULL;
-    unsigned char *buf;
-    size_t len;
-    int rc = modelfile_read_file(path, (size_t)1 << 31, &buf, &len, errbuf);
+    modelfile_t *mf;
+    int rc = modelfile_load(&mf, path, errbuf);
     if (rc)
         return rc;
     char sub[SS_ERRBUF_SIZE];
-    rc = encoder_load_buffer(out, buf, len, sub);
-    if (rc)
+    if ((rc = encoder_from_model(out, mf, mf->id, sub)))
         ss_errf(errbuf, rc, "%s: %s", path, sub);
-    free(buf);
+    modelfile_destroy(mf);
     return rc;
 }
 

@@ -540,7 +540,7 @@ int session_model_load_buffer(session_model **out, const void *buf, size_t len, 
     int rc = modelfile_load_buffer(&mf, buf, len, errbuf);
     if (rc)
         return rc;
-    rc = session_model_from_file(out, mf, modelfile_fnv1a64(buf, len), errbuf);
+    rc = session_model_from_file(out, mf, mf->id, errbuf);
     modelfile_destroy(mf);
     return rc;
 }
@@ -548,15 +548,13 @@ int session_model_load_buffer(session_model **out, const void *buf, size_t len, 
 int session_model_load(session_model **out, const char *path, char *errbuf)
 {
     *out = NULL;
-    unsigned char *buf;
-    size_t len;
-    int rc = modelfile_read_file(path, (size_t)1 << 30, &buf, &len, errbuf);
+    modelfile_t *mf;
+    int rc = modelfile_load(&mf, path, errbuf);
     if (rc)
         return rc;
-    char e[SS_ERRBUF_SIZE];
-    rc = session_model_load_buffer(out, buf, len, e);
-    if (rc)
-        ss_errf(errbuf, rc, "%s: %s", path, e);
-    free(buf);
+    char sub[SS_ERRBUF_SIZE];
+    if ((rc = session_model_from_file(out, mf, mf->id, sub)))
+        ss_errf(errbuf, rc, "%s: %s", path, sub);
+    modelfile_destroy(mf);
     return rc;
 }

@@ -109,7 +109,8 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
 /* Loads a model from a buffer (e.g. the compiled-in default). */
 int session_model_load_buffer(session_model **out, const void *buf, size_t len, char *errbuf);
 
-/* Loads a model file (errors name the file). */
+/* Loads a model file through modelfile_load (size cap MODELFILE_MAX_BYTES; errors
+ * name the file). */
 int session_model_load(session_model **out, const char *path, char *errbuf);
 
 /* The compiled-in default session model (encoders/default_session_model.c). */

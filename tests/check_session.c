@@ -1112,6 +1112,11 @@ START_TEST(test_bad_model_files)
     ck_assert_ptr_null(m);
     ck_assert_ptr_nonnull(strstr(err, path));
     ck_assert_ptr_null(strchr(err, '\n'));
+    /* the one size cap of model files (modelfile_load), the file named */
+    ck_assert_int_eq(truncate(path, (off_t)MODELFILE_MAX_BYTES + 1), 0);
+    ck_assert_int_eq(session_model_load(&m, path, err), SS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err, path));
+    ck_assert_ptr_nonnull(strstr(err, "too large"));
     unlink(path);
     ck_assert_int_eq(session_model_load(&m, path, err), SS_ERR_IO);
     ck_assert_int_ne(session_model_load_buffer(&m, "", 0, err), 0);
