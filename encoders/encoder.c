@@ -366,30 +366,22 @@ int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *
     return SS_OK;
 }
 
+/* modelfile_build_fn of an encoder: out is an encoder **. */
+static int build_encoder(void *out, const modelfile_t *mf, char *errbuf)
+{
+    return encoder_from_model(out, mf, mf->id, errbuf);
+}
+
 int encoder_load_buffer(encoder **out, const void *buf, size_t len, char *errbuf)
 {
     *out = NULL;
-    modelfile_t *mf = NULL;
-    int rc = modelfile_load_buffer(&mf, buf, len, errbuf);
-    if (rc)
-        return rc;
-    rc = encoder_from_model(out, mf, mf->id, errbuf);
-    modelfile_destroy(mf);
-    return rc;
+    return modelfile_build(out, build_encoder, NULL, buf, len, errbuf);
 }
 
 int encoder_load(encoder **out, const char *path, char *errbuf)
 {
     *out = NULL;
-    modelfile_t *mf;
-    int rc = modelfile_load(&mf, path, errbuf);
-    if (rc)
-        return rc;
-    char sub[SS_ERRBUF_SIZE];
-    if ((rc = encoder_from_model(out, mf, mf->id, sub)))
-        ss_errf(errbuf, rc, "%s: %s", path, sub);
-    modelfile_destroy(mf);
-    return rc;
+    return modelfile_build(out, build_encoder, path, NULL, 0, errbuf);
 }
 
 int encoder_open(encoder **out, const char *path, char *errbuf)

@@ -757,3 +757,18 @@ int modelfile_load(modelfile_t **out, const char *path, char *errbuf)
     free(buf);
     return rc;
 }
+
+int modelfile_build(void *out, modelfile_build_fn build, const char *path, const void *buf,
+                    size_t len, char *errbuf)
+{
+    modelfile_t *mf;
+    int rc = path ? modelfile_load(&mf, path, errbuf)
+                  : modelfile_load_buffer(&mf, buf, len, errbuf);
+    if (rc)
+        return rc;
+    char sub[SS_ERRBUF_SIZE];
+    if ((rc = build(out, mf, path ? sub : errbuf)) && path)
+        ss_errf(errbuf, rc, "%s: %s", path, sub);
+    modelfile_destroy(mf);
+    return rc;
+}

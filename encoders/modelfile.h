@@ -128,6 +128,19 @@ int modelfile_load_buffer(modelfile_t **out, const void *buf, size_t len, char *
  * it is read. Errors name the file ("PATH: why"); *out is NULL on failure. */
 int modelfile_load(modelfile_t **out, const char *path, char *errbuf);
 
+/* Builds a model of one kind from a parsed model file into out (e.g.
+ * encoder_from_model with mf->id as the id); 0 or a negative status. */
+typedef int (*modelfile_build_fn)(void *out, const modelfile_t *mf, char *errbuf);
+
+/* Loads a model of one kind: reads the model file at path (modelfile_load), or
+ * with path NULL parses buf (len bytes), then hands the parsed file to build,
+ * which fills out; the parsed file is freed before returning. encoder_load,
+ * session_model_load and their _buffer forms all load through it, so the
+ * size cap, the id and the errors are alike: with a path, every error, build's
+ * included, names the file. */
+int modelfile_build(void *out, modelfile_build_fn build, const char *path, const void *buf,
+                    size_t len, char *errbuf);
+
 /* FNV-1a 64-bit hash of n bytes: the checksum the format stores. */
 uint64_t modelfile_fnv1a64(const void *data, size_t n);
 

@@ -533,28 +533,20 @@ fail:
     return rc;
 }
 
+/* modelfile_build_fn of a session_model: out is a session_model **. */
+static int build_session_model(void *out, const modelfile_t *mf, char *errbuf)
+{
+    return session_model_from_file(out, mf, mf->id, errbuf);
+}
+
 int session_model_load_buffer(session_model **out, const void *buf, size_t len, char *errbuf)
 {
     *out = NULL;
-    modelfile_t *mf;
-    int rc = modelfile_load_buffer(&mf, buf, len, errbuf);
-    if (rc)
-        return rc;
-    rc = session_model_from_file(out, mf, mf->id, errbuf);
-    modelfile_destroy(mf);
-    return rc;
+    return modelfile_build(out, build_session_model, NULL, buf, len, errbuf);
 }
 
 int session_model_load(session_model **out, const char *path, char *errbuf)
 {
     *out = NULL;
-    modelfile_t *mf;
-    int rc = modelfile_load(&mf, path, errbuf);
-    if (rc)
-        return rc;
-    char sub[SS_ERRBUF_SIZE];
-    if ((rc = session_model_from_file(out, mf, mf->id, sub)))
-        ss_errf(errbuf, rc, "%s: %s", path, sub);
-    modelfile_destroy(mf);
-    return rc;
+    return modelfile_build(out, build_session_model, path, NULL, 0, errbuf);
 }
