@@ -442,32 +442,22 @@ int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *
     return SS_OK;
 }
 
+/* modelfile_build_fn of an encoder: out is an encoder **. */
+static int build_encoder(void *out, const modelfile_t *mf, char *errbuf)
+{
+    return encoder_from_model(out, mf, mf->id, errbuf);
+}
+
 int encoder_load_buffer(encoder **out, const void *buf, size_t len, char *errbuf)
 {
     *out = NULL;
-    modelfile_t *mf = NULL;
-    int rc = modelfile_load_buffer(&mf, buf, len, errbuf);
-    if (rc)
-        return rc;
-    rc = encoder_from_model(out, mf, modelfile_fnv1a64(buf, len), errbuf);
-    modelfile_destroy(mf);
-    return rc;
+    return modelfile_build(out, build_encoder, NULL, buf, len, errbuf);
 }
 
 int encoder_load(encoder **out, const char *path, char *errbuf)
 {
     *out = NULL;
-    unsigned char *buf;
-    size_t len;
-    int rc = modelfile_read_file(path, (size_t)1 << 31, &buf, &len, errbuf);
-    if (rc)
-        return rc;
-    char sub[SS_ERRBUF_SIZE];
-    rc = encoder_load_buffer(out, buf, len, sub);
-    if (rc)
-        ss_errf(errbuf, rc, "%s: %s", path, sub);
-    free(buf);
-    return rc;
+    return modelfile_build(out, build_encoder, path, NULL, 0, errbuf);
 }
 
 int encoder_open(encoder **out, const char *path, char *errbuf)

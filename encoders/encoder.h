@@ -129,7 +129,8 @@ int encoder_save(encoder *enc, const char *path, char *errbuf);
  * none), together; every value in (0,1), each row increasing. */
 int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *errbuf);
 
-/* Loads an encoder from a model file (errors name the file). */
+/* Loads an encoder from a model file through modelfile_load (size cap
+ * MODELFILE_MAX_BYTES; errors name the file). */
 int encoder_load(encoder **out, const char *path, char *errbuf);
 
 /* Loads an encoder from a model held in memory (e.g. the compiled-in one). */

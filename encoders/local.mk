@@ -13,9 +13,12 @@ libstepstone_a_SOURCES += encoders/rng.c encoders/rng.h \
 libstepstone_a_SOURCES += encoders/connfeat.c encoders/connfeat.h \
 	encoders/encoder.c encoders/encoder.h \
 	encoders/default_model.c encoders/default_model.h
-# Session anomaly model: sessions, tokens, BiLSTM scorer, Markov baseline,
-# training, streaming feed, default model.
+# Session anomaly model: sessions, tokens and vocabulary, network, model and
+# its files, scores and thresholds, Markov baseline, training, streaming feed,
+# default model.
 libstepstone_a_SOURCES += encoders/session.c encoders/session.h \
+	encoders/sessvocab.c encoders/sessvocab.h encoders/sessnet.c encoders/sessnet.h \
+	encoders/sessmodel.c encoders/sessmodel.h encoders/sessscore.c encoders/sessscore.h \
 	encoders/markov.c encoders/markov.h \
 	encoders/train_sessions.c encoders/train_sessions.h encoders/default_session_model.c \
 	encoders/sessionfeed.c encoders/sessionfeed.h \

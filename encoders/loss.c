@@ -18,11 +18,36 @@ static int ce_counted(const int *targets, const float *weights, int ignore_index
     return *w != 0.0f;
 }
 
-int loss_softmax_ce_forward(float *loss, float *probs, const float *logits,
-                            const int *targets, const float *weights,
-                            int ignore_index, int N, int C, char *errbuf)
+/* Softmax of one row z (C) into p; returns log(sum exp z), the log-partition. */
+static float softmax_row(float *p, const float *z, int C)
 {
-    double sum = 0.0, wsum = 0.0;
+    float mx = z[0];
+    for (int c = 1; c < C; c++)
+        mx = z[c] > mx ? z[c] : mx;
+    float s = 0.0f;
+    for (int c = 0; c < C; c++) {
+        p[c] = expf(z[c] - mx);
+        s += p[c];
+    }
+    for (int c = 0; c < C; c++)
+        p[c] /= s;
+    return logf(s) + mx;
+}
+
+void loss_softmax_forward(float *probs, const float *logits, int N, int C)
+{
+    for (int n = 0; n < N; n++)
+        softmax_row(probs + (size_t)n * C, logits + (size_t)n * C, C);
+}
+
+int loss_softmax_ce_smooth_forward(float *loss, float *probs, const float *logits,
+                                   const int *targets, const float *weights,
+                                   int ignore_index, float eps, int N, int C,
+                                   char *errbuf)
+{
+    if (!(eps >= 0.0f && eps < 1.0f))
+        return ss_errf(errbuf, SS_ERR_ARG, "cross-entropy: label smoothing %g is outside [0,1)",
+                       (double)eps);
     for (int n = 0; n < N; n++) {
         if (targets[n] != ignore_index && (targets[n] < 0 || targets[n] >= C))
             return ss_errf(errbuf, SS_ERR_ARG,
@@ -32,40 +57,48 @@ int loss_softmax_ce_forward(float *loss, float *probs, const float *logits,
             return ss_errf(errbuf, SS_ERR_ARG, "cross-entropy: weight of row %d is negative",
                            n);
     }
+    double sum = 0.0, wsum = 0.0;
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * C;
-        float *p = probs + (size_t)n * C;
-        float mx = z[0];
-        for (int c = 1; c < C; c++)
-            mx = z[c] > mx ? z[c] : mx;
-        float s = 0.0f;
-        for (int c = 0; c < C; c++) {
-            p[c] = expf(z[c] - mx);
-            s += p[c];
-        }
-        float inv = 1.0f / s;
-        for (int c = 0; c < C; c++)
-            p[c] *= inv;
+        /* log-softmax from the logits, not log(p), for accuracy:
+         * -log p[c] = logsumexp(z) - z[c] */
+        float lse = softmax_row(probs + (size_t)n * C, z, C);
         float w;
-        if (ce_counted(targets, weights, ignore_index, n, &w)) {
-            /* log-softmax computed from the logits, not log(p), for accuracy */
-            sum += w * (double)(logf(s) + mx - z[targets[n]]);
-            wsum += w;
+        if (!ce_counted(targets, weights, ignore_index, n, &w))
+            continue;
+        double row = (double)(lse - z[targets[n]]);
+        if (eps > 0.0f) { /* (1 - eps) (lse - z[t]) + eps mean(lse - z) */
+            double zsum = 0.0;
+            for (int c = 0; c < C; c++)
+                zsum += z[c];
+            row = (1.0 - eps) * row + eps * ((double)lse - zsum / C);
         }
+        sum += w * row;
+        wsum += w;
     }
     *loss = wsum > 0.0 ? (float)(sum / wsum) : 0.0f;
     return SS_OK;
 }
 
-void loss_softmax_ce_backward(float *dlogits, const float *probs,
-                              const int *targets, const float *weights,
-                              int ignore_index, float dloss, int N, int C)
+int loss_softmax_ce_forward(float *loss, float *probs, const float *logits,
+                            const int *targets, const float *weights,
+                            int ignore_index, int N, int C, char *errbuf)
+{
+    return loss_softmax_ce_smooth_forward(loss, probs, logits, targets, weights, ignore_index,
+                                          0.0f, N, C, errbuf);
+}
+
+void loss_softmax_ce_smooth_backward(float *dlogits, const float *probs,
+                                     const int *targets, const float *weights,
+                                     int ignore_index, float eps, float dloss, int N,
+                                     int C)
 {
     double wsum = 0.0;
     float w;
     for (int n = 0; n < N; n++)
         if (ce_counted(targets, weights, ignore_index, n, &w))
             wsum += w;
+    float u = eps / (float)C; /* the smoothed target's share of every class */
     for (int n = 0; n < N; n++) {
         float *dz = dlogits + (size_t)n * C;
         const float *p = probs + (size_t)n * C;
@@ -75,9 +108,17 @@ void loss_softmax_ce_backward(float *dlogits, const float *probs,
         }
         float scale = (float)(dloss * w / wsum);
         for (int c = 0; c < C; c++)
-            dz[c] = scale * p[c];
-        dz[targets[n]] -= scale;
+            dz[c] = scale * (p[c] - u);
+        dz[targets[n]] -= scale * (1.0f - eps);
     }
+}
+
+void loss_softmax_ce_backward(float *dlogits, const float *probs,
+                              const int *targets, const float *weights,
+                              int ignore_index, float dloss, int N, int C)
+{
+    loss_softmax_ce_smooth_backward(dlogits, probs, targets, weights, ignore_index, 0.0f, dloss,
+                                    N, C);
 }
 
 /* ---- shared: row normalisation ---- */

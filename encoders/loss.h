@@ -20,6 +20,12 @@
 
 /* ---- softmax cross-entropy ---- */
 
+/* Softmax of N rows of C logits into probs (N,C), which must not overlap them:
+ * exp(z - max z) divided by the row's sum (a division per element, not a
+ * product with the reciprocal, so the probabilities are correctly rounded
+ * quotients). The probabilities every cross-entropy below computes. */
+void loss_softmax_forward(float *probs, const float *logits, int N, int C);
+
 /* Mean cross-entropy of N rows of C logits against integer targets.
  * Row n counts with weight weights[n] (weights may be NULL: all 1; a 0/1 mask
  * is the usual use) and not at all when targets[n] == ignore_index. The loss is
@@ -37,6 +43,23 @@ int loss_softmax_ce_forward(float *loss, float *probs, const float *logits,
 void loss_softmax_ce_backward(float *dlogits, const float *probs,
                               const int *targets, const float *weights,
                               int ignore_index, float dloss, int N, int C);
+
+/* As loss_softmax_ce_forward against targets smoothed by eps (label
+ * smoothing, 0 <= eps < 1): 1 - eps + eps / C on the target class, eps / C on
+ * each other class. A row's loss is logsumexp(z) - (1 - eps) z[target] - eps
+ * mean(z), computed from the logits (finite however small a probability);
+ * eps 0 is loss_softmax_ce_forward. SS_ERR_ARG also for eps outside [0,1). */
+int loss_softmax_ce_smooth_forward(float *loss, float *probs, const float *logits,
+                                   const int *targets, const float *weights,
+                                   int ignore_index, float eps, int N, int C,
+                                   char *errbuf);
+
+/* dlogits (N,C) = dloss * w_n / sum(w) * (probs - (1 - eps) onehot(target) -
+ * eps / C), zero for ignored rows; the gradient of the smoothed forward. */
+void loss_softmax_ce_smooth_backward(float *dlogits, const float *probs,
+                                     const int *targets, const float *weights,
+                                     int ignore_index, float eps, float dloss, int N,
+                                     int C);
 
 /* ---- InfoNCE with in-batch negatives ---- */
 

@@ -1,5 +1,5 @@
 /* markov.h - a first-order Markov chain over small integer states: the
- * baseline of the session anomaly model (encoders/session.h).
+ * baseline of the session anomaly model (encoders/sessmodel.h).
  *
  * The chain counts transitions prev -> next over training sequences, plus
  * the first state of each sequence ("start" row). Probabilities are

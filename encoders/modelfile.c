@@ -7,11 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "status.h"
-
-#define MF_MAX_FILE_BYTES ((size_t)1 << 32) /* refuse larger files: 4 GiB */
 
 uint64_t modelfile_fnv1a64(const void *data, size_t n)
 {
@@ -679,18 +678,30 @@ done:
         return rc;
     }
     *out = mf;
+    mf->id = modelfile_fnv1a64(buf, len);
     return SS_OK;
 }
 
-int modelfile_read_file(const char *path, size_t max, unsigned char **out, size_t *out_len,
-                        char *errbuf)
+/* Reads the whole file at path, at most MODELFILE_MAX_BYTES, into a new buffer
+ * *out of *out_len bytes (the caller frees it). Returns 0, or SS_ERR_IO,
+ * SS_ERR_NOMEM or SS_ERR_FORMAT (too large) with "PATH: why" in errbuf. */
+static int read_file(const char *path, unsigned char **out, size_t *out_len, char *errbuf)
 {
     *out = NULL;
     *out_len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return ss_errf(errbuf, SS_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
+    struct stat st;
+    int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && (uintmax_t)st.st_size > (uintmax_t)MODELFILE_MAX_BYTES) {
+        fclose(f);
+        return ss_errf(errbuf, SS_ERR_FORMAT, "%s: too large for a model file (%jd bytes, at "
+                       "most %zu)", path, (intmax_t)st.st_size, MODELFILE_MAX_BYTES);
+    }
+    /* a regular file in one read; anything else (a pipe) grows the buffer up to
+     * one byte past the cap, which a file too large fills */
+    size_t cap = regular ? (size_t)st.st_size + 1 : (size_t)1 << 16, len = 0;
     unsigned char *buf = malloc(cap);
     int rc = SS_OK;
     if (!buf) {
@@ -699,17 +710,19 @@ int modelfile_read_file(const char *path, size_t max, unsigned char **out, size_
     }
     for (;;) {
         if (len == cap) {
-            if (cap >= max) {
-                rc = ss_errf(errbuf, SS_ERR_FORMAT, "%s: too large for a model file", path);
+            if (cap > MODELFILE_MAX_BYTES) {
+                rc = ss_errf(errbuf, SS_ERR_FORMAT, "%s: too large for a model file (more "
+                             "than %zu bytes)", path, MODELFILE_MAX_BYTES);
                 break;
             }
-            unsigned char *nb = realloc(buf, cap * 2);
+            size_t ncap = cap > MODELFILE_MAX_BYTES / 2 ? MODELFILE_MAX_BYTES + 1 : cap * 2;
+            unsigned char *nb = realloc(buf, ncap);
             if (!nb) {
                 rc = ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory", path);
                 break;
             }
             buf = nb;
-            cap *= 2;
+            cap = ncap;
         }
         size_t r = fread(buf + len, 1, cap - len, f);
         len += r;
@@ -734,7 +747,7 @@ int modelfile_load(modelfile_t **out, const char *path, char *errbuf)
     *out = NULL;
     unsigned char *buf;
     size_t len;
-    int rc = modelfile_read_file(path, MF_MAX_FILE_BYTES, &buf, &len, errbuf);
+    int rc = read_file(path, &buf, &len, errbuf);
     if (rc)
         return rc;
     char msg[SS_ERRBUF_SIZE];
@@ -742,5 +755,20 @@ int modelfile_load(modelfile_t **out, const char *path, char *errbuf)
     if (rc)
         ss_errf(errbuf, rc, "%s: %s", path, msg);
     free(buf);
+    return rc;
+}
+
+int modelfile_build(void *out, modelfile_build_fn build, const char *path, const void *buf,
+                    size_t len, char *errbuf)
+{
+    modelfile_t *mf;
+    int rc = path ? modelfile_load(&mf, path, errbuf)
+                  : modelfile_load_buffer(&mf, buf, len, errbuf);
+    if (rc)
+        return rc;
+    char sub[SS_ERRBUF_SIZE];
+    if ((rc = build(out, mf, path ? sub : errbuf)) && path)
+        ss_errf(errbuf, rc, "%s: %s", path, sub);
+    modelfile_destroy(mf);
     return rc;
 }

@@ -29,6 +29,10 @@
 #define MODELFILE_MAGIC "stepstone-model"
 #define MODELFILE_VERSION 1
 #define MODELFILE_NAME_MAX 64   /* longest kind, config key or array name, with NUL */
+/* Largest model file modelfile_load reads (1 GiB): models are well under
+ * 100 MB, and the cap keeps a wrong path (a capture, a disk image) from being
+ * read into memory whole. */
+#define MODELFILE_MAX_BYTES ((size_t)1 << 30)
 
 enum modelfile_type {
     MODELFILE_INT = 0,
@@ -59,6 +63,8 @@ typedef struct modelfile {
     modelfile_array *norm;       /* n_norm arrays, in insertion/file order */
     size_t n_norm, cap_norm;
     params_t *params;            /* tensors read by a load; NULL on a new model */
+    uint64_t id;                 /* a load: FNV-1a-64 of the bytes read (the model's id,
+                                    e.g. a session model's encoder_id); 0 on a new model */
 } modelfile_t;
 
 /* Creates an empty model description of the given kind (non-empty, shorter
@@ -113,18 +119,27 @@ int modelfile_save(const modelfile_t *mf, const params_t *p, const char *path,
 
 /* Parses a model from buf (len bytes, not kept: everything is copied), e.g.
  * the default model compiled into the binary. On success *out is a new model
- * with mf->params set; on failure *out is NULL. */
+ * with mf->params and mf->id set; on failure *out is NULL. */
 int modelfile_load_buffer(modelfile_t **out, const void *buf, size_t len, char *errbuf);
 
-/* Reads the whole file at path (at most about max bytes) into a new buffer
- * *out of *out_len bytes, so loaders of every model kind share one reader;
- * the caller frees *out. Returns 0, or SS_ERR_IO, SS_ERR_NOMEM or
- * SS_ERR_FORMAT (too large) with "PATH: why" in errbuf and *out NULL. */
-int modelfile_read_file(const char *path, size_t max, unsigned char **out, size_t *out_len,
-                        char *errbuf);
-
-/* Reads and parses the model file at path; errors name the file. */
+/* Reads and parses the model file at path: the one reader of model files,
+ * which loaders of every model kind (encoder_load, session_model_load) share.
+ * A file larger than MODELFILE_MAX_BYTES is refused (SS_ERR_FORMAT) before
+ * it is read. Errors name the file ("PATH: why"); *out is NULL on failure. */
 int modelfile_load(modelfile_t **out, const char *path, char *errbuf);
+
+/* Builds a model of one kind from a parsed model file into out (e.g.
+ * encoder_from_model with mf->id as the id); 0 or a negative status. */
+typedef int (*modelfile_build_fn)(void *out, const modelfile_t *mf, char *errbuf);
+
+/* Loads a model of one kind: reads the model file at path (modelfile_load), or
+ * with path NULL parses buf (len bytes), then hands the parsed file to build,
+ * which fills out; the parsed file is freed before returning. encoder_load,
+ * session_model_load and their _buffer forms all load through it, so the
+ * size cap, the id and the errors are alike: with a path, every error, build's
+ * included, names the file. */
+int modelfile_build(void *out, modelfile_build_fn build, const char *path, const void *buf,
+                    size_t len, char *errbuf);
 
 /* FNV-1a 64-bit hash of n bytes: the checksum the format stores. */
 uint64_t modelfile_fnv1a64(const void *data, size_t n);

@@ -10,6 +10,7 @@
 #include "hash.h"
 #include "packet.h"
 #include "ptrmap.h"
+#include "sessvocab.h"
 #include "status.h"
 
 typedef struct fhost fhost;

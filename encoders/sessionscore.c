@@ -7,6 +7,7 @@
 
 #include "connset.h"
 #include "encoder.h"
+#include "sessvocab.h"
 #include "status.h"
 
 int sessionscore_load(session_model **model, struct encoder **enc, const char *model_path,

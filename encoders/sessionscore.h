@@ -1,6 +1,6 @@
 /* sessionscore.h - scoring host sessions as they complete: the session model
  * and its encoder loaded and checked together, and one session scored under
- * one or several methods (session.h). `stepstone score` prints what it
+ * one or several methods (sessscore.h). `stepstone score` prints what it
  * returns; `stepstone eval sessions` counts it, so both score alike.
  *
  * One session is scored as follows: the session and its host's history
@@ -22,8 +22,9 @@
 #include <stdint.h>
 
 #include "conntab.h"
-#include "session.h"
 #include "sessionfeed.h"
+#include "sessmodel.h"
+#include "sessscore.h"
 
 struct encoder;
 

@@ -7,6 +7,8 @@
 
 #include "adamw.h"
 #include "rng.h"
+#include "sessnet.h"
+#include "sessscore.h"
 #include "status.h"
 
 void train_sessions_config_default(train_sessions_config *cfg)

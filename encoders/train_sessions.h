@@ -1,4 +1,4 @@
-/* train_sessions.h - trains the session anomaly model (session.h) on benign
+/* train_sessions.h - trains the session anomaly model (sessmodel.h) on benign
  * connections: vocabulary, the BiLSTM network, the one-layer forward LSTM
  * baseline, the Markov baseline, and the per-host thresholds.
  *
@@ -38,6 +38,8 @@
 
 #include "conntab.h"
 #include "session.h"
+#include "sessmodel.h"
+#include "sessvocab.h"
 
 /* Training options; fill with train_sessions_config_default. */
 typedef struct train_sessions_config {
@@ -45,7 +47,7 @@ typedef struct train_sessions_config {
     int max_states;         /* vocabulary size with "other" (64) */
     int min_count;          /* occurrences for a state to enter it (3) */
     int byte_classes;       /* classes of each direction's bytes, tails included (4;
-                               3..8): 2 C^2 size classes (session.h) */
+                               3..8): 2 C^2 size classes (sessvocab.h) */
     int hidden;             /* LSTM units per direction (32) */
     int layers;             /* layers of each BiLSTM stack (2) */
     int dense;              /* dense layer width (32) */

@@ -1,6 +1,6 @@
-/* check_modelfile.c - tests for modelfile.c: round trip, and refusal of
- * truncated, corrupt, wrong-version, wrong-magic, wrong-shape, empty and
- * non-msgpack files. */
+/* check_modelfile.c - tests for modelfile.c: round trip, the id of a loaded
+ * model, and refusal of truncated, corrupt, wrong-version, wrong-magic,
+ * wrong-shape, empty, non-msgpack and too large files. */
 #include <check.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -364,6 +364,46 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/* A loaded model's id is the FNV-1a-64 of the file's bytes; a file larger than
+ * MODELFILE_MAX_BYTES is refused, naming the file, without being read. */
+START_TEST(test_id_and_size_cap)
+{
+    modelfile_t *mf, *back;
+    params_t *p;
+    char err[SS_ERRBUF_SIZE], dir[] = "/tmp/stepstone-mf.XXXXXX", path[64], big[64];
+    make_model(&mf, &p);
+    ck_assert_uint_eq(mf->id, 0);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/m.model", dir);
+    ck_assert_int_eq(modelfile_save(mf, p, path, err), 0);
+    void *buf;
+    size_t len;
+    ck_assert_int_eq(modelfile_save_buffer(mf, p, &buf, &len, err), 0);
+    ck_assert_int_eq(modelfile_load(&back, path, err), 0);
+    ck_assert_uint_eq(back->id, modelfile_fnv1a64(buf, len));
+    ck_assert_uint_ne(back->id, 0);
+    modelfile_destroy(back);
+    ck_assert_int_eq(modelfile_load_buffer(&back, buf, len, err), 0);
+    ck_assert_uint_eq(back->id, modelfile_fnv1a64(buf, len));
+    modelfile_destroy(back);
+    free(buf);
+    snprintf(big, sizeof(big), "%s/big.model", dir);
+    FILE *f = fopen(big, "wb");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    ck_assert_int_eq(truncate(big, (off_t)MODELFILE_MAX_BYTES + 1), 0); /* sparse */
+    ck_assert_int_eq(modelfile_load(&back, big, err), SS_ERR_FORMAT);
+    ck_assert_ptr_null(back);
+    ck_assert_ptr_nonnull(strstr(err, big));
+    ck_assert_ptr_nonnull(strstr(err, "too large"));
+    unlink(big);
+    unlink(path);
+    rmdir(dir);
+    modelfile_destroy(mf);
+    params_destroy(p);
+}
+END_TEST
+
 Suite *modelfile_suite(void)
 {
     Suite *s = suite_create("modelfile");
@@ -375,6 +415,7 @@ Suite *modelfile_suite(void)
     tcase_add_test(tc, test_wrong_shape);
     tcase_add_test(tc, test_empty_and_not_msgpack);
     tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_id_and_size_cap);
     suite_add_tcase(s, tc);
     return s;
 }

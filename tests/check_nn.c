@@ -289,6 +289,7 @@ typedef struct ce_ctx {
     float logits[CN * CC], probs[CN * CC], weights[CN];
     int targets[CN];
     int use_weights;
+    float eps; /* label smoothing; 0: the plain loss_softmax_ce_forward */
 } ce_ctx;
 
 static double ce_loss(void *p)
@@ -296,22 +297,34 @@ static double ce_loss(void *p)
     ce_ctx *c = p;
     float l;
     char err[SS_ERRBUF_SIZE];
-    ck_assert_int_eq(loss_softmax_ce_forward(&l, c->probs, c->logits, c->targets,
-                                             c->use_weights ? c->weights : NULL, -100,
-                                             CN, CC, err), 0);
+    const float *w = c->use_weights ? c->weights : NULL;
+    int rc = c->eps > 0.0f ? loss_softmax_ce_smooth_forward(&l, c->probs, c->logits, c->targets,
+                                                            w, -100, c->eps, CN, CC, err)
+                           : loss_softmax_ce_forward(&l, c->probs, c->logits, c->targets, w,
+                                                     -100, CN, CC, err);
+    ck_assert_int_eq(rc, 0);
     return l;
+}
+
+/* Rows with a target, an ignored row (-100) and a zero weight; logits uniform
+ * in [-scale, scale]; no smoothing, no weights. */
+static void ce_init(ce_ctx *c, uint64_t seed, float scale)
+{
+    static const int t[CN] = {1, 3, -100, 0, 2};
+    static const float w[CN] = {1.0f, 0.0f, 1.0f, 2.0f, 0.5f};
+    rng_t r;
+    rng_seed(&r, seed);
+    memcpy(c->targets, t, sizeof(t));
+    memcpy(c->weights, w, sizeof(w));
+    fill(&r, c->logits, CN * CC, scale);
+    c->use_weights = 0;
+    c->eps = 0.0f;
 }
 
 START_TEST(test_softmax_ce)
 {
-    rng_t r;
-    rng_seed(&r, 9);
     ce_ctx c;
-    int t[CN] = {1, 3, -100, 0, 2};
-    float w[CN] = {1.0f, 0.0f, 1.0f, 2.0f, 0.5f};
-    memcpy(c.targets, t, sizeof(t));
-    memcpy(c.weights, w, sizeof(w));
-    fill(&r, c.logits, CN * CC, 2.0f);
+    ce_init(&c, 9, 2.0f);
     for (int uw = 0; uw < 2; uw++) {
         c.use_weights = uw;
         float dl[CN * CC];
@@ -348,6 +361,76 @@ START_TEST(test_softmax_ce)
     float dz[3];
     loss_softmax_ce_backward(dz, pr, &tg, NULL, -1, 1.0f, 1, 3);
     ck_assert_float_eq(dz[0] + fabsf(dz[1]) + fabsf(dz[2]), 0.0f);
+}
+END_TEST
+
+/* Label smoothing: the rows of test_softmax_ce, targets smoothed by eps. */
+START_TEST(test_softmax_ce_smooth)
+{
+    ce_ctx c;
+    ce_init(&c, 21, 3.0f);
+    const int *t = c.targets;
+    const float *w = c.weights;
+    const float eps_list[2] = {0.1f, 0.3f};
+    for (int e = 0; e < 2; e++)
+        for (int uw = 0; uw < 2; uw++) {
+            c.eps = eps_list[e];
+            c.use_weights = uw;
+            double l = ce_loss(&c);
+            /* by hand, in double: mean over counted rows of
+             * -(1 - eps) log p[t] - eps / C sum_k log p[k] */
+            double sum = 0.0, wsum = 0.0;
+            for (int n = 0; n < CN; n++) {
+                double wn = uw ? w[n] : 1.0;
+                if (t[n] == -100 || wn == 0.0)
+                    continue;
+                const float *z = c.logits + n * CC;
+                double se = 0.0, logp[CC];
+                for (int k = 0; k < CC; k++)
+                    se += exp(z[k]);
+                double all = 0.0;
+                for (int k = 0; k < CC; k++) {
+                    logp[k] = z[k] - log(se);
+                    all += logp[k];
+                    /* the probabilities are the softmax */
+                    ck_assert_double_eq_tol(c.probs[n * CC + k], exp(logp[k]), 1e-6);
+                }
+                sum += wn * (-(1.0 - c.eps) * logp[t[n]] - c.eps / CC * all);
+                wsum += wn;
+            }
+            ck_assert_double_eq_tol(l, sum / wsum, 1e-5);
+            float dl[CN * CC];
+            loss_softmax_ce_smooth_backward(dl, c.probs, c.targets,
+                                            uw ? c.weights : NULL, -100, c.eps, 1.0f, CN, CC);
+            gradcheck(uw ? "smoothed ce weighted dlogits" : "smoothed ce dlogits", ce_loss,
+                      &c, c.logits, dl, CN * CC);
+            for (int n = 0; n < CN; n++) { /* a counted row's gradient sums to 0 */
+                double rs = 0.0;
+                for (int k = 0; k < CC; k++)
+                    rs += dl[n * CC + k];
+                ck_assert_double_eq_tol(rs, 0.0, 1e-6);
+            }
+        }
+    /* eps 0 is the plain loss, bit for bit */
+    float l0, l1, p0[CN * CC], p1[CN * CC], d0[CN * CC], d1[CN * CC];
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(loss_softmax_ce_forward(&l0, p0, c.logits, t, w, -100, CN, CC, err), 0);
+    ck_assert_int_eq(loss_softmax_ce_smooth_forward(&l1, p1, c.logits, t, w, -100, 0.0f, CN,
+                                                    CC, err), 0);
+    ck_assert_mem_eq(&l0, &l1, sizeof(l0));
+    ck_assert_mem_eq(p0, p1, sizeof(p0));
+    loss_softmax_ce_backward(d0, p0, t, w, -100, 0.7f, CN, CC);
+    loss_softmax_ce_smooth_backward(d1, p1, t, w, -100, 0.0f, 0.7f, CN, CC);
+    ck_assert_mem_eq(d0, d1, sizeof(d0));
+    /* the softmax alone gives the same probabilities */
+    loss_softmax_forward(p1, c.logits, CN, CC);
+    ck_assert_mem_eq(p0, p1, sizeof(p0));
+    /* smoothing outside [0,1) is refused */
+    ck_assert_int_eq(loss_softmax_ce_smooth_forward(&l1, p1, c.logits, t, w, -100, 1.0f, CN,
+                                                    CC, err), SS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err, "smoothing"));
+    ck_assert_int_eq(loss_softmax_ce_smooth_forward(&l1, p1, c.logits, t, w, -100, -0.1f, CN,
+                                                    CC, err), SS_ERR_ARG);
 }
 END_TEST
 
@@ -698,6 +781,7 @@ Suite *nn_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("losses");
     tcase_add_test(tc, test_softmax_ce);
+    tcase_add_test(tc, test_softmax_ce_smooth);
     tcase_add_test(tc, test_infonce);
     tcase_add_test(tc, test_triplet);
     suite_add_tcase(s, tc);

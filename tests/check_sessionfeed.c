@@ -14,6 +14,8 @@
 #include "testpkt.h"
 #include "session.h"
 #include "sessionfeed.h"
+#include "sessmodel.h"
+#include "sessvocab.h"
 #include "status.h"
 
 /* Sessions as comparable lines: host, then member serials. */

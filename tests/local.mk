@@ -4,7 +4,7 @@ tests_check_stepstone_SOURCES += tests/testpkt.c tests/testpkt.h \
 	tests/check_status.c tests/check_decode.c tests/check_pcapsrc.c tests/check_conntab.c \
 	tests/check_dedup.c tests/check_ptrmap.c \
 	tests/check_nn.c tests/check_lstm.c tests/check_modelfile.c tests/check_learn.c \
-	tests/check_encoder.c tests/check_session.c tests/check_sessionfeed.c \
+	tests/check_encoder.c tests/check_session.c tests/check_sessnet.c tests/check_sessionfeed.c \
 	tests/check_roc.c tests/check_candidates.c tests/check_chains.c tests/check_baselines.c \
 	tests/check_evaluate.c tests/check_correlator.c tests/check_hopscore.c tests/check_train.c \
 	tests/check_synth.c

@@ -18,9 +18,9 @@
 #include "growbuf.h"
 #include "pcapsrc.h"
 #include "roc.h"
-#include "session.h"
 #include "sessionfeed.h"
 #include "sessionscore.h"
+#include "sessmodel.h"
 #include "status.h"
 #include "threads.h"
 

@@ -13,6 +13,8 @@
 #include "session.h"
 #include "sessionfeed.h"
 #include "sessionscore.h"
+#include "sessmodel.h"
+#include "sessvocab.h"
 #include "status.h"
 #include "threads.h"
 

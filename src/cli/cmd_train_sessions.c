@@ -12,6 +12,8 @@
 #include "connset.h"
 #include "encoder.h"
 #include "session.h"
+#include "sessmodel.h"
+#include "sessvocab.h"
 #include "status.h"
 #include "threads.h"
 #include "train_sessions.h"
