@@ -392,8 +392,12 @@ int train_correlate_recalibrate(encoder *enc, size_t *n_neg, size_t *n_pos, doub
     if ((rc = hopscore_calibrate(enc->hop_thr, enc->hop_level, kmax, neg, neg_k, nn,
                                  target_fpr, errbuf)))
         goto done;
-    /* the last level is the plain threshold itself (the same rule) */
+    /* the last level is the plain threshold itself (the same rule; exact in
+     * hopscore_score); the levels below stay strictly under it */
     enc->hop_level[ENCODER_HOP_LEVELS - 1] = (float)enc->threshold;
+    for (int j = ENCODER_HOP_LEVELS - 2; j >= 0; j--)
+        if (!(enc->hop_level[j] < enc->hop_level[j + 1]))
+            enc->hop_level[j] = nextafterf(enc->hop_level[j + 1], 0.0f);
     enc->n_hop_thr = kmax;
     *n_neg = nn;
     *n_pos = np;
