@@ -27,3 +27,11 @@ tests_fuzz_pcapsrc_LDFLAGS = $(FUZZ_CAPTURE_FLAGS)
 tests_fuzz_pcapsrc_LDADD = $(PCAP_LIBS)
 endif
 EXTRA_DIST += tests/fuzz_decode.c
+
+# The same capture-reader target built by `make check` with any compiler,
+# from CAPTURE_SOURCES alone and a replay driver instead of libFuzzer: the
+# capture layer must link without any higher layer (tests/e2e_capture_layer.sh).
+check_PROGRAMS += tests/fuzz_pcapsrc_replay
+tests_fuzz_pcapsrc_replay_SOURCES = tests/fuzz_decode.c tests/fuzz_replay.c $(CAPTURE_SOURCES)
+tests_fuzz_pcapsrc_replay_CFLAGS = $(AM_CFLAGS) -DFUZZ_PCAPSRC
+tests_fuzz_pcapsrc_replay_LDADD = $(PCAP_LIBS)

@@ -14,6 +14,8 @@ EXTRA_DIST += tests/ref/lstm_ref.py tests/ref/lstm_ref.bin tests/ref/nn_ref.py t
 TESTS += tests/layers.sh
 EXTRA_DIST += tests/layers.sh tests/layers.py
 
+TESTS += tests/e2e_capture_layer.sh
+EXTRA_DIST += tests/e2e_capture_layer.sh tests/fuzz_replay.c
 TESTS += tests/e2e_badinput.sh tests/e2e_realdata_read.sh tests/e2e_conns.sh tests/e2e_tshark.sh \
 	tests/e2e_dedup.sh tests/e2e_chains.sh tests/e2e_embed.sh tests/e2e_mutated.sh \
 	tests/e2e_eval.sh tests/e2e_synth.sh tests/e2e_score.sh tests/e2e_eval_sessions.sh \
