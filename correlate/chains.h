@@ -51,6 +51,14 @@ typedef struct chains_result {
     size_t n_conns_total;
 } chains_result;
 
+/* The matching rule for one outbound connection: among its candidates
+ * scores[0..n), given in inbound index order, the one scoring highest at or
+ * above threshold, the first on ties. Returns its position, or -1 when none
+ * reaches the threshold. chains_link matches with it; a streaming caller
+ * that sees one outbound's candidates at a time (correlator_group) uses it to
+ * keep only the matched hop. */
+long chains_pick(const double *scores, size_t n, double threshold);
+
 /* Matches and links pairs[0..n) with scores[0..n) (any order of pairs) at
  * threshold. n_conns bounds the connection indices (connset_count). res is
  * overwritten (call chains_free on a previous result first). Returns 0,
