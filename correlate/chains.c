@@ -47,6 +47,7 @@ void chains_free(chains_result *res)
     free(res->hops);
     free(res->chains);
     free(res->conns);
+    free(res->loose);
     memset(res, 0, sizeof(*res));
 }
 
@@ -125,6 +126,27 @@ static int walk(walker *w, size_t *iter, char *errbuf)
         w->on_path[c] = 0;
         len--;
     }
+    return SS_OK;
+}
+
+/* Lists in res->loose the hops on no chain (a cycle has no root; a hop back
+ * onto its own path is not followed): those whose out connection is not a
+ * non-first connection of a chain. used (n_conns bytes, zeroed) is scratch. */
+static int collect_loose(chains_result *res, unsigned char *used, size_t n_conns, char *errbuf)
+{
+    memset(used, 0, n_conns ? n_conns : 1);
+    for (size_t c = 0; c < res->n_chains; c++)
+        for (size_t k = 1; k < res->chains[c].n_conns; k++)
+            used[res->conns[res->chains[c].first + k]] = 1;
+    size_t n = 0;
+    for (size_t h = 0; h < res->n_hops; h++)
+        n += !used[res->hops[h].out];
+    res->loose = malloc((n ? n : 1) * sizeof(*res->loose));
+    if (!res->loose)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory for %zu hops", n);
+    for (size_t h = 0; h < res->n_hops; h++)
+        if (!used[res->hops[h].out])
+            res->loose[res->n_loose++] = (uint32_t)h;
     return SS_OK;
 }
 
@@ -235,6 +257,7 @@ int chains_link(chains_result *res, const candidates_pair *pairs, const double *
         if (rc < 0)
             goto done;
     }
+    rc = collect_loose(res, has_up, n_conns, errbuf);
 done:
     free(best);
     free(first);
