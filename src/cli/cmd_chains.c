@@ -43,15 +43,20 @@ static void chains_usage(FILE *f)
             "\n"
             "Text output: one block per chain: its hosts in order and score (its weakest\n"
             "hop), then per hop the relay, the two connections (addresses, ports, start\n"
-            "times) and the hop's score (0..1).\n"
+            "times) and the hop's score (0..1). Then one block per hop on no chain\n"
+            "('hop N outside the chains': hops that form a cycle, e.g. two sessions in\n"
+            "opposite directions, or hang off one), so every hop at or above the\n"
+            "threshold is printed, whatever shape the hops form.\n"
             "\n"
             "Options:\n"
             "  --model FILE      correlator model (default: the one compiled in)\n"
             "  --threshold X     hop score threshold in [0,1] (default: the model's,\n"
             "                    calibrated for a per-pair false-positive rate of 1e-4)\n"
             "  --json            JSON lines: a \"hop\" object per hop, then a \"chain\" object,\n"
-            "                    per chain (docs/formats.md, \"Chains\")\n"
-            "  --dot FILE        also write the chains as a Graphviz graph\n"
+            "                    per chain; then a \"hop\" object with \"chain\":null per hop\n"
+            "                    on no chain (docs/formats.md, \"Chains\")\n"
+            "  --dot FILE        also write the chains (and, dashed, the hops on no chain)\n"
+            "                    as a Graphviz graph\n"
             "  --threads N       OpenBLAS threads (1-1024, default auto: all cores)\n"
             "  --stats           also print on stderr the time of reading and scoring (one\n"
             "                    streaming stage), of embedding in it, of linking, the rates,\n"
@@ -108,8 +113,8 @@ static void write_hosts(FILE *f, const connset *set, const uint32_t *conns, size
     }
 }
 
-/* Writes the result in the chosen format; hop_of[c] is the hop whose out is
- * connection c (or -1). */
+/* Writes the result in the chosen format: the chains, then every hop on no
+ * chain; hop_of[c] is the hop whose out is connection c (or -1). */
 static void write_chains(FILE *f, int json, const connset *set, const chains_result *res,
                          const long *hop_of)
 {
@@ -148,6 +153,28 @@ static void write_chains(FILE *f, int json, const connset *set, const chains_res
             fputc('\n', f);
         }
     }
+    /* the hops on no chain (a cycle, ...): each on its own */
+    for (size_t k = 0; k < res->n_loose; k++) {
+        const chains_hop *hp = &res->hops[res->loose[k]];
+        const conntab_record *in = connset_get(set, hp->in);
+        const conntab_record *out = connset_get(set, hp->out);
+        connlog_format_addr(h, out->family, out->orig_h);
+        if (json) {
+            fprintf(f, "{\"type\":\"hop\",\"chain\":null,\"relay\":\"%s\",\"in\":", h);
+            json_leg(f, in);
+            fprintf(f, ",\"out\":");
+            json_leg(f, out);
+            fprintf(f, ",\"score\":%.6f}\n", hp->score);
+        } else {
+            const uint32_t legs[2] = {hp->in, hp->out};
+            fprintf(f, "hop %zu outside the chains: ", k + 1);
+            write_hosts(f, set, legs, 2, "%s", " -> %s");
+            fprintf(f, "  score %.4f\n", hp->score);
+            text_leg(f, "in", in);
+            text_leg(f, "out", out);
+            fputc('\n', f);
+        }
+    }
 }
 
 static void write_dot(FILE *f, const connset *set, const chains_result *res, const long *hop_of)
@@ -169,6 +196,20 @@ static void write_dot(FILE *f, const connset *set, const chains_result *res, con
                 fprintf(f, "  \"%s\" -> \"%s\" [label=\"chain %zu: %u -> %u\"];\n", a, b, c + 1,
                         r->orig_p, r->resp_p);
         }
+    }
+    /* a hop on no chain: its two connections, dashed */
+    for (size_t k = 0; k < res->n_loose; k++) {
+        const chains_hop *hp = &res->hops[res->loose[k]];
+        const conntab_record *in = connset_get(set, hp->in);
+        const conntab_record *out = connset_get(set, hp->out);
+        connlog_format_addr(a, in->family, in->orig_h);
+        connlog_format_addr(b, in->family, in->resp_h);
+        fprintf(f, "  \"%s\" -> \"%s\" [style=dashed, label=\"hop %zu: %u -> %u\"];\n", a, b,
+                k + 1, in->orig_p, in->resp_p);
+        connlog_format_addr(a, out->family, out->orig_h);
+        connlog_format_addr(b, out->family, out->resp_h);
+        fprintf(f, "  \"%s\" -> \"%s\" [style=dashed, label=\"hop %zu: %u -> %u\\nscore %.3f\"];\n",
+                a, b, k + 1, out->orig_p, out->resp_p, hp->score);
     }
     fprintf(f, "}\n");
 }
@@ -399,8 +440,11 @@ int cmd_chains(int argc, char **argv)
             goto done;
     }
     fprintf(stderr, "stepstone chains: %llu TCP connections, %llu candidate hops, %zu hops at "
-                    "threshold %.4f, %zu chains\n", (unsigned long long)st.conns,
+                    "threshold %.4f, %zu chains", (unsigned long long)st.conns,
             (unsigned long long)st.pairs, res.n_hops, threshold, res.n_chains);
+    if (res.n_loose)
+        fprintf(stderr, ", %zu hop%s outside them", res.n_loose, res.n_loose == 1 ? "" : "s");
+    fputc('\n', stderr);
     if (stats) {
         double t_end = now_s();
         fprintf(stderr, "stepstone chains: stats: read and score %.3f s, embedding %.3f s "
