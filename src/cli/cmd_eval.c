@@ -42,6 +42,9 @@ static void eval_usage(FILE *f)
             "  --arg NAME=VALUE     option string for method NAME (e.g. a model file)\n"
             "  --json               one JSON object instead of the table\n"
             "  --roc FILE           write the ROC curves as CSV: method,thr,fpr,tpr\n"
+            "  --pairs FILE         write every candidate pair's score as CSV:\n"
+            "                       method,in_uid,out_uid,score (uids as 'stepstone conns'\n"
+            "                       gives them; score as 'stepstone chains' prints it)\n"
             "  --plot FILE.png      draw the ROC curves with gnuplot\n"
             "                       (apt-get install gnuplot-nox when it is missing)\n"
             "  --max-pkts N         packets kept per connection (default %d)\n"
@@ -157,6 +160,18 @@ static void print_json(FILE *f, const evaluate_result *res, size_t nm, size_t nc
     fputs("]}\n", f);
 }
 
+/* Writes every candidate pair's score under each method as CSV lines
+ * method,in_uid,out_uid,score (scores[i * npairs + k] for method i). */
+static void write_pairs(FILE *f, const method *methods, size_t nm, const connset *set,
+                        const candidates_pair *pairs, size_t npairs, const double *scores)
+{
+    fputs("method,in_uid,out_uid,score\n", f);
+    for (size_t i = 0; i < nm; i++)
+        for (size_t k = 0; k < npairs; k++)
+            fprintf(f, "%s,%s,%s,%.6f\n", methods[i].name, connset_get(set, pairs[k].in)->uid,
+                    connset_get(set, pairs[k].out)->uid, scores[i * npairs + k]);
+}
+
 /* Draws roc_csv (method,thr,fpr,tpr) into png with gnuplot: gnuplot writes
  * the image into the output's temporary file, committed when it succeeds. */
 static int draw_plot(const char *roc_csv, const char *png, const evaluate_result *res,
@@ -220,7 +235,7 @@ static int draw_plot(const char *roc_csv, const char *png, const evaluate_result
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { OPT_LABELS = 256, OPT_METHOD, OPT_ARG, OPT_JSON, OPT_ROC, OPT_PLOT, OPT_MAXPKTS,
+    enum { OPT_LABELS = 256, OPT_METHOD, OPT_ARG, OPT_JSON, OPT_ROC, OPT_PLOT, OPT_PAIRS, OPT_MAXPKTS,
            OPT_OVERLAP, OPT_MINPKTS, OPT_LEAD };
     static const struct option longopts[] = {
         {"labels", required_argument, NULL, OPT_LABELS},
@@ -229,6 +244,7 @@ int cmd_eval(int argc, char **argv)
         {"json", no_argument, NULL, OPT_JSON},
         {"roc", required_argument, NULL, OPT_ROC},
         {"plot", required_argument, NULL, OPT_PLOT},
+        {"pairs", required_argument, NULL, OPT_PAIRS},
         {"max-pkts", required_argument, NULL, OPT_MAXPKTS},
         {"min-overlap", required_argument, NULL, OPT_OVERLAP},
         {"min-pkts", required_argument, NULL, OPT_MINPKTS},
@@ -238,6 +254,7 @@ int cmd_eval(int argc, char **argv)
         {NULL, 0, NULL, 0}
     };
     const char *labels_path = NULL, *methods_arg = "all", *roc_path = NULL, *plot_path = NULL;
+    const char *pairs_path = NULL;
     const char *out_path = NULL;
     const char *margs[EVAL_MAX_METHODS];
     size_t nmargs = 0;
@@ -270,6 +287,7 @@ int cmd_eval(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case OPT_ROC: roc_path = optarg; break;
         case OPT_PLOT: plot_path = optarg; break;
+        case OPT_PAIRS: pairs_path = optarg; break;
         case OPT_MAXPKTS:
             if (cliutil_parse_int("eval", "--max-pkts", optarg, 0, 1000000, &v) < 0)
                 return CLI_EXIT_USAGE;
@@ -400,6 +418,13 @@ int cmd_eval(int argc, char **argv)
         }
     }
 
+    if (pairs_path) {
+        if (cliutil_out_open(&roc, "eval", pairs_path) < 0)
+            goto done;
+        write_pairs(roc.f, methods, nm, set, pairs, npairs, scores);
+        if (cliutil_out_close(&roc, 1) < 0)
+            goto done;
+    }
     if (roc_path || plot_path) {
         /* --plot alone: the curves go to a temporary file for gnuplot */
         if (!roc_path) {
