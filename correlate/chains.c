@@ -15,6 +15,31 @@ static int hop_cmp(const void *pa, const void *pb)
     return (a->in > b->in) - (a->in < b->in);
 }
 
+/* A candidate while matching: its pair and its position in the input. */
+typedef struct cand {
+    uint32_t out, in;
+    size_t i;
+} cand;
+
+static int cand_cmp(const void *pa, const void *pb)
+{
+    const cand *a = pa, *b = pb;
+    if (a->out != b->out)
+        return a->out < b->out ? -1 : 1;
+    if (a->in != b->in)
+        return a->in < b->in ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+long chains_pick(const double *scores, size_t n, double threshold)
+{
+    long best = -1;
+    for (size_t i = 0; i < n; i++)
+        if (scores[i] >= threshold && (best < 0 || scores[i] > scores[best]))
+            best = (long)i;
+    return best;
+}
+
 void chains_free(chains_result *res)
 {
     if (!res)
@@ -22,6 +47,7 @@ void chains_free(chains_result *res)
     free(res->hops);
     free(res->chains);
     free(res->conns);
+    free(res->loose);
     memset(res, 0, sizeof(*res));
 }
 
@@ -103,6 +129,27 @@ static int walk(walker *w, size_t *iter, char *errbuf)
     return SS_OK;
 }
 
+/* Lists in res->loose the hops on no chain (a cycle has no root; a hop back
+ * onto its own path is not followed): those whose out connection is not a
+ * non-first connection of a chain. used (n_conns bytes, zeroed) is scratch. */
+static int collect_loose(chains_result *res, unsigned char *used, size_t n_conns, char *errbuf)
+{
+    memset(used, 0, n_conns ? n_conns : 1);
+    for (size_t c = 0; c < res->n_chains; c++)
+        for (size_t k = 1; k < res->chains[c].n_conns; k++)
+            used[res->conns[res->chains[c].first + k]] = 1;
+    size_t n = 0;
+    for (size_t h = 0; h < res->n_hops; h++)
+        n += !used[res->hops[h].out];
+    res->loose = malloc((n ? n : 1) * sizeof(*res->loose));
+    if (!res->loose)
+        return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory for %zu hops", n);
+    for (size_t h = 0; h < res->n_hops; h++)
+        if (!used[res->hops[h].out])
+            res->loose[res->n_loose++] = (uint32_t)h;
+    return SS_OK;
+}
+
 /* Sorts hop indices by (in, out): a stable counting sort by in of hops
  * already ordered by out. */
 static void sort_by_in(uint32_t *idx, const chains_hop *hops, size_t n, size_t *first,
@@ -135,20 +182,32 @@ int chains_link(chains_result *res, const candidates_pair *pairs, const double *
         if (isnan(scores[i]))
             return ss_errf(errbuf, SS_ERR_ARG, "candidate %zu has a NaN score", i);
     }
-    /* Matching: best inbound per outbound. */
+    /* Matching: chains_pick over each outbound's candidates in inbound order. */
     long *best = malloc((n_conns ? n_conns : 1) * sizeof(*best));
-    if (!best)
+    cand *cs = malloc((n ? n : 1) * sizeof(*cs));
+    double *group = malloc((n ? n : 1) * sizeof(*group));
+    if (!best || !cs || !group) {
+        free(best);
+        free(cs);
+        free(group);
         return ss_errf(errbuf, SS_ERR_NOMEM, "out of memory for %zu connections", n_conns);
+    }
     for (size_t c = 0; c < n_conns; c++)
         best[c] = -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!(scores[i] >= threshold) || pairs[i].in == pairs[i].out)
-            continue;
-        long *b = &best[pairs[i].out];
-        if (*b < 0 || scores[i] > scores[*b] ||
-            (scores[i] == scores[*b] && pairs[i].in < pairs[*b].in))
-            *b = (long)i;
+    size_t nc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (pairs[i].in != pairs[i].out)
+            cs[nc++] = (cand){pairs[i].out, pairs[i].in, i};
+    qsort(cs, nc, sizeof(*cs), cand_cmp);
+    for (size_t a = 0, b; a < nc; a = b) {
+        for (b = a; b < nc && cs[b].out == cs[a].out; b++)
+            group[b - a] = scores[cs[b].i];
+        long k = chains_pick(group, b - a, threshold);
+        if (k >= 0)
+            best[cs[a].out] = (long)cs[a + (size_t)k].i;
     }
+    free(cs);
+    free(group);
     size_t nh = 0;
     for (size_t c = 0; c < n_conns; c++)
         nh += best[c] >= 0;
@@ -198,6 +257,7 @@ int chains_link(chains_result *res, const candidates_pair *pairs, const double *
         if (rc < 0)
             goto done;
     }
+    rc = collect_loose(res, has_up, n_conns, errbuf);
 done:
     free(best);
     free(first);

@@ -12,11 +12,17 @@
  * feeding no further hop) is one chain, so an inbound feeding two outbounds
  * gives two chains sharing their first connections.
  *
+ * Hops that form a cycle (two interactive sessions in opposite directions
+ * can be each other's candidates: an outbound leg may start before its
+ * inbound one) have no root and lie on no chain; neither does a hop leading
+ * back onto its own path, which the walk cuts. Every matched hop is either
+ * on a chain or listed in loose, so a caller can report them all.
+ *
  * A chain's score is the minimum of its hop scores: a chain is only as
  * believable as its weakest hop.
  *
  * Order (deterministic): hops by out index; chains by root connection index,
- * then depth-first with the lower out index first.
+ * then depth-first with the lower out index first; loose hops by out index.
  *
  * Ownership: a chains_result owns its arrays; chains_free releases them.
  */
@@ -49,7 +55,17 @@ typedef struct chains_result {
     size_t n_chains;
     uint32_t *conns;      /* connection indices of every chain, back to back */
     size_t n_conns_total;
+    uint32_t *loose;      /* indices into hops of the hops on no chain */
+    size_t n_loose;
 } chains_result;
+
+/* The matching rule for one outbound connection: among its candidates
+ * scores[0..n), given in inbound index order, the one scoring highest at or
+ * above threshold, the first on ties. Returns its position, or -1 when none
+ * reaches the threshold. chains_link matches with it; a streaming caller
+ * that sees one outbound's candidates at a time (correlator_group) uses it to
+ * keep only the matched hop. */
+long chains_pick(const double *scores, size_t n, double threshold);
 
 /* Matches and links pairs[0..n) with scores[0..n) (any order of pairs) at
  * threshold. n_conns bounds the connection indices (connset_count). res is

@@ -44,3 +44,5 @@ model: stepstone$(EXEEXT)
 		$(srcdir)/encoders/default_model.c
 	rm -f model-new.model
 .PHONY: model
+# Embeddings writer (`stepstone embed`): msgpack or JSON lines.
+libstepstone_a_SOURCES += encoders/embedlog.c encoders/embedlog.h

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "status.h"
 
 uint64_t modelfile_fnv1a64(const void *data, size_t n)
@@ -343,45 +344,16 @@ int modelfile_save(const modelfile_t *mf, const params_t *p, const char *path,
     int rc = modelfile_save_buffer(mf, p, &buf, &len, errbuf);
     if (rc)
         return rc;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        free(buf);
-        return ss_errf(errbuf, SS_ERR_NOMEM, "model save: out of memory");
-    }
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = ss_errf(errbuf, SS_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                     strerror(errno));
-        goto out;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, (const char *)buf + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = ss_errf(errbuf, SS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            goto out;
+    outfile o;
+    rc = outfile_open(&o, path, errbuf);
+    if (rc == SS_OK) {
+        if (fwrite(buf, 1, len, o.f) != len) {
+            rc = ss_errf(errbuf, SS_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+            outfile_abort(&o);
+        } else {
+            rc = outfile_commit(&o, errbuf);
         }
-        done += (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        rc = ss_errf(errbuf, SS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = ss_errf(errbuf, SS_ERR_IO, "%s: cannot rename the temporary file: %s", path,
-                     strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-out:
-    free(tmp);
     free(buf);
     return rc;
 }

@@ -112,8 +112,9 @@ int modelfile_expect_kind(const modelfile_t *mf, const char *kind, char *errbuf)
 int modelfile_save_buffer(const modelfile_t *mf, const params_t *p, void **buf,
                           size_t *len, char *errbuf);
 
-/* Writes mf and p to path: to a temporary file beside it, then renamed, so a
- * reader never sees a partial file. */
+/* Writes mf and p to path through an outfile (src/outfile.h: a temporary
+ * file beside it, then renamed, so a reader never sees a partial file; the
+ * mode a new file gets from the umask, or the old file's, is kept). */
 int modelfile_save(const modelfile_t *mf, const params_t *p, const char *path,
                    char *errbuf);
 

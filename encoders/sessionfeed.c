@@ -668,7 +668,7 @@ int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
         tc = *tab;
     } else {
         conntab_config_default(&tc);
-        tc.max_pkts = CONNSET_DEFAULT_MAX_PKTS;
+        tc.max_pkts = CONNSET_SCORE_MAX_PKTS;
     }
     tc.watch = sessionfeed_watch;
     tc.watch_ctx = f;

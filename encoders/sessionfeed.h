@@ -92,7 +92,7 @@ int sessionfeed_finish(sessionfeed *f, char *errbuf);
 
 /* Reads paths[0..n) (one merged timeline) through pcapsrc and conntab into f
  * and finishes it. tab may be NULL (defaults, with max_pkts as connset_load
- * keeps: CONNSET_DEFAULT_MAX_PKTS); its watch is set here. Returns 0 or a
+ * keeps: CONNSET_SCORE_MAX_PKTS); its watch is set here. Returns 0 or a
  * negative status with errbuf naming the problem. */
 int sessionfeed_read_files(sessionfeed *f, const char *const *paths, size_t n,
                            const conntab_config *tab, pcapsrc_warn_fn warn, void *warn_ctx,

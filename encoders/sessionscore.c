@@ -59,7 +59,7 @@ fail:
 void sessionscore_conntab_config(conntab_config *tc, const struct encoder *enc)
 {
     conntab_config_default(tc);
-    tc->max_pkts = enc ? CONNSET_DEFAULT_MAX_PKTS : 0;
+    tc->max_pkts = enc ? CONNSET_SCORE_MAX_PKTS : 0;
     tc->keep_us = enc ? enc->cfg.feat.window_us : 0;
 }
 

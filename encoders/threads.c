@@ -28,9 +28,9 @@ int threads_parse(const char *arg, int *n, char *errbuf)
     char *end = NULL;
     errno = 0;
     long v = strtol(arg, &end, 10);
-    if (errno || *end || v < 0 || v > THREADS_MAX)
-        return ss_errf(errbuf, SS_ERR_ARG, "--threads: '%s' is not 0..%d or 'auto'", arg,
-                       THREADS_MAX);
+    if (errno || end == arg || *end || v < 1 || v > THREADS_MAX)
+        return ss_errf(errbuf, SS_ERR_ARG, "--threads needs an integer from 1 to %d, got '%s'",
+                       THREADS_MAX, arg);
     *n = (int)v;
     return SS_OK;
 }

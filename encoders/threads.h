@@ -19,8 +19,9 @@
 /* Number of online cores (at least 1): the default for --threads. */
 int threads_default(void);
 
-/* Parses the value of --threads ("0" or "auto" = default, else 1..1024)
- * into *n; SS_ERR_ARG with a message for anything else. */
+/* Parses the value of --threads, 1..1024 or "auto" (the default: *n = 0),
+ * into *n; SS_ERR_ARG with a message for anything else (0 too: every
+ * subcommand takes the same values). */
 int threads_parse(const char *arg, int *n, char *errbuf);
 
 /* Sets OpenBLAS's pool to n threads (0: threads_default()); call once at

@@ -16,7 +16,7 @@ void connset_config_default(connset_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     conntab_config_default(&cfg->tab);
-    cfg->tab.max_pkts = CONNSET_DEFAULT_MAX_PKTS;
+    cfg->tab.max_pkts = CONNSET_SCORE_MAX_PKTS;
 }
 
 int connset_create(connset **out, char *errbuf)

@@ -18,14 +18,18 @@
 #include "conntab.h"
 #include "pcapsrc.h"
 
-#define CONNSET_DEFAULT_MAX_PKTS 4096 /* packets kept per connection by connset_load */
+/* First packets a record keeps for scoring: connset_load's default, and what
+ * every reader that scores connections (the correlators, `stepstone embed`,
+ * the session feed and scorer) keeps, so all of them see the same packets of
+ * a connection. The conn log keeps fewer: CONNTAB_LOG_MAX_PKTS (conntab.h). */
+#define CONNSET_SCORE_MAX_PKTS 4096
 
 typedef struct connset connset; /* opaque */
 
 /* How connset_load reads captures. Fill with connset_config_default(). */
 typedef struct connset_config {
     conntab_config tab;    /* connection table tunables; tab.max_pkts defaults to
-                              CONNSET_DEFAULT_MAX_PKTS (first packets per record) */
+                              CONNSET_SCORE_MAX_PKTS (first packets per record) */
     int tcp_only;          /* 1: keep only TCP connections (default 0) */
     pcapsrc_warn_fn warn;  /* receives capture warnings (may be NULL) */
     void *warn_ctx;

@@ -150,7 +150,7 @@ void conntab_config_default(conntab_config *cfg)
     cfg->icmp_timeout_us = 60LL * 1000000;
     cfg->active_timeout_us = 3600LL * 1000000;
     cfg->linger_us = 5LL * 1000000;
-    cfg->max_pkts = CONNTAB_DEFAULT_MAX_PKTS;
+    cfg->max_pkts = CONNTAB_LOG_MAX_PKTS;
     cfg->keep_us = 0;
     cfg->watch = NULL;
     cfg->watch_ctx = NULL;

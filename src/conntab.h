@@ -52,7 +52,10 @@
 #include "pcapsrc.h"
 
 #define CONNTAB_UID_SIZE 16        /* "C" + 11 base62 digits + NUL, padded */
-#define CONNTAB_DEFAULT_MAX_PKTS 64
+/* First packets a record keeps by default (conntab_config.max_pkts): what
+ * the conn log lists (`stepstone conns --json --packets`; conns --max-pkts
+ * changes it). Scoring keeps more: CONNSET_SCORE_MAX_PKTS (connset.h). */
+#define CONNTAB_LOG_MAX_PKTS 64
 
 /* Zeek conn.log conn_state values (see docs/formats.md for each meaning). */
 enum conntab_state {
@@ -144,7 +147,8 @@ typedef struct conntab_config {
     int64_t icmp_timeout_us;   /* ICMP inactivity timeout (default 60 s) */
     int64_t active_timeout_us; /* maximum connection length (default 3600 s) */
     int64_t linger_us;         /* wait after a TCP close (default 5 s) */
-    uint32_t max_pkts;         /* packets kept in the record (default 64, may be 0) */
+    uint32_t max_pkts;         /* packets kept in the record (default
+                                  CONNTAB_LOG_MAX_PKTS, may be 0) */
     int64_t keep_us;           /* keep only packets less than this after the connection's
                                   start (default 0: no limit) */
     conntab_watch_fn watch;    /* per-packet observer (default NULL: none) */

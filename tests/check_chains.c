@@ -93,6 +93,12 @@ START_TEST(test_cycle_and_errors)
     ck_assert_uint_eq(r.n_chains, 1);
     const uint32_t c0[] = {2, 3};
     assert_chain(&r, 0, c0, 2, 0.9);
+    /* the cycle's two hops are on no chain: listed as loose, by out index */
+    ck_assert_uint_eq(r.n_loose, 2);
+    ck_assert_uint_eq(r.hops[r.loose[0]].out, 0);
+    ck_assert_uint_eq(r.hops[r.loose[0]].in, 1);
+    ck_assert_uint_eq(r.hops[r.loose[1]].out, 1);
+    ck_assert_uint_eq(r.hops[r.loose[1]].in, 0);
     chains_free(&r);
 
     ck_assert_int_eq(chains_link(&r, p, s, 3, 3, 0.5, errbuf), SS_ERR_ARG);
@@ -101,6 +107,42 @@ START_TEST(test_cycle_and_errors)
     ck_assert_int_eq(chains_link(&r, p, bad, 3, 4, 0.5, errbuf), SS_ERR_ARG);
     ck_assert_int_eq(chains_link(&r, p, s, 0, 0, 0.5, errbuf), 0);
     ck_assert_uint_eq(r.n_chains, 0);
+    chains_free(&r);
+}
+END_TEST
+
+START_TEST(test_cycle_every_hop_reported)
+{
+    /* Two sessions in opposite directions between hosts A and B (0: A->B,
+     * 1: B->A) are each other's best candidates: a cycle with no root. 1
+     * also feeds 2 (B->C), which hangs off the cycle; 3 -> 4 -> 5 is a chain
+     * and 4 also feeds 6 (a tree: two chains). Every hop is on a chain or
+     * loose, none twice. */
+    candidates_pair p[] = {{1, 0}, {0, 1}, {1, 2}, {3, 4}, {4, 5}, {4, 6}};
+    double s[] = {0.6, 0.7, 0.8, 0.9, 0.4, 0.3};
+    chains_result r;
+    char errbuf[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(chains_link(&r, p, s, 6, 7, 0.0, errbuf), 0);
+    ck_assert_uint_eq(r.n_hops, 6);
+    ck_assert_uint_eq(r.n_chains, 2);
+    const uint32_t c0[] = {3, 4, 5}, c1[] = {3, 4, 6};
+    assert_chain(&r, 0, c0, 3, 0.4);
+    assert_chain(&r, 1, c1, 3, 0.3);
+    ck_assert_uint_eq(r.n_loose, 3);
+    const uint32_t outs[] = {0, 1, 2}, ins[] = {1, 0, 1};
+    for (size_t k = 0; k < 3; k++) {
+        ck_assert_uint_eq(r.hops[r.loose[k]].out, outs[k]);
+        ck_assert_uint_eq(r.hops[r.loose[k]].in, ins[k]);
+    }
+    /* each hop once: on a chain (out = a chain's non-first connection) or loose */
+    unsigned seen[7] = {0};
+    for (size_t c = 0; c < r.n_chains; c++)
+        for (size_t k = 1; k < r.chains[c].n_conns; k++)
+            seen[r.conns[r.chains[c].first + k]] = 1; /* 4 is on both chains */
+    for (size_t k = 0; k < r.n_loose; k++)
+        seen[r.hops[r.loose[k]].out]++;
+    for (size_t h = 0; h < r.n_hops; h++)
+        ck_assert_uint_eq(seen[r.hops[h].out], 1);
     chains_free(&r);
 }
 END_TEST
@@ -136,6 +178,7 @@ Suite *chains_suite(void)
     tcase_add_test(tc, test_three_hops);
     tcase_add_test(tc, test_branch_and_ties);
     tcase_add_test(tc, test_cycle_and_errors);
+    tcase_add_test(tc, test_cycle_every_hop_reported);
     tcase_add_test(tc, test_long_chain);
     suite_add_tcase(s, tc);
     return s;

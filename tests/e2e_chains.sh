@@ -171,4 +171,77 @@ if [ -r "$real" ]; then
 else
     echo "note: $real missing: real-capture check skipped" >&2
 fi
+# every hop is printed, whatever shape the hops form, with eval's score: at
+# threshold 0 every outbound connection with a candidate gets exactly one hop
+# (its best-scoring inbound; a hop two chains share is printed in both, once
+# per chain, but it is the same hop), the score `eval --pairs` gives that
+# pair; netns-full's hops form cycles (sessions in opposite directions) and
+# used to be dropped. The text and DOT outputs hold the same hops.
+for cap in "$top_srcdir"/datasets/samples/*.pcap "$REALDATA/socks5-telnet-relay.pcapng"; do
+    [ -r "$cap" ] || continue
+    lab="${cap%.pcap}.csv"
+    [ -r "$lab" ] || lab="$top_srcdir/tests/socks5-telnet-relay.labels.csv"
+    "$STEPSTONE" conns --json "$cap" >"$TMPD/c.json" 2>/dev/null || fail "conns on $cap"
+    "$STEPSTONE" chains --threads 1 --threshold 0 --json "$cap" >"$TMPD/h.json" 2>"$TMPD/err" ||
+        fail "chains --threshold 0 on $cap exited $?: $(cat "$TMPD/err")"
+    "$STEPSTONE" chains --threads 1 --threshold 0 --dot "$TMPD/h.dot" "$cap" >"$TMPD/h.txt" \
+        2>/dev/null || fail "chains --threshold 0 --dot on $cap"
+    "$STEPSTONE" eval --method lstm --labels "$lab" --pairs "$TMPD/p.csv" "$cap" >/dev/null \
+        2>"$TMPD/err" || fail "eval --pairs on $cap exited $?: $(cat "$TMPD/err")"
+    "$PY" - "$TMPD/c.json" "$TMPD/h.json" "$TMPD/p.csv" "$TMPD/h.txt" "$TMPD/h.dot" <<'PYEOF' ||
+import csv, json, re, sys
+conns, hops_json, pairs_csv, text, dot = sys.argv[1:6]
+uid = {}
+for line in open(conns):
+    r = json.loads(line)
+    uid[(r["id.orig_h"], r["id.orig_p"], r["id.resp_h"], r["id.resp_p"], "%.6f" % r["ts"])] = r["uid"]
+def leg(l):
+    return uid[(l["src"], l["sport"], l["dst"], l["dport"], "%.6f" % l["start"])]
+got, loose, bad = {}, 0, []
+for line in open(hops_json):
+    o = json.loads(line)
+    if o["type"] != "hop":
+        continue
+    i, out, s = leg(o["in"]), leg(o["out"]), "%.6f" % o["score"]
+    if out in got and got[out] != (i, s):
+        bad.append("outbound %s has two hops: %s and %s" % (out, got[out], (i, s)))
+    if o["chain"] is None:
+        loose += 1
+        if out in got:
+            bad.append("hop into %s outside the chains printed again" % out)
+    got[out] = (i, s)
+best = {}
+for r in csv.DictReader(open(pairs_csv)):
+    if r["method"] != "lstm":
+        continue
+    o, s = r["out_uid"], float(r["score"])
+    if o not in best or s > best[o][1]:
+        best[o] = (set(), s)
+    if s == best[o][1]:
+        best[o][0].add(r["in_uid"])
+for o, (ins, s) in best.items():
+    if o not in got:
+        bad.append("no hop printed for outbound %s (eval: best %s %.6f)" % (o, sorted(ins), s))
+    elif got[o][0] not in ins or got[o][1] != "%.6f" % s:
+        bad.append("outbound %s: chains %s, eval %s %.6f" % (o, got[o], sorted(ins), s))
+for o in got:
+    if o not in best:
+        bad.append("hop printed for %s, which has no candidate in eval" % o)
+# text: chains' hops plus one block per hop outside them; DOT: two dashed edges each
+t = open(text).read()
+if len(re.findall(r"^hop \d+ outside the chains: ", t, re.M)) != loose:
+    bad.append("text: not %d hops outside the chains" % loose)
+if len(got) and not re.search(r"^(chain|hop) 1", t, re.M):
+    bad.append("text: no hop printed")
+if open(dot).read().count("style=dashed") != 2 * loose:
+    bad.append("dot: not %d dashed edges" % (2 * loose))
+if bad:
+    print("\n".join(bad), file=sys.stderr)
+    sys.exit(1)
+print("%s: %d outbound connections with candidates, %d hops (%d outside the chains)"
+      % (hops_json, len(best), len(got), loose))
+PYEOF
+        fail "$cap: chains --threshold 0 and eval --pairs disagree"
+done
+
 exit 0

@@ -1,6 +1,5 @@
 /* cmd_chains.c - `stepstone chains`: finds relay chains in captures with the
  * learned correlator. */
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include "chains.h"
 #include "cli.h"
 #include "cliutil.h"
+#include "connlog.h"
 #include "connset.h"
 #include "correlator.h"
 #include "encoder.h"
@@ -43,16 +43,21 @@ static void chains_usage(FILE *f)
             "\n"
             "Text output: one block per chain: its hosts in order and score (its weakest\n"
             "hop), then per hop the relay, the two connections (addresses, ports, start\n"
-            "times) and the hop's score (0..1).\n"
+            "times) and the hop's score (0..1). Then one block per hop on no chain\n"
+            "('hop N outside the chains': hops that form a cycle, e.g. two sessions in\n"
+            "opposite directions, or hang off one), so every hop at or above the\n"
+            "threshold is printed, whatever shape the hops form.\n"
             "\n"
             "Options:\n"
             "  --model FILE      correlator model (default: the one compiled in)\n"
             "  --threshold X     hop score threshold in [0,1] (default: the model's,\n"
             "                    calibrated for a per-pair false-positive rate of 1e-4)\n"
             "  --json            JSON lines: a \"hop\" object per hop, then a \"chain\" object,\n"
-            "                    per chain (docs/formats.md, \"Chains\")\n"
-            "  --dot FILE        also write the chains as a Graphviz graph\n"
-            "  --threads N       OpenBLAS threads (default: all cores)\n"
+            "                    per chain; then a \"hop\" object with \"chain\":null per hop\n"
+            "                    on no chain (docs/formats.md, \"Chains\")\n"
+            "  --dot FILE        also write the chains (and, dashed, the hops on no chain)\n"
+            "                    as a Graphviz graph\n"
+            "  --threads N       OpenBLAS threads (1-1024, default auto: all cores)\n"
             "  --stats           also print on stderr the time of reading and scoring (one\n"
             "                    streaming stage), of embedding in it, of linking, the rates,\n"
             "                    and the most connections, hops and vectors held at once\n"
@@ -73,80 +78,11 @@ static void fmt_time(char *buf, size_t n, int64_t us)
     snprintf(buf, n, "%lld.%06lld", (long long)s, (long long)f);
 }
 
-/* A file written through a temporary name, renamed into place on success. */
-typedef struct outfile {
-    FILE *f;
-    char *tmp;
-    const char *path;
-} outfile;
-
-static int outfile_open(outfile *o, const char *path)
-{
-    memset(o, 0, sizeof(*o));
-    o->path = path;
-    if (!path) {
-        o->f = stdout;
-        return 0;
-    }
-    size_t n = strlen(path) + 16;
-    o->tmp = malloc(n);
-    if (!o->tmp) {
-        fprintf(stderr, "stepstone chains: out of memory\n");
-        return -1;
-    }
-    snprintf(o->tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
-        fprintf(stderr, "stepstone chains: cannot create %s: %s\n", o->tmp, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(o->tmp);
-        }
-        free(o->tmp);
-        o->tmp = NULL;
-        return -1;
-    }
-    return 0;
-}
-
-/* Closes o; renames it into place when ok, else removes it. Returns 0 or -1. */
-static int outfile_close(outfile *o, int ok)
-{
-    int rc = 0;
-    if (!o->f)
-        return ok ? 0 : -1;
-    if (fflush(o->f) != 0 || ferror(o->f)) {
-        if (ok)
-            fprintf(stderr, "stepstone chains: cannot write %s: %s\n",
-                    o->path ? o->path : "the output", strerror(errno));
-        ok = 0;
-    }
-    if (o->tmp) {
-        if (fclose(o->f) != 0 && ok) {
-            fprintf(stderr, "stepstone chains: cannot write %s: %s\n", o->path, strerror(errno));
-            ok = 0;
-        }
-        if (ok && rename(o->tmp, o->path) != 0) {
-            fprintf(stderr, "stepstone chains: cannot rename %s to %s: %s\n", o->tmp, o->path,
-                    strerror(errno));
-            ok = 0;
-        }
-        if (!ok)
-            unlink(o->tmp);
-        free(o->tmp);
-    }
-    o->f = NULL;
-    o->tmp = NULL;
-    if (!ok)
-        rc = -1;
-    return rc;
-}
-
 static void json_leg(FILE *f, const conntab_record *r)
 {
     char a[64], b[64], t[32];
-    cliutil_format_addr(a, sizeof(a), r->family, r->orig_h);
-    cliutil_format_addr(b, sizeof(b), r->family, r->resp_h);
+    connlog_format_addr(a, r->family, r->orig_h);
+    connlog_format_addr(b, r->family, r->resp_h);
     fmt_time(t, sizeof(t), r->start_us);
     fprintf(f, "{\"src\":\"%s\",\"sport\":%u,\"dst\":\"%s\",\"dport\":%u,\"start\":%s}", a,
             r->orig_p, b, r->resp_p, t);
@@ -155,20 +91,30 @@ static void json_leg(FILE *f, const conntab_record *r)
 static void text_leg(FILE *f, const char *what, const conntab_record *r)
 {
     char a[64], b[64], t[32];
-    cliutil_format_addr(a, sizeof(a), r->family, r->orig_h);
-    cliutil_format_addr(b, sizeof(b), r->family, r->resp_h);
+    connlog_format_addr(a, r->family, r->orig_h);
+    connlog_format_addr(b, r->family, r->resp_h);
     fmt_time(t, sizeof(t), r->start_us);
     fprintf(f, "    %-3s %s:%u -> %s:%u  start %s\n", what, a, r->orig_p, b, r->resp_p, t);
 }
 
-static void warn_cb(void *ctx, const char *msg)
+/* Writes the hosts of a chain of connections conns[0..n): the first's
+ * origin with fmt_first, then each one's responder with fmt_next. */
+static void write_hosts(FILE *f, const connset *set, const uint32_t *conns, size_t n,
+                        const char *fmt_first, const char *fmt_next)
 {
-    (void)ctx;
-    fprintf(stderr, "stepstone chains: warning: %s\n", msg);
+    char h[CONNLOG_ADDR_SIZE];
+    const conntab_record *first = connset_get(set, conns[0]);
+    connlog_format_addr(h, first->family, first->orig_h);
+    fprintf(f, fmt_first, h);
+    for (size_t k = 0; k < n; k++) {
+        const conntab_record *r = connset_get(set, conns[k]);
+        connlog_format_addr(h, r->family, r->resp_h);
+        fprintf(f, fmt_next, h);
+    }
 }
 
-/* Writes the result in the chosen format; hop_of[c] is the hop whose out is
- * connection c (or -1). */
+/* Writes the result in the chosen format: the chains, then every hop on no
+ * chain; hop_of[c] is the hop whose out is connection c (or -1). */
 static void write_chains(FILE *f, int json, const connset *set, const chains_result *res,
                          const long *hop_of)
 {
@@ -176,16 +122,9 @@ static void write_chains(FILE *f, int json, const connset *set, const chains_res
     for (size_t c = 0; c < res->n_chains; c++) {
         const chains_chain *ch = &res->chains[c];
         const uint32_t *conns = res->conns + ch->first;
-        const conntab_record *first = connset_get(set, conns[0]);
         if (!json) {
             fprintf(f, "chain %zu: ", c + 1);
-            cliutil_format_addr(h, sizeof(h), first->family, first->orig_h);
-            fprintf(f, "%s", h);
-            for (size_t k = 0; k < ch->n_conns; k++) {
-                const conntab_record *r = connset_get(set, conns[k]);
-                cliutil_format_addr(h, sizeof(h), r->family, r->resp_h);
-                fprintf(f, " -> %s", h);
-            }
+            write_hosts(f, set, conns, ch->n_conns, "%s", " -> %s");
             fprintf(f, "  score %.4f\n", ch->score);
         }
         for (size_t k = 0; k + 1 < ch->n_conns; k++) {
@@ -193,7 +132,7 @@ static void write_chains(FILE *f, int json, const connset *set, const chains_res
             const conntab_record *out = connset_get(set, conns[k + 1]);
             long hi = hop_of[conns[k + 1]];
             double score = hi >= 0 ? res->hops[hi].score : NAN;
-            cliutil_format_addr(h, sizeof(h), out->family, out->orig_h);
+            connlog_format_addr(h, out->family, out->orig_h);
             if (json) {
                 fprintf(f, "{\"type\":\"hop\",\"chain\":%zu,\"relay\":\"%s\",\"in\":", c + 1, h);
                 json_leg(f, in);
@@ -208,15 +147,31 @@ static void write_chains(FILE *f, int json, const connset *set, const chains_res
         }
         if (json) {
             fprintf(f, "{\"type\":\"chain\",\"chain\":%zu,\"hosts\":[", c + 1);
-            cliutil_format_addr(h, sizeof(h), first->family, first->orig_h);
-            fprintf(f, "\"%s\"", h);
-            for (size_t k = 0; k < ch->n_conns; k++) {
-                const conntab_record *r = connset_get(set, conns[k]);
-                cliutil_format_addr(h, sizeof(h), r->family, r->resp_h);
-                fprintf(f, ",\"%s\"", h);
-            }
+            write_hosts(f, set, conns, ch->n_conns, "\"%s\"", ",\"%s\"");
             fprintf(f, "],\"score\":%.6f}\n", ch->score);
         } else {
+            fputc('\n', f);
+        }
+    }
+    /* the hops on no chain (a cycle, ...): each on its own */
+    for (size_t k = 0; k < res->n_loose; k++) {
+        const chains_hop *hp = &res->hops[res->loose[k]];
+        const conntab_record *in = connset_get(set, hp->in);
+        const conntab_record *out = connset_get(set, hp->out);
+        connlog_format_addr(h, out->family, out->orig_h);
+        if (json) {
+            fprintf(f, "{\"type\":\"hop\",\"chain\":null,\"relay\":\"%s\",\"in\":", h);
+            json_leg(f, in);
+            fprintf(f, ",\"out\":");
+            json_leg(f, out);
+            fprintf(f, ",\"score\":%.6f}\n", hp->score);
+        } else {
+            const uint32_t legs[2] = {hp->in, hp->out};
+            fprintf(f, "hop %zu outside the chains: ", k + 1);
+            write_hosts(f, set, legs, 2, "%s", " -> %s");
+            fprintf(f, "  score %.4f\n", hp->score);
+            text_leg(f, "in", in);
+            text_leg(f, "out", out);
             fputc('\n', f);
         }
     }
@@ -231,8 +186,8 @@ static void write_dot(FILE *f, const connset *set, const chains_result *res, con
         const uint32_t *conns = res->conns + ch->first;
         for (size_t k = 0; k < ch->n_conns; k++) {
             const conntab_record *r = connset_get(set, conns[k]);
-            cliutil_format_addr(a, sizeof(a), r->family, r->orig_h);
-            cliutil_format_addr(b, sizeof(b), r->family, r->resp_h);
+            connlog_format_addr(a, r->family, r->orig_h);
+            connlog_format_addr(b, r->family, r->resp_h);
             long hi = hop_of[conns[k]];
             if (hi >= 0)
                 fprintf(f, "  \"%s\" -> \"%s\" [label=\"chain %zu: %u -> %u\\nscore %.3f\"];\n",
@@ -242,12 +197,26 @@ static void write_dot(FILE *f, const connset *set, const chains_result *res, con
                         r->orig_p, r->resp_p);
         }
     }
+    /* a hop on no chain: its two connections, dashed */
+    for (size_t k = 0; k < res->n_loose; k++) {
+        const chains_hop *hp = &res->hops[res->loose[k]];
+        const conntab_record *in = connset_get(set, hp->in);
+        const conntab_record *out = connset_get(set, hp->out);
+        connlog_format_addr(a, in->family, in->orig_h);
+        connlog_format_addr(b, in->family, in->resp_h);
+        fprintf(f, "  \"%s\" -> \"%s\" [style=dashed, label=\"hop %zu: %u -> %u\"];\n", a, b,
+                k + 1, in->orig_p, in->resp_p);
+        connlog_format_addr(a, out->family, out->orig_h);
+        connlog_format_addr(b, out->family, out->resp_h);
+        fprintf(f, "  \"%s\" -> \"%s\" [style=dashed, label=\"hop %zu: %u -> %u\\nscore %.3f\"];\n",
+                a, b, k + 1, out->orig_p, out->resp_p, hp->score);
+    }
     fprintf(f, "}\n");
 }
 
 /* Collects the matched hops while the correlator streams: for each outbound
- * connection its best candidate at or above the threshold (ties: the earliest
- * inbound, as chains_link picks), with copies of both legs' records. */
+ * connection the candidate chains_pick matches (the group's inbound legs come
+ * in connection order), with copies of both legs' records. */
 typedef struct hopcol {
     double threshold;
     conntab_record *legs; /* 2 per hop: in, out */
@@ -272,10 +241,7 @@ static int hopcol_emit(void *ctx, const correlator_group *g, char *errbuf)
             h->last_report = t;
         }
     }
-    long best = -1;
-    for (size_t i = 0; i < g->n; i++)
-        if (g->score[i] >= h->threshold && (best < 0 || g->score[i] > g->score[best]))
-            best = (long)i;
+    long best = chains_pick(g->score, g->n, h->threshold);
     if (best < 0)
         return SS_OK;
     if (h->n == h->cap) {
@@ -370,17 +336,10 @@ int cmd_chains(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (ch) {
         case O_MODEL: model = optarg; break;
-        case O_THR: {
-            char *end;
-            errno = 0;
-            threshold = strtod(optarg, &end);
-            if (end == optarg || *end || errno || !(threshold >= 0 && threshold <= 1)) {
-                fprintf(stderr, "stepstone chains: --threshold needs a number from 0 to 1, "
-                                "got '%s'\n", optarg);
+        case O_THR:
+            if (cliutil_parse_num("chains", "--threshold", optarg, 0, 1, &threshold) < 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
-        }
         case O_JSON: json = 1; break;
         case O_DOT: dot = optarg; break;
         case O_STATS: stats = 1; break;
@@ -435,7 +394,7 @@ int cmd_chains(int argc, char **argv)
     hc.corr = corr;
     hc.last_report = t0;
     if (correlator_read_files(corr, (const char *const *)(argv + optind),
-                              (size_t)(argc - optind), NULL, warn_cb, NULL, err) < 0) {
+                              (size_t)(argc - optind), NULL, cliutil_warn, "chains", err) < 0) {
         if (progress)
             fputc('\n', stderr);
         fprintf(stderr, "stepstone chains: %s\n", err);
@@ -467,23 +426,25 @@ int cmd_chains(int argc, char **argv)
     for (size_t k = 0; k < res.n_hops; k++)
         hop_of[res.hops[k].out] = (long)k;
 
-    outfile of;
-    if (outfile_open(&of, outpath) < 0)
+    cliutil_out of;
+    if (cliutil_out_open(&of, "chains", outpath) < 0)
         goto done;
     write_chains(of.f, json, set, &res, hop_of);
-    if (outfile_close(&of, 1) < 0)
+    if (cliutil_out_close(&of, 1) < 0)
         goto done;
     if (dot) {
-        outfile df;
-        if (outfile_open(&df, dot) < 0)
+        if (cliutil_out_open(&of, "chains", dot) < 0)
             goto done;
-        write_dot(df.f, set, &res, hop_of);
-        if (outfile_close(&df, 1) < 0)
+        write_dot(of.f, set, &res, hop_of);
+        if (cliutil_out_close(&of, 1) < 0)
             goto done;
     }
     fprintf(stderr, "stepstone chains: %llu TCP connections, %llu candidate hops, %zu hops at "
-                    "threshold %.4f, %zu chains\n", (unsigned long long)st.conns,
+                    "threshold %.4f, %zu chains", (unsigned long long)st.conns,
             (unsigned long long)st.pairs, res.n_hops, threshold, res.n_chains);
+    if (res.n_loose)
+        fprintf(stderr, ", %zu hop%s outside them", res.n_loose, res.n_loose == 1 ? "" : "s");
+    fputc('\n', stderr);
     if (stats) {
         double t_end = now_s();
         fprintf(stderr, "stepstone chains: stats: read and score %.3f s, embedding %.3f s "

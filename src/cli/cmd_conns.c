@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cliutil.h"
 #include "connlog.h"
 #include "conntab.h"
 #include "decode.h"
@@ -39,7 +40,7 @@ static void conns_usage(FILE *f)
             "  --udp-timeout S        UDP inactivity timeout in seconds (default 60)\n"
             "  --icmp-timeout S       ICMP inactivity timeout in seconds (default 60)\n"
             "  --active-timeout S     longest connection before it is cut (default 3600)\n"
-            "  --max-pkts N           packets kept per connection record (default 64)\n"
+            "  --max-pkts N           packets kept per connection record (default %d)\n"
             "  --dedup-window S       several files (sensors): a packet another file gave\n"
             "                         less than S seconds before is a copy and counts once\n"
             "                         (default 0.05; 0 keeps every copy). The sensors'\n"
@@ -48,55 +49,8 @@ static void conns_usage(FILE *f)
             "  -h, --help             this help\n"
             "\n"
             "Exit status: 0 ok (warnings, e.g. a damaged file, are printed), 1 fatal\n"
-            "input or output error, 2 bad usage.\n");
-}
-
-/* Parses a positive number of seconds into microseconds. */
-static int parse_seconds(const char *opt, const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v <= 0 || v > 1e9) {
-        fprintf(stderr, "stepstone conns: %s needs a positive number of seconds, got '%s'\n",
-                opt, s);
-        return -1;
-    }
-    *out = (int64_t)llround(v * 1e6);
-    if (*out < 1)
-        *out = 1;
-    return 0;
-}
-
-/* Parses a number of seconds that may be 0 (off), at most an hour. */
-static int parse_window(const char *opt, const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v < 0 || v > 3600) {
-        fprintf(stderr, "stepstone conns: %s needs a number of seconds from 0 to 3600, got '%s'\n",
-                opt, s);
-        return -1;
-    }
-    *out = (int64_t)llround(v * 1e6);
-    if (*out < 1 && v > 0)
-        *out = 1;
-    return 0;
-}
-
-static int parse_count(const char *opt, const char *s, uint32_t max, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno || v < 0 || v > (long long)max) {
-        fprintf(stderr, "stepstone conns: %s needs an integer from 0 to %u, got '%s'\n",
-                opt, max, s);
-        return -1;
-    }
-    *out = (uint32_t)v;
-    return 0;
+            "input or output error, 2 bad usage.\n",
+            CONNTAB_LOG_MAX_PKTS);
 }
 
 typedef struct conns_out {
@@ -109,12 +63,6 @@ static int conns_emit(void *ctx, const conntab_record *rec, char *errbuf)
 {
     const conns_out *o = ctx;
     return connlog_write_record(o->f, rec, o->format, o->flags, errbuf);
-}
-
-static void conns_warn(void *ctx, const char *msg)
-{
-    (void)ctx;
-    fprintf(stderr, "stepstone conns: warning: %s\n", msg);
 }
 
 static void print_summary(const pcapsrc *src, const decode_stats *ds, const conntab_stats *cs)
@@ -164,7 +112,7 @@ int cmd_conns(int argc, char **argv)
     conntab_config_default(&cfg);
     conns_out out = {stdout, CONNLOG_FORMAT_TSV, 0};
     const char *outpath = NULL;
-    int packets = 0;
+    int packets = 0, maxp;
     int64_t dedup_us = DEDUP_DEFAULT_WINDOW_US;
 
     optind = 1;
@@ -175,38 +123,34 @@ int cmd_conns(int argc, char **argv)
         case OPT_JSON: out.format = CONNLOG_FORMAT_JSON; break;
         case OPT_PACKETS: packets = 1; break;
         case OPT_TCP:
-            if (parse_seconds("--tcp-timeout", optarg, &cfg.tcp_timeout_us) < 0)
-                return CLI_EXIT_USAGE;
-            break;
         case OPT_UDP:
-            if (parse_seconds("--udp-timeout", optarg, &cfg.udp_timeout_us) < 0)
-                return CLI_EXIT_USAGE;
-            break;
         case OPT_ICMP:
-            if (parse_seconds("--icmp-timeout", optarg, &cfg.icmp_timeout_us) < 0)
+        case OPT_ACTIVE: {
+            int64_t *t = ch == OPT_TCP    ? &cfg.tcp_timeout_us
+                         : ch == OPT_UDP  ? &cfg.udp_timeout_us
+                         : ch == OPT_ICMP ? &cfg.icmp_timeout_us
+                                          : &cfg.active_timeout_us;
+            const char *opt = ch == OPT_TCP    ? "--tcp-timeout"
+                              : ch == OPT_UDP  ? "--udp-timeout"
+                              : ch == OPT_ICMP ? "--icmp-timeout"
+                                               : "--active-timeout";
+            if (cliutil_parse_seconds("conns", opt, optarg, 0, 1e9, t) < 0)
                 return CLI_EXIT_USAGE;
             break;
-        case OPT_ACTIVE:
-            if (parse_seconds("--active-timeout", optarg, &cfg.active_timeout_us) < 0)
-                return CLI_EXIT_USAGE;
-            break;
+        }
         case OPT_MAXPKTS:
-            if (parse_count("--max-pkts", optarg, 1000000, &cfg.max_pkts) < 0)
+            if (cliutil_parse_int("conns", "--max-pkts", optarg, 0, 1000000, &maxp) < 0)
                 return CLI_EXIT_USAGE;
+            cfg.max_pkts = (uint32_t)maxp;
             break;
         case OPT_DEDUP:
-            if (parse_window("--dedup-window", optarg, &dedup_us) < 0)
+            if (cliutil_parse_seconds("conns", "--dedup-window", optarg, 1, 3600, &dedup_us) < 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'o': outpath = optarg; break;
         case 'h': conns_usage(stdout); return CLI_EXIT_OK;
-        case ':':
-            fprintf(stderr, "stepstone conns: option '%s' needs a value\n", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
-            fprintf(stderr, "stepstone conns: unknown option '%s'; see 'stepstone conns --help'\n",
-                    argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cliutil_bad_option("conns", "conns", ch, argv[optind - 1]);
         }
     }
     if (packets && out.format != CONNLOG_FORMAT_JSON) {
@@ -223,15 +167,15 @@ int cmd_conns(int argc, char **argv)
     char err[SS_ERRBUF_SIZE];
     pcapsrc *src = NULL;
     conntab *tab = NULL;
-    char *tmppath = NULL;
     char *outbuf = NULL;
-    int own_stdout = 0;
+    cliutil_out of;
+    memset(&of, 0, sizeof(of));
     int status = CLI_EXIT_FAILURE;
     decode_stats ds;
     memset(&ds, 0, sizeof(ds));
 
     if (pcapsrc_open(&src, (const char *const *)(argv + optind), (size_t)(argc - optind),
-                     conns_warn, NULL, err) < 0) {
+                     cliutil_warn, "conns", err) < 0) {
         fprintf(stderr, "stepstone conns: %s\n", err);
         return CLI_EXIT_FAILURE;
     }
@@ -240,42 +184,12 @@ int cmd_conns(int argc, char **argv)
         pcapsrc_close(src);
         return CLI_EXIT_FAILURE;
     }
-    if (outpath) {
-        size_t n = strlen(outpath) + 16;
-        tmppath = malloc(n);
-        if (!tmppath) {
-            fprintf(stderr, "stepstone conns: out of memory\n");
-            goto done;
-        }
-        snprintf(tmppath, n, "%s.tmp.XXXXXX", outpath);
-        int fd = mkstemp(tmppath);
-        if (fd < 0 || !(out.f = fdopen(fd, "w"))) {
-            fprintf(stderr, "stepstone conns: cannot create %s: %s\n", tmppath, strerror(errno));
-            if (fd >= 0) {
-                close(fd);
-                unlink(tmppath);
-            }
-            free(tmppath);
-            tmppath = NULL;
-            out.f = NULL;
-            goto done;
-        }
-    }
-
-    /* one write per 256 kB of output rather than per 4 kB: stdout is
-     * written through a FILE of our own on a copy of its descriptor, so
-     * the buffer can be freed once that FILE is closed */
-    if (!outpath) {
-        int fd = dup(STDOUT_FILENO);
-        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-        if (f) {
-            out.f = f;
-            own_stdout = 1;
-        } else if (fd >= 0) {
-            close(fd);
-        }
-    }
-    outbuf = malloc(CONNS_OUTBUF_SIZE);
+    if (cliutil_out_open(&of, "conns", outpath) < 0)
+        goto done;
+    out.f = of.f;
+    /* one write per 256 kB of output rather than per 4 kB; the buffer is
+     * freed once the output is closed */
+    outbuf = out.f != stdout ? malloc(CONNS_OUTBUF_SIZE) : NULL;
     if (outbuf && setvbuf(out.f, outbuf, _IOFBF, CONNS_OUTBUF_SIZE) != 0) {
         free(outbuf);
         outbuf = NULL;
@@ -317,10 +231,8 @@ int cmd_conns(int argc, char **argv)
         fprintf(stderr, "stepstone conns: %s\n", err);
         goto done;
     }
-    if (fflush(out.f) != 0 || ferror(out.f)) {
-        fprintf(stderr, "stepstone conns: cannot write the output: %s\n", strerror(errno));
+    if (cliutil_out_close(&of, 1) < 0) /* before the summary: stdout comes first */
         goto done;
-    }
     status = CLI_EXIT_OK;
 
 done:
@@ -329,24 +241,7 @@ done:
         conntab_get_stats(tab, &cs);
         print_summary(src, &ds, &cs);
     }
-    if (tmppath) {
-        if (fclose(out.f) != 0 && status == CLI_EXIT_OK) {
-            fprintf(stderr, "stepstone conns: cannot write %s: %s\n", tmppath, strerror(errno));
-            status = CLI_EXIT_FAILURE;
-        }
-        if (status == CLI_EXIT_OK && rename(tmppath, outpath) != 0) {
-            fprintf(stderr, "stepstone conns: cannot rename %s to %s: %s\n", tmppath, outpath,
-                    strerror(errno));
-            status = CLI_EXIT_FAILURE;
-        }
-        if (status != CLI_EXIT_OK)
-            unlink(tmppath);
-        free(tmppath);
-    }
-    if (own_stdout && fclose(out.f) != 0 && status == CLI_EXIT_OK) {
-        fprintf(stderr, "stepstone conns: cannot write the output: %s\n", strerror(errno));
-        status = CLI_EXIT_FAILURE;
-    }
+    cliutil_out_close(&of, 0);
     free(outbuf); /* after the FILE using it was closed */
     conntab_destroy(tab);
     pcapsrc_close(src);

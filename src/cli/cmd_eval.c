@@ -42,6 +42,9 @@ static void eval_usage(FILE *f)
             "  --arg NAME=VALUE     option string for method NAME (e.g. a model file)\n"
             "  --json               one JSON object instead of the table\n"
             "  --roc FILE           write the ROC curves as CSV: method,thr,fpr,tpr\n"
+            "  --pairs FILE         write every candidate pair's score as CSV:\n"
+            "                       method,in_uid,out_uid,score (uids as 'stepstone conns'\n"
+            "                       gives them; score as 'stepstone chains' prints it)\n"
             "  --plot FILE.png      draw the ROC curves with gnuplot\n"
             "                       (apt-get install gnuplot-nox when it is missing)\n"
             "  --max-pkts N         packets kept per connection (default %d)\n"
@@ -53,72 +56,13 @@ static void eval_usage(FILE *f)
             "  -h, --help           this help\n"
             "\n"
             "Methods:\n",
-            CONNSET_DEFAULT_MAX_PKTS);
+            CONNSET_SCORE_MAX_PKTS);
     for (const registry_entry *m = registry_methods(); m->name; m++)
         fprintf(f, "  %-14s %s\n", m->name, m->summary);
     fprintf(f,
             "\n"
             "Exit status: 0 ok, 1 input/output error, 2 bad usage.\n"
             "Session scorers on benign and attack captures: 'stepstone eval sessions --help'.\n");
-}
-
-/* A file written through a temporary beside it, renamed on success. */
-typedef struct atomic_file {
-    FILE *f;
-    char *path, *tmp;
-} atomic_file;
-
-static int atomic_open(atomic_file *a, const char *path)
-{
-    memset(a, 0, sizeof(*a));
-    size_t n = strlen(path) + 16;
-    a->tmp = malloc(n);
-    if (!a->tmp) {
-        fprintf(stderr, "stepstone eval: out of memory\n");
-        return -1;
-    }
-    snprintf(a->tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(a->tmp);
-    if (fd < 0 || !(a->f = fdopen(fd, "w"))) {
-        fprintf(stderr, "stepstone eval: cannot create %s: %s\n", a->tmp, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(a->tmp);
-        }
-        free(a->tmp);
-        a->tmp = NULL;
-        return -1;
-    }
-    a->path = (char *)path;
-    return 0;
-}
-
-/* Closes and renames (commit) or removes (abort) the file. */
-static int atomic_close(atomic_file *a, int commit)
-{
-    if (!a->tmp)
-        return 0;
-    int rc = 0;
-    if (fclose(a->f) != 0 && commit) {
-        fprintf(stderr, "stepstone eval: cannot write %s: %s\n", a->path, strerror(errno));
-        rc = -1;
-    }
-    if (commit && rc == 0 && rename(a->tmp, a->path) != 0) {
-        fprintf(stderr, "stepstone eval: cannot rename to %s: %s\n", a->path, strerror(errno));
-        rc = -1;
-    }
-    if (!commit || rc < 0)
-        unlink(a->tmp);
-    free(a->tmp);
-    a->tmp = NULL;
-    a->f = NULL;
-    return rc;
-}
-
-static void eval_warn(void *ctx, const char *msg)
-{
-    (void)ctx;
-    fprintf(stderr, "stepstone eval: warning: %s\n", msg);
 }
 
 static void print_num(FILE *f, double v, const char *fmt)
@@ -216,7 +160,20 @@ static void print_json(FILE *f, const evaluate_result *res, size_t nm, size_t nc
     fputs("]}\n", f);
 }
 
-/* Draws roc_csv (method,thr,fpr,tpr) into png with gnuplot. */
+/* Writes every candidate pair's score under each method as CSV lines
+ * method,in_uid,out_uid,score (scores[i * npairs + k] for method i). */
+static void write_pairs(FILE *f, const method *methods, size_t nm, const connset *set,
+                        const candidates_pair *pairs, size_t npairs, const double *scores)
+{
+    fputs("method,in_uid,out_uid,score\n", f);
+    for (size_t i = 0; i < nm; i++)
+        for (size_t k = 0; k < npairs; k++)
+            fprintf(f, "%s,%s,%s,%.6f\n", methods[i].name, connset_get(set, pairs[k].in)->uid,
+                    connset_get(set, pairs[k].out)->uid, scores[i * npairs + k]);
+}
+
+/* Draws roc_csv (method,thr,fpr,tpr) into png with gnuplot: gnuplot writes
+ * the image into the output's temporary file, committed when it succeeds. */
 static int draw_plot(const char *roc_csv, const char *png, const evaluate_result *res,
                      size_t nm)
 {
@@ -225,24 +182,23 @@ static int draw_plot(const char *roc_csv, const char *png, const evaluate_result
                         "(install it with: apt-get install gnuplot-nox)\n");
         return -1;
     }
-    atomic_file img, script;
     char spath[] = "/tmp/stepstone-plot.XXXXXX";
     int sfd = mkstemp(spath);
-    if (sfd < 0) {
+    FILE *s = sfd >= 0 ? fdopen(sfd, "w") : NULL;
+    if (!s) {
         fprintf(stderr, "stepstone eval: cannot create a gnuplot script: %s\n", strerror(errno));
+        if (sfd >= 0) {
+            close(sfd);
+            unlink(spath);
+        }
         return -1;
     }
-    close(sfd);
-    if (atomic_open(&script, spath) < 0) {
+    cliutil_out img;
+    if (cliutil_out_open(&img, "eval", png) < 0) {
+        fclose(s);
         unlink(spath);
         return -1;
     }
-    if (atomic_open(&img, png) < 0) {
-        atomic_close(&script, 0);
-        unlink(spath);
-        return -1;
-    }
-    FILE *s = script.f;
     fprintf(s, "set terminal pngcairo size 900,600 noenhanced\n"
                "set output '%s'\n"
                "set datafile separator ','\n"
@@ -252,48 +208,34 @@ static int draw_plot(const char *roc_csv, const char *png, const evaluate_result
                "set title 'ROC of candidate relay hops'\n"
                "set grid\n"
                "plot ",
-            img.tmp);
+            img.file.tmp ? img.file.tmp : png);
     for (size_t i = 0; i < nm; i++)
         fprintf(s, "%s'%s' using (strcol(1) eq '%s' && $3 > 0 ? $3 : 1/0):4 with steps lw 2 "
                    "title '%s (AUC %.3f)'",
                 i ? ", " : "", roc_csv, res[i].method, res[i].method,
                 res[i].have_auc ? res[i].auc : NAN);
     fputs("\n", s);
-    if (atomic_close(&script, 1) < 0) {
-        atomic_close(&img, 0);
+    if (fclose(s) != 0) {
+        fprintf(stderr, "stepstone eval: cannot write a gnuplot script: %s\n", strerror(errno));
+        cliutil_out_close(&img, 0);
         unlink(spath);
         return -1;
     }
-    fflush(img.f);
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", spath);
     int rc = system(cmd);
     unlink(spath);
     if (rc != 0) {
         fprintf(stderr, "stepstone eval: gnuplot failed drawing %s\n", png);
-        atomic_close(&img, 0);
+        cliutil_out_close(&img, 0);
         return -1;
     }
-    return atomic_close(&img, 1);
-}
-
-static int parse_uint(const char *opt, const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end || errno || *s == '-' || v > max) {
-        fprintf(stderr, "stepstone eval: %s needs an integer from 0 to %lu, got '%s'\n", opt,
-                max, s);
-        return -1;
-    }
-    *out = (unsigned long)v;
-    return 0;
+    return cliutil_out_close(&img, 1) < 0 ? -1 : 0;
 }
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { OPT_LABELS = 256, OPT_METHOD, OPT_ARG, OPT_JSON, OPT_ROC, OPT_PLOT, OPT_MAXPKTS,
+    enum { OPT_LABELS = 256, OPT_METHOD, OPT_ARG, OPT_JSON, OPT_ROC, OPT_PLOT, OPT_PAIRS, OPT_MAXPKTS,
            OPT_OVERLAP, OPT_MINPKTS, OPT_LEAD };
     static const struct option longopts[] = {
         {"labels", required_argument, NULL, OPT_LABELS},
@@ -302,6 +244,7 @@ int cmd_eval(int argc, char **argv)
         {"json", no_argument, NULL, OPT_JSON},
         {"roc", required_argument, NULL, OPT_ROC},
         {"plot", required_argument, NULL, OPT_PLOT},
+        {"pairs", required_argument, NULL, OPT_PAIRS},
         {"max-pkts", required_argument, NULL, OPT_MAXPKTS},
         {"min-overlap", required_argument, NULL, OPT_OVERLAP},
         {"min-pkts", required_argument, NULL, OPT_MINPKTS},
@@ -311,6 +254,7 @@ int cmd_eval(int argc, char **argv)
         {NULL, 0, NULL, 0}
     };
     const char *labels_path = NULL, *methods_arg = "all", *roc_path = NULL, *plot_path = NULL;
+    const char *pairs_path = NULL;
     const char *out_path = NULL;
     const char *margs[EVAL_MAX_METHODS];
     size_t nmargs = 0;
@@ -318,10 +262,11 @@ int cmd_eval(int argc, char **argv)
     connset_config ccfg;
     connset_config_default(&ccfg);
     ccfg.tcp_only = 1;
-    ccfg.warn = eval_warn;
+    ccfg.warn = cliutil_warn;
+    ccfg.warn_ctx = "eval";
     candidates_config kcfg;
     candidates_config_default(&kcfg);
-    unsigned long v;
+    int v;
 
     if (argc > 1 && !strcmp(argv[1], "sessions"))
         return cmd_eval_sessions(argc - 1, argv + 1);
@@ -342,32 +287,26 @@ int cmd_eval(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case OPT_ROC: roc_path = optarg; break;
         case OPT_PLOT: plot_path = optarg; break;
+        case OPT_PAIRS: pairs_path = optarg; break;
         case OPT_MAXPKTS:
-            if (parse_uint("--max-pkts", optarg, 1000000, &v) < 0)
+            if (cliutil_parse_int("eval", "--max-pkts", optarg, 0, 1000000, &v) < 0)
                 return CLI_EXIT_USAGE;
             ccfg.tab.max_pkts = (uint32_t)v;
             break;
         case OPT_MINPKTS:
-            if (parse_uint("--min-pkts", optarg, 1000000000UL, &v) < 0)
+            if (cliutil_parse_int("eval", "--min-pkts", optarg, 0, 1000000000, &v) < 0)
                 return CLI_EXIT_USAGE;
             kcfg.min_pkts = (uint32_t)v;
             break;
         case OPT_OVERLAP:
-        case OPT_LEAD: {
-            char *end;
-            errno = 0;
-            double s = strtod(optarg, &end);
-            if (end == optarg || *end || errno || !isfinite(s) || s < 0 || s > 1e9) {
-                fprintf(stderr, "stepstone eval: %s needs seconds >= 0, got '%s'\n",
-                        ch == OPT_LEAD ? "--max-lead" : "--min-overlap", optarg);
+            if (cliutil_parse_seconds("eval", "--min-overlap", optarg, 1, 1e9,
+                                      &kcfg.min_overlap_us) < 0)
                 return CLI_EXIT_USAGE;
-            }
-            if (ch == OPT_LEAD)
-                kcfg.max_lead_us = (int64_t)llround(s * 1e6);
-            else
-                kcfg.min_overlap_us = (int64_t)llround(s * 1e6);
             break;
-        }
+        case OPT_LEAD:
+            if (cliutil_parse_seconds("eval", "--max-lead", optarg, 1, 1e9, &kcfg.max_lead_us) < 0)
+                return CLI_EXIT_USAGE;
+            break;
         case 'o': out_path = optarg; break;
         case 'h': eval_usage(stdout); return CLI_EXIT_OK;
         default:
@@ -423,7 +362,9 @@ int cmd_eval(int argc, char **argv)
     int *is_pos = NULL;
     evaluate_truth truth;
     memset(&truth, 0, sizeof(truth));
-    atomic_file out = {stdout, NULL, NULL}, roc = {NULL, NULL, NULL};
+    cliutil_out out, roc;
+    memset(&out, 0, sizeof(out));
+    memset(&roc, 0, sizeof(roc));
     char roc_tmp_path[] = "/tmp/stepstone-roc.XXXXXX";
     int roc_tmp = 0;
     if (!methods || !res) {
@@ -477,21 +418,28 @@ int cmd_eval(int argc, char **argv)
         }
     }
 
+    if (pairs_path) {
+        if (cliutil_out_open(&roc, "eval", pairs_path) < 0)
+            goto done;
+        write_pairs(roc.f, methods, nm, set, pairs, npairs, scores);
+        if (cliutil_out_close(&roc, 1) < 0)
+            goto done;
+    }
     if (roc_path || plot_path) {
-        if (roc_path) {
-            if (atomic_open(&roc, roc_path) < 0)
-                goto done;
-        } else {
+        /* --plot alone: the curves go to a temporary file for gnuplot */
+        if (!roc_path) {
             int fd = mkstemp(roc_tmp_path);
-            if (fd < 0 || !(roc.f = fdopen(fd, "w"))) {
+            if (fd < 0) {
                 fprintf(stderr, "stepstone eval: cannot create a temporary file: %s\n",
                         strerror(errno));
-                if (fd >= 0)
-                    close(fd);
                 goto done;
             }
+            close(fd);
             roc_tmp = 1;
         }
+        const char *csv = roc_path ? roc_path : roc_tmp_path;
+        if (cliutil_out_open(&roc, "eval", csv) < 0)
+            goto done;
         fputs("method,thr,fpr,tpr\n", roc.f);
         for (size_t i = 0; i < nm; i++) {
             int rc = evaluate_write_roc(roc.f, methods[i].name, scores + i * npairs, is_pos,
@@ -504,43 +452,26 @@ int cmd_eval(int argc, char **argv)
                 goto done;
             }
         }
-        if (roc_tmp) {
-            if (fclose(roc.f) != 0) {
-                roc.f = NULL;
-                fprintf(stderr, "stepstone eval: cannot write the ROC curves\n");
-                goto done;
-            }
-            roc.f = NULL;
-        } else if (atomic_close(&roc, 1) < 0) {
+        if (cliutil_out_close(&roc, 1) < 0)
             goto done;
-        }
-        if (plot_path && draw_plot(roc_path ? roc_path : roc_tmp_path, plot_path, res, nm) < 0)
+        if (plot_path && draw_plot(csv, plot_path, res, nm) < 0)
             goto done;
     }
 
-    if (out_path && atomic_open(&out, out_path) < 0)
+    if (cliutil_out_open(&out, "eval", out_path) < 0)
         goto done;
     if (json)
         print_json(out.f, res, nm, connset_count(set), argv + optind, (size_t)(argc - optind));
     else
         print_table(out.f, res, nm, connset_count(set));
-    if (out_path) {
-        if (atomic_close(&out, 1) < 0)
-            goto done;
-    } else if (fflush(stdout) != 0) {
-        fprintf(stderr, "stepstone eval: cannot write the report: %s\n", strerror(errno));
+    if (cliutil_out_close(&out, 1) < 0)
         goto done;
-    }
     status = CLI_EXIT_OK;
 done:
-    if (out_path)
-        atomic_close(&out, 0);
-    atomic_close(&roc, 0);
-    if (roc_tmp) {
-        if (roc.f)
-            fclose(roc.f);
+    cliutil_out_close(&out, 0);
+    cliutil_out_close(&roc, 0);
+    if (roc_tmp)
         unlink(roc_tmp_path);
-    }
     for (size_t i = 0; methods && i < nm; i++)
         method_free(&methods[i]);
     free(methods);

@@ -59,7 +59,7 @@ static void evs_usage(FILE *f)
             "  --encoder MODEL        the connection encoder the model was trained with\n"
             "                         (default: the compiled-in one)\n"
             "  --json                 one JSON object instead of the tables\n"
-            "  --threads N            OpenBLAS threads (default: all cores)\n"
+            "  --threads N            OpenBLAS threads (1-1024, default auto: all cores)\n"
             "  -o, --output FILE      write the report to FILE (atomically) instead of stdout\n"
             "  -q, --quiet            no progress lines\n"
             "  -h, --help             this help\n"
@@ -67,12 +67,6 @@ static void evs_usage(FILE *f)
             "Exit status: 0 ok, 1 failure (unreadable capture or model, nothing written),\n"
             "2 usage (no --benign or --attack, an --attack without KIND=FILE, an unknown\n"
             "method, a bad option; nothing written).\n");
-}
-
-static void evs_warn(void *ctx, const char *msg)
-{
-    (void)ctx;
-    fprintf(stderr, "stepstone " EVS_CMD ": warning: %s\n", msg);
 }
 
 /* One capture given on the command line and its counts. */
@@ -430,9 +424,11 @@ int cmd_eval_sessions(int argc, char **argv)
     sessionfeed *feed = NULL;
     evs_run run;
     memset(&run, 0, sizeof(run));
-    char *tmp = NULL, *rep = NULL;
+    char *rep = NULL;
     size_t rep_len = 0;
-    FILE *f = stdout, *mf = NULL;
+    FILE *mf = NULL;
+    cliutil_out out;
+    memset(&out, 0, sizeof(out));
     if (!caps || !kinds) {
         fprintf(stderr, "stepstone " EVS_CMD ": out of memory\n");
         status = CLI_EXIT_FAILURE;
@@ -542,7 +538,7 @@ int cmd_eval_sessions(int argc, char **argv)
         const char *path = cp->path;
         sessionfeed_stats st;
         if (sessionfeed_create(&feed, &m->sess, evs_session, &run, err) ||
-            sessionfeed_read_files(feed, &path, 1, &tc, evs_warn, NULL, err)) {
+            sessionfeed_read_files(feed, &path, 1, &tc, cliutil_warn, EVS_CMD, err)) {
             fprintf(stderr, "stepstone " EVS_CMD ": %s\n", err);
             goto done;
         }
@@ -578,49 +574,17 @@ int cmd_eval_sessions(int argc, char **argv)
         fprintf(stderr, "stepstone " EVS_CMD ": %s\n", rrc ? err : "out of memory");
         goto done;
     }
-    if (out_path) {
-        size_t len = strlen(out_path) + 16;
-        tmp = malloc(len);
-        if (!tmp) {
-            fprintf(stderr, "stepstone " EVS_CMD ": out of memory\n");
-            goto done;
-        }
-        snprintf(tmp, len, "%s.tmpXXXXXX", out_path);
-        int fd = mkstemp(tmp);
-        if (fd < 0 || !(f = fdopen(fd, "w"))) {
-            fprintf(stderr, "stepstone " EVS_CMD ": %s: %s\n", out_path, strerror(errno));
-            if (fd >= 0) {
-                close(fd);
-                unlink(tmp);
-            }
-            f = stdout;
-            goto done;
-        }
-    }
-    int bad = fwrite(rep, 1, rep_len, f) != rep_len;
-    if (out_path) {
-        bad |= fflush(f) != 0 || ferror(f);
-        bad |= fclose(f) != 0;
-        f = stdout;
-        if (bad || rename(tmp, out_path) != 0) {
-            fprintf(stderr, "stepstone " EVS_CMD ": %s: %s\n", out_path, strerror(errno));
-            unlink(tmp);
-            goto done;
-        }
-    } else if (bad || fflush(stdout) != 0) {
-        fprintf(stderr, "stepstone " EVS_CMD ": write error: %s\n", strerror(errno));
+    if (cliutil_out_open(&out, EVS_CMD, out_path) < 0)
         goto done;
-    }
+    fwrite(rep, 1, rep_len, out.f); /* a short write sets the error flag close reports */
+    if (cliutil_out_close(&out, 1) < 0)
+        goto done;
     status = CLI_EXIT_OK;
 done:
-    if (f != stdout) {
-        fclose(f);
-        unlink(tmp);
-    }
+    cliutil_out_close(&out, 0);
     if (mf)
         fclose(mf);
     free(rep);
-    free(tmp);
     sessionfeed_destroy(feed);
     for (size_t j = 0; j < SESSION_METHOD_COUNT; j++)
         free(run.score[j]);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cliutil.h"
 #include "encoder.h"
 #include "session.h"
 #include "sessionfeed.h"
@@ -51,17 +52,11 @@ static void usage(FILE *f)
             "  --max-conns N          override the model's session length cut\n"
             "  --flagged              print flagged sessions only\n"
             "  --json                 JSON lines\n"
-            "  --threads N            OpenBLAS threads (default: all cores)\n"
+            "  --threads N            OpenBLAS threads (1-1024, default auto: all cores)\n"
             "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
             "  -h, --help             this help\n"
             "\n"
             "Exit status: 0 ok, 1 failure (unreadable capture or model), 2 usage.\n");
-}
-
-static void warn_cb(void *ctx, const char *msg)
-{
-    (void)ctx;
-    fprintf(stderr, "stepstone score: warning: %s\n", msg);
 }
 
 static void print_session(FILE *f, int json, const sessionscore_row *r)
@@ -128,9 +123,8 @@ int cmd_score(int argc, char **argv)
     };
     const char *model_path = NULL, *enc_path = NULL, *out_path = NULL;
     int meth = SESSION_METHOD_BILSTM, json = 0, only_flagged = 0, threads = 0;
-    double gap = 0;
-    long maxc = 0;
-    char *end;
+    int64_t gap_us = 0;
+    int maxc = 0;
     optind = 1;
     opterr = 0;
     int ch;
@@ -147,42 +141,23 @@ int cmd_score(int argc, char **argv)
             break;
         case O_ENC: enc_path = optarg; break;
         case O_GAP:
-            errno = 0;
-            gap = strtod(optarg, &end);
-            if (end == optarg || *end || errno || !isfinite(gap) || gap <= 0 || gap > 1e6) {
-                fprintf(stderr, "stepstone score: --gap needs a positive number of seconds, "
-                        "got '%s'\n", optarg);
+            if (cliutil_parse_seconds("score", "--gap", optarg, 0, 1e6, &gap_us) < 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
         case O_MAXC:
-            errno = 0;
-            maxc = strtol(optarg, &end, 10);
-            if (end == optarg || *end || errno || maxc < 1 || maxc > 4096) {
-                fprintf(stderr, "stepstone score: --max-conns needs an integer from 1 to 4096, "
-                        "got '%s'\n", optarg);
+            if (cliutil_parse_int("score", "--max-conns", optarg, 1, 4096, &maxc) < 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
         case O_FLAGGED: only_flagged = 1; break;
         case O_JSON: json = 1; break;
         case O_THREADS:
-            errno = 0;
-            threads = (int)strtol(optarg, &end, 10);
-            if (end == optarg || *end || errno || threads < 1 || threads > 1024) {
-                fprintf(stderr, "stepstone score: --threads needs an integer from 1 to 1024, "
-                        "got '%s'\n", optarg);
+            if (cliutil_parse_threads("score", optarg, &threads) < 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
         case 'o': out_path = optarg; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        case ':':
-            fprintf(stderr, "stepstone score: option %s needs a value\n", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
-            fprintf(stderr, "stepstone score: unknown option '%s'\n", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cliutil_bad_option("score", "score", ch, argv[optind - 1]);
         }
     }
     if (optind >= argc) {
@@ -199,36 +174,20 @@ int cmd_score(int argc, char **argv)
     session_model *m = NULL;
     encoder *enc = NULL;
     sessionfeed *feed = NULL;
-    char *tmp = NULL;
-    FILE *f = stdout;
+    cliutil_out out;
+    memset(&out, 0, sizeof(out));
     if (sessionscore_load(&m, &enc, model_path, enc_path, err)) {
         fprintf(stderr, "stepstone score: %s\n", err);
         goto done;
     }
     session_config sc = m->sess;
-    if (gap > 0)
-        sc.gap_us = (int64_t)llround(gap * 1e6);
+    if (gap_us > 0)
+        sc.gap_us = gap_us;
     if (maxc > 0)
-        sc.max_conns = (int)maxc;
-    if (out_path) {
-        size_t len = strlen(out_path) + 16;
-        tmp = malloc(len);
-        if (!tmp) {
-            fprintf(stderr, "stepstone score: out of memory\n");
-            goto done;
-        }
-        snprintf(tmp, len, "%s.tmpXXXXXX", out_path);
-        int fd = mkstemp(tmp);
-        if (fd < 0 || !(f = fdopen(fd, "w"))) {
-            fprintf(stderr, "stepstone score: %s: %s\n", out_path, strerror(errno));
-            if (fd >= 0) {
-                close(fd);
-                unlink(tmp);
-            }
-            f = stdout;
-            goto done;
-        }
-    }
+        sc.max_conns = maxc;
+    if (cliutil_out_open(&out, "score", out_path) < 0)
+        goto done;
+    FILE *f = out.f;
     if (!json)
         fprintf(f, "#fields\thost\tstart\tend\tconns\tscore\tthreshold\tflagged\tleast_uid\t"
                 "least_state\tleast_bytes\tleast_likelihood\n");
@@ -237,35 +196,20 @@ int cmd_score(int argc, char **argv)
     sessionscore_conntab_config(&tc, enc);
     if (sessionfeed_create(&feed, &sc, score_session, &sx, err) ||
         sessionfeed_read_files(feed, (const char *const *)(argv + optind),
-                               (size_t)(argc - optind), &tc, warn_cb, NULL, err)) {
+                               (size_t)(argc - optind), &tc, cliutil_warn, "score", err)) {
         fprintf(stderr, "stepstone score: %s\n", err);
         goto done;
     }
     sessionfeed_stats fst;
     sessionfeed_get_stats(feed, &fst);
-    if (out_path) {
-        int bad = fflush(f) != 0 || ferror(f);
-        bad |= fclose(f) != 0;
-        f = stdout;
-        if (bad || rename(tmp, out_path) != 0) {
-            fprintf(stderr, "stepstone score: %s: %s\n", out_path, strerror(errno));
-            unlink(tmp);
-            goto done;
-        }
-    } else if (fflush(stdout) != 0) {
-        fprintf(stderr, "stepstone score: write error: %s\n", strerror(errno));
+    if (cliutil_out_close(&out, 1) < 0)
         goto done;
-    }
     fprintf(stderr, "stepstone score: %llu connections, %zu sessions, %zu flagged (%s)\n",
             (unsigned long long)fst.conns, sx.sessions, sx.flagged,
             session_method_to_string(meth));
     status = CLI_EXIT_OK;
 done:
-    if (f != stdout) {
-        fclose(f);
-        unlink(tmp);
-    }
-    free(tmp);
+    cliutil_out_close(&out, 0);
     sessionfeed_destroy(feed);
     encoder_destroy(enc);
     session_model_destroy(m);

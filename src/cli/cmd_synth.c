@@ -1,13 +1,13 @@
 /* cmd_synth.c - `stepstone synth`: writes a synthetic labelled relay capture. */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cliutil.h"
 #include "status.h"
 #include "synth.h"
 
@@ -59,52 +59,38 @@ static void usage(FILE *f, const synth_config *d)
             d->start_us / 1000000, d->snaplen, d->max_output);
 }
 
-static int parse_double(const char *s, double *out)
+/* Parses a non-negative number (seconds, a ratio, bytes); synth_config_check
+ * judges the range. */
+static int parse_real(const char *opt, const char *s, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
+    return cliutil_parse_num("synth", opt, s, 0, 1e12, out) < 0 ? -1 : 0;
 }
 
-static int parse_u64(const char *s, uint64_t *out)
+/* Parses a count (chains, background sessions, bytes); synth_config_check
+ * judges the range. */
+static int parse_count(const char *opt, const char *s, unsigned *out)
 {
-    char *end;
-    if (!*s || *s == '-' || *s == '+')
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end || errno)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_uint(const char *s, unsigned *out)
-{
-    uint64_t v;
-    if (parse_u64(s, &v) || v > 0xffffffffu)
+    int v;
+    if (cliutil_parse_int("synth", opt, s, 0, INT_MAX, &v) < 0)
         return -1;
     *out = (unsigned)v;
     return 0;
 }
 
+/* Parses --hops MIN-MAX, or N for exactly N. */
 static int parse_hops(const char *s, unsigned *lo, unsigned *hi)
 {
     char buf[32];
-    if (strlen(s) >= sizeof buf)
+    if (strlen(s) >= sizeof buf || !strchr("0123456789", *s) || !*s) {
+        fprintf(stderr, "stepstone synth: --hops needs MIN-MAX or N, got '%s'\n", s);
         return -1;
+    }
     strcpy(buf, s);
     char *dash = strchr(buf, '-');
     if (!dash) /* a single number: exactly that many */
-        return parse_uint(buf, lo) || (*hi = *lo, 0);
+        return parse_count("--hops", buf, lo) || (*hi = *lo, 0);
     *dash = '\0';
-    if (parse_uint(buf, lo) || parse_uint(dash + 1, hi))
-        return -1;
-    return 0;
+    return parse_count("--hops", buf, lo) || parse_count("--hops", dash + 1, hi);
 }
 
 int cmd_synth(int argc, char **argv)
@@ -144,50 +130,47 @@ int cmd_synth(int argc, char **argv)
     opterr = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, ":o:l:s:d:c:b:k:qh", opts, NULL)) != -1) {
+        /* values are checked for form here, for range by synth_config_check */
         int bad = 0;
         uint64_t u;
         switch (ch) {
         case 'o': out = optarg; break;
         case 'l': lab = optarg; break;
-        case 's': bad = parse_u64(optarg, &cfg.seed); break;
-        case 'd': bad = parse_double(optarg, &cfg.duration_s); break;
-        case 'c': bad = parse_uint(optarg, &cfg.chains); break;
-        case 'b': bad = parse_uint(optarg, &cfg.background); break;
+        case 's': bad = cliutil_parse_u64("synth", "--seed", optarg, UINT64_MAX, &cfg.seed); break;
+        case 'd': bad = parse_real("--duration", optarg, &cfg.duration_s); break;
+        case 'c': bad = parse_count("--chains", optarg, &cfg.chains); break;
+        case 'b': bad = parse_count("--background", optarg, &cfg.background); break;
         case OPT_HOPS: bad = parse_hops(optarg, &cfg.hops_min, &cfg.hops_max); break;
-        case OPT_CHAFF: bad = parse_double(optarg, &cfg.chaff); break;
-        case OPT_JITTER: bad = parse_double(optarg, &cfg.jitter_s); break;
-        case OPT_DELAY: bad = parse_double(optarg, &cfg.delay_s); break;
-        case OPT_SNAPLEN: bad = parse_uint(optarg, &cfg.snaplen); break;
-        case OPT_MAXOUT: bad = parse_double(optarg, &cfg.max_output); break;
-        case OPT_SHORT: bad = parse_uint(optarg, &cfg.short_chains); break;
-        case OPT_BUSY: bad = parse_uint(optarg, &cfg.busy); break;
-        case OPT_BUSY_HOSTS: bad = parse_uint(optarg, &cfg.busy_hosts); break;
-        case OPT_DECOYS: bad = parse_uint(optarg, &cfg.decoys); break;
-        case OPT_WAN: bad = parse_double(optarg, &cfg.wan_s); break;
+        case OPT_CHAFF: bad = parse_real("--chaff", optarg, &cfg.chaff); break;
+        case OPT_JITTER: bad = parse_real("--jitter", optarg, &cfg.jitter_s); break;
+        case OPT_DELAY: bad = parse_real("--delay", optarg, &cfg.delay_s); break;
+        case OPT_SNAPLEN: bad = parse_count("--snaplen", optarg, &cfg.snaplen); break;
+        case OPT_MAXOUT: bad = parse_real("--max-output", optarg, &cfg.max_output); break;
+        case OPT_SHORT: bad = parse_count("--short", optarg, &cfg.short_chains); break;
+        case OPT_BUSY: bad = parse_count("--busy", optarg, &cfg.busy); break;
+        case OPT_BUSY_HOSTS: bad = parse_count("--busy-hosts", optarg, &cfg.busy_hosts); break;
+        case OPT_DECOYS: bad = parse_count("--decoys", optarg, &cfg.decoys); break;
+        case OPT_WAN: bad = parse_real("--wan", optarg, &cfg.wan_s); break;
         case OPT_START:
-            bad = parse_u64(optarg, &u) || u > 4000000000ULL;
+            bad = cliutil_parse_u64("synth", "--start", optarg, 4000000000ULL, &u);
             if (!bad)
                 cfg.start_us = (int64_t)u * 1000000;
             break;
         case 'k':
             cfg.kind = synth_kind_from_string(optarg);
-            bad = cfg.kind < 0;
+            if (cfg.kind < 0) {
+                fprintf(stderr, "stepstone synth: --kind is ssh, plain or mix, got '%s'\n",
+                        optarg);
+                bad = 1;
+            }
             break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout, &defaults); return CLI_EXIT_OK;
-        case ':':
-            fprintf(stderr, "stepstone synth: option '%s' needs a value\n", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
-            fprintf(stderr, "stepstone synth: unknown option '%s'; see 'stepstone synth --help'\n",
-                    argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cliutil_bad_option("synth", "synth", ch, argv[optind - 1]);
         }
-        if (bad) {
-            fprintf(stderr, "stepstone synth: bad value '%s' for %s\n", optarg,
-                    argv[optind - 1]);
+        if (bad)
             return CLI_EXIT_USAGE;
-        }
     }
     if (optind < argc) {
         fprintf(stderr, "stepstone synth: unexpected argument '%s'\n", argv[optind]);

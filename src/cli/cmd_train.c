@@ -45,7 +45,7 @@ static void train_usage(FILE *f)
             "  --patience N           stop after N epochs without improvement (default 5)\n"
             "  --lr X                 AdamW learning rate (default 0.002)\n"
             "  --seed N               initialisation and sampling seed (default 1)\n"
-            "  --threads N            OpenBLAS threads (default: all cores)\n"
+            "  --threads N            OpenBLAS threads (1-1024, default auto: all cores)\n"
             "  --target-fpr X         FPR the stored threshold is calibrated for (1e-4)\n"
             "Model:\n"
             "  --features seq|bins    per-packet sequence or time-bin channels (bins)\n"
@@ -92,6 +92,41 @@ static int parse_set(set_arg *s, const char *arg)
     for (char *tok = strtok_r(s->text, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         s->pcaps[s->n++] = tok;
     return s->n ? 0 : -1;
+}
+
+/* Adds the set given as --labels LABELS CAP... (labels_path and the
+ * arguments from optind) to sets[*n_sets]; captures without --labels are an
+ * error. Returns 0, or -1 after printing why. */
+static int add_labels_set(set_arg *sets, size_t *n_sets, const char *labels_path, int argc,
+                          char **argv)
+{
+    if (!labels_path) {
+        if (optind >= argc)
+            return 0;
+        fprintf(stderr, "stepstone train: captures given without --labels (or use --data)\n");
+        return -1;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "stepstone train: --labels needs capture files as arguments\n");
+        return -1;
+    }
+    set_arg *s = &sets[(*n_sets)++];
+    memset(s, 0, sizeof(*s));
+    s->pcaps = (const char **)(argv + optind);
+    s->n = (size_t)(argc - optind);
+    s->labels = labels_path;
+    return 0;
+}
+
+/* Frees what parse_set allocated in sets[0..n), then sets; NULL is a no-op. */
+static void free_sets(set_arg *sets, size_t n)
+{
+    for (size_t k = 0; sets && k < n; k++)
+        if (sets[k].text) {
+            free(sets[k].text);
+            free(sets[k].pcaps);
+        }
+    free(sets);
 }
 
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
@@ -178,11 +213,7 @@ static int train_correlate_main(int argc, char **argv)
             cfg.lr = (float)v;
             break;
         case O_SEED:
-            if (parse_num("--seed", optarg, 0, 9007199254740992.0, &v) || v != floor(v)) {
-                fprintf(stderr, "stepstone train: --seed needs a non-negative integer\n");
-                goto done;
-            }
-            cfg.seed = (uint64_t)v;
+            if (cliutil_parse_u64("train", "--seed", optarg, 1ULL << 53, &cfg.seed)) goto done;
             break;
         case O_THREADS:
             if (cliutil_parse_threads("train", optarg, &threads) < 0)
@@ -240,19 +271,8 @@ static int train_correlate_main(int argc, char **argv)
                         "'stepstone train correlate --help'\n");
         goto done;
     }
-    if (labels_path) {
-        if (optind >= argc) {
-            fprintf(stderr, "stepstone train: --labels needs capture files as arguments\n");
-            goto done;
-        }
-        sets[n_sets].pcaps = (const char **)(argv + optind);
-        sets[n_sets].n = (size_t)(argc - optind);
-        sets[n_sets].labels = labels_path;
-        is_val[n_sets++] = 0;
-    } else if (optind < argc) {
-        fprintf(stderr, "stepstone train: captures given without --labels (or use --data)\n");
+    if (add_labels_set(sets, &n_sets, labels_path, argc, argv) < 0) /* is_val: 0 */
         goto done;
-    }
     size_t n_tr = 0, n_va = 0;
     for (size_t k = 0; k < n_sets; k++)
         is_val[k] ? n_va++ : n_tr++;
@@ -308,13 +328,7 @@ done:
     encoder_destroy(enc);
     free(tr);
     free(va);
-    if (sets)
-        for (size_t k = 0; k < n_sets; k++)
-            if (sets[k].text) {
-                free(sets[k].text);
-                free(sets[k].pcaps);
-            }
-    free(sets);
+    free_sets(sets, n_sets);
     free(is_val);
     return status;
 }
@@ -336,7 +350,7 @@ static void calibrate_usage(FILE *f)
             "  --data CAPS:LABELS     one set: comma-separated captures and their labels\n"
             "  --labels LABELS        the labels of the captures given as arguments\n"
             "  --target-fpr X         per-pair false-positive rate (default 1e-4)\n"
-            "  --threads N            OpenBLAS threads (default: all cores)\n"
+            "  --threads N            OpenBLAS threads (1-1024, default auto: all cores)\n"
             "  -q, --quiet            no summary line\n"
             "  -h, --help             this help\n"
             "\n"
@@ -403,18 +417,8 @@ static int train_calibrate_main(int argc, char **argv)
                         "'stepstone train calibrate --help'\n");
         goto done;
     }
-    if (labels_path) {
-        if (optind >= argc) {
-            fprintf(stderr, "stepstone train: --labels needs capture files as arguments\n");
-            goto done;
-        }
-        sets[n_sets].pcaps = (const char **)(argv + optind);
-        sets[n_sets].n = (size_t)(argc - optind);
-        sets[n_sets++].labels = labels_path;
-    } else if (optind < argc) {
-        fprintf(stderr, "stepstone train: captures given without --labels (or use --data)\n");
+    if (add_labels_set(sets, &n_sets, labels_path, argc, argv) < 0)
         goto done;
-    }
     if (n_sets == 0) {
         fprintf(stderr, "stepstone train: no calibration data; give --data CAPS:LABELS or "
                         "--labels LABELS CAP...\n");
@@ -446,13 +450,7 @@ static int train_calibrate_main(int argc, char **argv)
     status = CLI_EXIT_OK;
 done:
     encoder_destroy(enc);
-    if (sets)
-        for (size_t k = 0; k < n_sets; k++)
-            if (sets[k].text) {
-                free(sets[k].text);
-                free(sets[k].pcaps);
-            }
-    free(sets);
+    free_sets(sets, n_sets);
     free(data);
     return status;
 }

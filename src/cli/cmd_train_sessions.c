@@ -69,27 +69,23 @@ static void usage(FILE *f)
             "                         connection's first window is an input: a correlator\n"
             "                         model file, 'default' (the compiled-in one, the\n"
             "                         default) or 'none' (no encoder vectors)\n"
-            "  --threads N            OpenBLAS threads (default: all cores)\n"
+            "  --threads N            OpenBLAS threads (1-1024, default auto: all cores)\n"
             "  -q, --quiet            no progress lines\n"
             "  -h, --help             this help\n"
             "\n"
             "Exit status: 0 ok, 1 failure (unreadable capture, no connection...), 2 usage.\n");
 }
 
+#define TS_CMD "train sessions"
+
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
 {
-    return cliutil_parse_num("train sessions", opt, s, lo, hi, out);
+    return cliutil_parse_num(TS_CMD, opt, s, lo, hi, out);
 }
 
 static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
 {
-    return cliutil_parse_int("train sessions", opt, s, lo, hi, out);
-}
-
-static void warn_cb(void *ctx, const char *msg)
-{
-    (void)ctx;
-    fprintf(stderr, "stepstone train sessions: warning: %s\n", msg);
+    return cliutil_parse_int(TS_CMD, opt, s, lo, hi, out);
 }
 
 /* Warns about captures of paths[0..n) (what: "training", "calibration") that
@@ -232,9 +228,8 @@ int cmd_train_sessions(int argc, char **argv)
         switch (ch) {
         case 'o': out_path = optarg; break;
         case O_GAP:
-            if (parse_num("--gap", optarg, 1e-6, 1e6, &v))
+            if (cliutil_parse_seconds(TS_CMD, "--gap", optarg, 0, 1e6, &cfg.sess.gap_us))
                 return CLI_EXIT_USAGE;
-            cfg.sess.gap_us = (int64_t)llround(v * 1e6);
             break;
         case O_MAXC:
             if (parse_int("--max-conns", optarg, 1, 4096, &cfg.sess.max_conns))
@@ -315,11 +310,8 @@ int cmd_train_sessions(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             break;
         case O_SEED:
-            if (parse_num("--seed", optarg, 0, 9007199254740992.0, &v) || v != floor(v)) {
-                fprintf(stderr, "stepstone train sessions: --seed needs a non-negative integer\n");
+            if (cliutil_parse_u64(TS_CMD, "--seed", optarg, 1ULL << 53, &cfg.seed))
                 return CLI_EXIT_USAGE;
-            }
-            cfg.seed = (uint64_t)v;
             break;
         case O_ENC: enc_path = optarg; break;
         case O_CALIB:
@@ -331,18 +323,13 @@ int cmd_train_sessions(int argc, char **argv)
             calib[n_calib++] = optarg;
             break;
         case O_THREADS:
-            if (parse_int("--threads", optarg, 1, 1024, &threads))
+            if (cliutil_parse_threads(TS_CMD, optarg, &threads))
                 return CLI_EXIT_USAGE;
             break;
         case 'q': cfg.log = NULL; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        case ':':
-            fprintf(stderr, "stepstone train sessions: option %s needs a value\n",
-                    argv[optind - 1]);
-            return CLI_EXIT_USAGE;
         default:
-            fprintf(stderr, "stepstone train sessions: unknown option '%s'\n", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return cliutil_bad_option(TS_CMD, TS_CMD, ch, argv[optind - 1]);
         }
     }
     if (!out_path) {
@@ -369,7 +356,8 @@ int cmd_train_sessions(int argc, char **argv)
     session_model *m = NULL;
     connset_config cc;
     connset_config_default(&cc);
-    cc.warn = warn_cb;
+    cc.warn = cliutil_warn;
+    cc.warn_ctx = TS_CMD;
     int use_enc = !enc_path || strcmp(enc_path, "none") != 0;
     if (enc_path && strcmp(enc_path, "default") == 0)
         enc_path = NULL;
