@@ -1,5 +1,5 @@
 /* cmd_score.c - `stepstone score`: scores every host session of captures
- * with the session anomaly model (encoders/session.h). */
+ * with the session anomaly model (encoders/sessmodel.h, sessscore.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>

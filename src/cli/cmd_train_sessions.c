@@ -1,5 +1,5 @@
 /* cmd_train_sessions.c - `stepstone train sessions`: trains the session
- * anomaly model (encoders/session.h) on benign captures. */
+ * anomaly model (encoders/sessmodel.h, train_sessions.h) on benign captures. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
