@@ -14,6 +14,8 @@ EXTRA_DIST += tests/ref/lstm_ref.py tests/ref/lstm_ref.bin tests/ref/nn_ref.py t
 TESTS += tests/layers.sh
 EXTRA_DIST += tests/layers.sh tests/layers.py
 
+TESTS += tests/docs_paths.sh
+EXTRA_DIST += tests/docs_paths.sh docs
 TESTS += tests/e2e_capture_layer.sh
 EXTRA_DIST += tests/e2e_capture_layer.sh tests/fuzz_replay.c
 TESTS += tests/e2e_badinput.sh tests/e2e_realdata_read.sh tests/e2e_conns.sh tests/e2e_tshark.sh \
