@@ -64,9 +64,10 @@
  * changes it). Scoring keeps more: CONNSET_SCORE_MAX_PKTS (connset.h). */
 #define CONNTAB_LOG_MAX_PKTS 64
 /* Connections open at once by default (conntab_config.max_open; the
- * --max-open option of conns, chains, score, embed): about 230 MB of table
- * in `conns`, see docs/design.md, "Floods". */
-#define CONNTAB_DEFAULT_MAX_OPEN 500000
+ * --max-open option of conns, chains, score, embed): about 1.1 kB per open
+ * connection in `conns`, 1.8 kB in `chains`: under 512 MB at the bound
+ * (docs/design.md, "Floods"). */
+#define CONNTAB_DEFAULT_MAX_OPEN 250000
 
 /* Zeek conn.log conn_state values (see docs/formats.md for each meaning). */
 enum conntab_state {
