@@ -510,6 +510,15 @@ static packet_t flood_syn(int64_t ts_ms, int i)
     return p;
 }
 
+/* A fresh table with the default configuration but a bound of max_open. */
+static void fx_init_bounded(fixture *fx, uint64_t max_open)
+{
+    conntab_config cfg;
+    conntab_config_default(&cfg);
+    cfg.max_open = max_open;
+    fx_init(fx, &cfg);
+}
+
 START_TEST(test_max_open_evicts_attempts_first)
 {
     /* An established session (handshake and payload, still open), then
@@ -566,11 +575,8 @@ START_TEST(test_max_open_rejected_and_idle)
      * established connections; with no attempt left, the connection whose
      * inactivity timer runs out first goes (a UDP one idle since 0 s with a
      * 60 s timeout before TCP ones active at 1 s, 300 s). */
-    conntab_config cfg;
-    conntab_config_default(&cfg);
-    cfg.max_open = 3;
     fixture fx;
-    fx_init(&fx, &cfg);
+    fx_init_bounded(&fx, 3);
     fx_add(&fx, udp(0, 1, 5353, 2, 53, 20));
     fx_add(&fx, udp(1, 2, 53, 1, 5353, 40));
     fx_add(&fx, tcp(500, 1, 1000, 2, 22, S, 100, 0, 0));
@@ -609,9 +615,8 @@ START_TEST(test_max_open_zero_unbounded)
     conntab_config cfg;
     conntab_config_default(&cfg);
     ck_assert_uint_eq(cfg.max_open, CONNTAB_DEFAULT_MAX_OPEN);
-    cfg.max_open = 0;
     fixture fx;
-    fx_init(&fx, &cfg);
+    fx_init_bounded(&fx, 0);
     for (int i = 0; i < 3000; i++)
         fx_add(&fx, flood_syn(i, i));
     conntab_stats st;
