@@ -45,6 +45,7 @@ typedef struct cstate {
     int closed;                  /* conntab emitted it */
     uint32_t n_buffered;         /* its windows waiting in the encoder batch */
     int mark;                    /* correlator_destroy: already collected */
+    int unpaired;                /* no payload yet: in no role, no window embedded */
 } cstate;
 
 enum { CAND_PENDING = 0, CAND_FINAL, CAND_DROPPED };
@@ -803,6 +804,10 @@ static int ring_append(correlator *c, cstate *s, const conntab_pkt *pkt)
         /* once per stride: drop what only embedded windows could read, and
          * count what the newest window already holds */
         int64_t keep_from = connfeat_window_start(f, c->g_done + 1) - s->rec.start_us;
+        /* unpaired: its closed windows are read when it pairs (up to what
+         * K windows hold, so SYNs without payload cannot pile up) */
+        if (s->unpaired && s->n_ring < (uint32_t)c->K * (uint32_t)c->cap_per_window)
+            keep_from = INT64_MIN;
         uint32_t k = 0;
         while (k < s->n_ring && s->ring[k].dt_us < keep_from)
             k++;
@@ -855,8 +860,7 @@ int correlator_watch(void *ctx, const conntab_record *rec, const conntab_pkt *pk
         c->st.conns++;
         if (++c->st.live > c->st.peak_live)
             c->st.peak_live = c->st.live;
-        if ((rc = cs_register(c, s, errbuf)) < 0)
-            return rc;
+        s->unpaired = 1;
     } else {
         size_t j = ptrmap_find(&c->conns, serial_hash(rec->serial), conn_eq, &rec->serial);
         s = c->conns.val[j];
@@ -864,7 +868,11 @@ int correlator_watch(void *ctx, const conntab_record *rec, const conntab_pkt *pk
             return SS_OK;
         int flipped = rec->orig_p != s->rec.orig_p ||
                       !same_addr(rec->family, rec->orig_h, s->rec.orig_h);
-        if (flipped) {
+        if (flipped && s->unpaired) {
+            for (uint32_t i = 0; i < s->n_ring; i++)
+                s->ring[i].dir ^= 1;
+            copy_rec(s, rec);
+        } else if (flipped) {
             cs_unregister(c, s);
             for (uint32_t i = 0; i < s->n_ring; i++)
                 s->ring[i].dir ^= 1;
@@ -874,6 +882,18 @@ int correlator_watch(void *ctx, const conntab_record *rec, const conntab_pkt *pk
         } else {
             copy_rec(s, rec);
         }
+    }
+    /* A connection is paired (takes its roles: inbound candidate, pending
+     * hop) from its first payload byte: attempts and floods of SYNs are
+     * never paired nor embedded. Windows holding its start that already
+     * closed are embedded now, from its ring (kept whole until then). */
+    if (s->unpaired && rec->orig_bytes + rec->resp_bytes > 0) {
+        s->unpaired = 0;
+        if ((rc = cs_register(c, s, errbuf)) < 0)
+            return rc;
+        if (c->have_now && c->g_done >= floor_div(rec->start_us - c->W, c->S) + 1 &&
+            (rc = embed_needed(c, c->g_done, errbuf)) < 0)
+            return rc;
     }
     if (ring_append(c, s, pkt) < 0)
         return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory for packets");

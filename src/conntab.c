@@ -28,6 +28,7 @@ enum tlist {
     TLIST_ICMP,
     TLIST_LINGER,
     TLIST_ACTIVE,
+    TLIST_ATTEMPT,   /* TCP attempts by creation: evicted first (not a timer) */
     TLIST_COUNT
 };
 
@@ -57,6 +58,7 @@ typedef struct endpoint {
     uint8_t state, prev_state;
     uint8_t fin_seen, fin_acked;
     uint8_t syn_seen;
+    uint8_t spoke;     /* sent a packet other than an RST */
     uint32_t fin_next; /* sequence number one past the FIN */
     seqtrack seq;
 } endpoint;
@@ -71,8 +73,8 @@ typedef struct tnode {
  * touches come first (CONN_HOT_BYTES of them, prefetched together by
  * conntab_add_batch), the rarely used ones last. */
 struct conn {
-    uint64_t hash;
-    /* normalized key: side a is the smaller (address, port) */
+    /* normalized key: side a is the smaller (address, port); its hash is
+     * kept in the slot, not here (conn_hash recomputes it) */
     uint8_t a[16], b[16];
     uint16_t ap, bp;
     uint8_t family, proto;
@@ -81,16 +83,18 @@ struct conn {
     uint8_t closing;         /* TCP close seen: on the linger list */
     uint8_t rstos0;          /* history still matches ^S[^HAFGIQ]*R */
     uint8_t orig_rst;        /* originator has sent an RST */
+    uint8_t attempt;         /* on the TLIST_ATTEMPT list */
+    uint32_t pkts_cap;
     int64_t idle_deadline;   /* deadline it was queued with (<= the real one) */
     int64_t last_now;        /* table clock at its last packet */
     int64_t active_deadline;
     tnode idle, active;      /* timer list links */
     conntab_pkt *pkts;
-    uint32_t pkts_cap;
     endpoint ep[2];          /* indexed by conntab_dir */
     conntab_record rec;
     /* cold */
     seqholes holes[2];       /* ep[k].seq.holes points to one of them */
+    tnode att;               /* TLIST_ATTEMPT links */
 };
 
 #define CONN_ALIGN 64
@@ -136,7 +140,7 @@ const char *conntab_state_to_string(int state)
 const char *conntab_end_to_string(int end)
 {
     static const char *const names[CONNTAB_END_COUNT] = {
-        "closed", "idle", "active", "reuse", "eof"
+        "closed", "idle", "active", "reuse", "eof", "evicted"
     };
     if (end < 0 || end >= CONNTAB_END_COUNT)
         return "?";
@@ -152,6 +156,8 @@ void conntab_config_default(conntab_config *cfg)
     cfg->linger_us = 5LL * 1000000;
     cfg->max_pkts = CONNTAB_LOG_MAX_PKTS;
     cfg->keep_us = 0;
+    cfg->max_open = CONNTAB_DEFAULT_MAX_OPEN;
+    cfg->stats_out = NULL;
     cfg->watch = NULL;
     cfg->watch_ctx = NULL;
 }
@@ -215,6 +221,8 @@ void conntab_destroy(conntab *t)
 {
     if (!t)
         return;
+    if (t->cfg.stats_out)
+        *t->cfg.stats_out = t->st;
     conn *c = t->lists[TLIST_ACTIVE].head;
     while (c) {
         conn *next = c->active.next;
@@ -234,7 +242,7 @@ void conntab_get_stats(const conntab *t, conntab_stats *st)
 
 static tnode *node_of(conn *c, int which)
 {
-    return which == TLIST_ACTIVE ? &c->active : &c->idle;
+    return which == TLIST_ACTIVE ? &c->active : which == TLIST_ATTEMPT ? &c->att : &c->idle;
 }
 
 static void tlist_remove(conntab *t, int which, conn *c)
@@ -354,13 +362,19 @@ static int grow_slots(conntab *t)
     return 0;
 }
 
-/* Inserts c (not in the table; there is a free slot). */
-static void hash_insert(conntab *t, conn *c)
+/* Hash of c's key (key_hash). */
+static uint64_t conn_hash(const conn *c)
 {
-    size_t mask = t->nslots - 1, j = (size_t)c->hash & mask;
+    return key_hash(c->a, c->b, c->ap, c->bp, c->family, c->proto);
+}
+
+/* Inserts c, whose key hashes to h (not in the table; there is a free slot). */
+static void hash_insert(conntab *t, conn *c, uint64_t h)
+{
+    size_t mask = t->nslots - 1, j = (size_t)h & mask;
     while (t->slots[j].c)
         j = (j + 1) & mask;
-    t->slots[j].hash = c->hash;
+    t->slots[j].hash = h;
     t->slots[j].c = c;
 }
 
@@ -368,7 +382,7 @@ static void hash_insert(conntab *t, conn *c)
  * sequence stays unbroken (no tombstones). */
 static void hash_remove(conntab *t, conn *c)
 {
-    size_t mask = t->nslots - 1, j = (size_t)c->hash & mask;
+    size_t mask = t->nslots - 1, j = (size_t)conn_hash(c) & mask;
     while (t->slots[j].c && t->slots[j].c != c)
         j = (j + 1) & mask;
     if (!t->slots[j].c)
@@ -642,7 +656,11 @@ static int conn_finish(conntab *t, conn *c, int reason, char *errbuf)
     hash_remove(t, c);
     tlist_remove(t, c->idle_list, c);
     tlist_remove(t, TLIST_ACTIVE, c);
+    if (c->attempt)
+        tlist_remove(t, TLIST_ATTEMPT, c);
     t->st.live--;
+    if (reason == CONNTAB_END_EVICTED)
+        t->st.evicted++;
     c->rec.state = (uint8_t)conn_state(c);
     c->rec.end_reason = (uint8_t)reason;
     c->rec.pkts = c->pkts;
@@ -663,7 +681,7 @@ int conntab_expire(conntab *t, int64_t now_us, char *errbuf)
         conn *best = NULL;
         int best_list = -1;
         int64_t best_deadline = 0;
-        for (int w = 0; w < TLIST_COUNT; w++) {
+        for (int w = 0; w <= TLIST_ACTIVE; w++) {
             conn *c = t->lists[w].head;
             if (!c)
                 continue;
@@ -715,6 +733,8 @@ int conntab_flush(conntab *t, char *errbuf)
             hash_remove(t, all[i]);
             tlist_remove(t, all[i]->idle_list, all[i]);
             tlist_remove(t, TLIST_ACTIVE, all[i]);
+            if (all[i]->attempt)
+                tlist_remove(t, TLIST_ATTEMPT, all[i]);
             t->st.live--;
             conn_free(all[i]);
             continue;
@@ -764,10 +784,46 @@ static void conn_flip(conn *c)
         c->pkts[i].dir ^= 1;
 }
 
+/* Makes room for one connection (the table holds cfg.max_open): emits the
+ * oldest TCP attempt (no payload, no reply but RSTs), else the connection
+ * whose inactivity timer runs out first (each idle list's head, requeued
+ * until its queued deadline is its real one), as CONNTAB_END_EVICTED. */
+static int evict_one(conntab *t, char *errbuf)
+{
+    conn *victim = t->lists[TLIST_ATTEMPT].head;
+    if (!victim) {
+        int64_t best = 0;
+        for (int w = 0; w < TLIST_ACTIVE; w++) {
+            conn *c;
+            while ((c = t->lists[w].head) && real_deadline(t, c) > c->idle_deadline &&
+                   c != t->lists[w].tail) {
+                tlist_remove(t, w, c);
+                c->idle_deadline = real_deadline(t, c);
+                tlist_append(t, w, c);
+            }
+            if (!c)
+                continue;
+            int64_t d = real_deadline(t, c);
+            if (!victim || d < best || (d == best && c->rec.serial < victim->rec.serial)) {
+                victim = c;
+                best = d;
+            }
+        }
+    }
+    if (!victim)
+        return SS_OK;
+    return conn_finish(t, victim, CONNTAB_END_EVICTED, errbuf);
+}
+
 static int conn_new(conntab *t, conn **out, const packet_t *p, const uint8_t *a,
                     const uint8_t *b, uint16_t ap, uint16_t bp, int src_is_a,
                     uint64_t h, char *errbuf)
 {
+    if (t->cfg.max_open && t->st.live >= t->cfg.max_open) {
+        int rc = evict_one(t, errbuf);
+        if (rc < 0)
+            return rc;
+    }
     if ((t->st.live + 1) * 2 > t->nslots && grow_slots(t) < 0 &&
         (t->st.live + 1) * 4 > t->nslots * 3)
         return ss_errf(errbuf, SS_ERR_NOMEM, "conntab: out of memory for the hash table");
@@ -780,7 +836,6 @@ static int conn_new(conntab *t, conn **out, const packet_t *p, const uint8_t *a,
     c->bp = bp;
     c->family = p->family;
     c->proto = p->proto;
-    c->hash = h;
 
     /* a SYN-ACK seen first answers its receiver's SYN */
     int syn_ack = p->proto == IPPROTO_TCP &&
@@ -817,13 +872,17 @@ static int conn_new(conntab *t, conn **out, const packet_t *p, const uint8_t *a,
                 (p->tcp_flags & (PACKET_TCP_SYN | PACKET_TCP_FIN | PACKET_TCP_RST |
                                  PACKET_TCP_ACK)) == PACKET_TCP_SYN;
 
-    hash_insert(t, c);
+    hash_insert(t, c, h);
     c->idle_list = (uint8_t)idle_list_for(p->proto);
     c->idle_deadline = t->now + idle_timeout(t, c->idle_list);
     c->last_now = t->now;
     tlist_append(t, c->idle_list, c);
     c->active_deadline = t->now + t->cfg.active_timeout_us;
     tlist_append(t, TLIST_ACTIVE, c);
+    if (p->proto == IPPROTO_TCP) {
+        c->attempt = 1;
+        tlist_append(t, TLIST_ATTEMPT, c);
+    }
 
     t->st.created++;
     t->st.live++;
@@ -895,6 +954,8 @@ static int tcp_update(conn *c, const packet_t *p, int dir)
     }
     if (syn)
         e->syn_seen = 1;
+    if (!rst)
+        e->spoke = 1;
 
     tcp_state_update(c, dir, fl, p->payload_len);
 
@@ -1106,6 +1167,12 @@ static int add_keyed(conntab *t, const packet_t *p, const pkey *k, char *errbuf)
         r->resp_pkts++;
     if (p->proto == IPPROTO_TCP) {
         retrans = tcp_update(c, p, dir);
+        /* an attempt no more once a byte of payload or a reply is seen */
+        if (c->attempt && (r->orig_bytes + r->resp_bytes > 0 ||
+                           (c->ep[0].spoke && c->ep[1].spoke))) {
+            tlist_remove(t, TLIST_ATTEMPT, c);
+            c->attempt = 0;
+        }
     } else if (dir == CONNTAB_DIR_ORIG) {
         r->orig_bytes += p->payload_len;
     } else {

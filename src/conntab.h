@@ -29,6 +29,13 @@
  *   - it lasted longer than the active timeout (default 1 h): it is emitted
  *     and the next packet of the same 5-tuple starts a new connection;
  *   - a pure SYN arrives on a closed TCP connection (port reuse);
+ *   - the table holds cfg.max_open connections and a packet opens another
+ *     (a flood): one is evicted first, as Zeek's attempt timeouts would
+ *     have ended it: the oldest TCP attempt (no payload yet and not both
+ *     sides have sent a packet other than an RST: S0, REJ, RSTOS0, SH, SHR,
+ *     OTH scans), or, with none, the connection whose inactivity timer runs
+ *     out first. It is emitted like any other (state as it stands, end
+ *     reason "evicted"), not dropped: emitting costs no memory;
  *   - conntab_flush() at the end of input.
  * Expiry is cheap: each connection sits on a list for its idle deadline and
  * on one for its active deadline; only list heads are examined. The idle
@@ -56,6 +63,11 @@
  * the conn log lists (`stepstone conns --json --packets`; conns --max-pkts
  * changes it). Scoring keeps more: CONNSET_SCORE_MAX_PKTS (connset.h). */
 #define CONNTAB_LOG_MAX_PKTS 64
+/* Connections open at once by default (conntab_config.max_open; the
+ * --max-open option of conns, chains, score, embed): about 1.1 kB per open
+ * connection in `conns`, 1.8 kB in `chains`: under 512 MB at the bound
+ * (docs/design.md, "Floods"). */
+#define CONNTAB_DEFAULT_MAX_OPEN 250000
 
 /* Zeek conn.log conn_state values (see docs/formats.md for each meaning). */
 enum conntab_state {
@@ -82,6 +94,7 @@ enum conntab_end {
     CONNTAB_END_ACTIVE,     /* active timeout: lasted too long */
     CONNTAB_END_REUSE,      /* a new SYN reused the 5-tuple of a closed connection */
     CONNTAB_END_EOF,        /* still open at the end of input */
+    CONNTAB_END_EVICTED,    /* pushed out: the table held max_open connections */
     CONNTAB_END_COUNT
 };
 
@@ -140,6 +153,18 @@ typedef int (*conntab_emit_fn)(void *ctx, const conntab_record *rec, char *errbu
 typedef int (*conntab_watch_fn)(void *ctx, const conntab_record *rec, const conntab_pkt *pkt,
                                 int created, char *errbuf);
 
+/* Counters over the life of a table. */
+typedef struct conntab_stats {
+    uint64_t packets;    /* packets given to conntab_add */
+    uint64_t ignored;    /* packets of a protocol the table does not track */
+    uint64_t created;    /* connections created */
+    uint64_t emitted;    /* connections emitted */
+    uint64_t live;       /* connections in the table now */
+    uint64_t peak_live;  /* largest number alive at once */
+    uint64_t evicted;    /* connections emitted as CONNTAB_END_EVICTED */
+    uint64_t buckets;    /* hash buckets now */
+} conntab_stats;
+
 /* Tunables; fill with conntab_config_default() then change fields. */
 typedef struct conntab_config {
     int64_t tcp_timeout_us;    /* TCP inactivity timeout (default 300 s) */
@@ -151,20 +176,15 @@ typedef struct conntab_config {
                                   CONNTAB_LOG_MAX_PKTS, may be 0) */
     int64_t keep_us;           /* keep only packets less than this after the connection's
                                   start (default 0: no limit) */
+    uint64_t max_open;         /* most connections open at once (default
+                                  CONNTAB_DEFAULT_MAX_OPEN; 0: no bound) */
+    conntab_stats *stats_out;  /* where conntab_destroy leaves the final counters
+                                  (default NULL: nowhere); owned by the caller,
+                                  lets callers of a stage that makes its own
+                                  table (correlator, sessionfeed) read them */
     conntab_watch_fn watch;    /* per-packet observer (default NULL: none) */
     void *watch_ctx;           /* its context */
 } conntab_config;
-
-/* Counters over the life of a table. */
-typedef struct conntab_stats {
-    uint64_t packets;    /* packets given to conntab_add */
-    uint64_t ignored;    /* packets of a protocol the table does not track */
-    uint64_t created;    /* connections created */
-    uint64_t emitted;    /* connections emitted */
-    uint64_t live;       /* connections in the table now */
-    uint64_t peak_live;  /* largest number alive at once */
-    uint64_t buckets;    /* hash buckets now */
-} conntab_stats;
 
 typedef struct conntab conntab; /* opaque */
 
@@ -216,8 +236,8 @@ int conntab_flush(conntab *t, char *errbuf);
 /* Copies the table's counters into *st. */
 void conntab_get_stats(const conntab *t, conntab_stats *st);
 
-/* Frees the table and every connection still in it, without emitting;
- * NULL is a no-op. */
+/* Frees the table and every connection still in it, without emitting
+ * (first copying its counters to cfg.stats_out when set); NULL is a no-op. */
 void conntab_destroy(conntab *t);
 
 /* Zeek name of a conntab_state ("SF", ...); "?" when out of range. */

@@ -499,6 +499,135 @@ START_TEST(test_expiry_bounds_live)
 }
 END_TEST
 
+/* A SYN from 10.1.x.y:port to 10.0.0.2:80, never answered: connection i of
+ * a flood (distinct 5-tuples). */
+static packet_t flood_syn(int64_t ts_ms, int i)
+{
+    packet_t p = tcp(ts_ms, 0, (uint16_t)(1024 + i % 60000), 2, 80, S, (uint32_t)i, 0, 0);
+    p.src[1] = 1;
+    p.src[2] = (uint8_t)(i >> 8);
+    p.src[3] = (uint8_t)i;
+    return p;
+}
+
+/* A fresh table with the default configuration but a bound of max_open. */
+static void fx_init_bounded(fixture *fx, uint64_t max_open)
+{
+    conntab_config cfg;
+    conntab_config_default(&cfg);
+    cfg.max_open = max_open;
+    fx_init(fx, &cfg);
+}
+
+START_TEST(test_max_open_evicts_attempts_first)
+{
+    /* An established session (handshake and payload, still open), then
+     * 5000 SYN-only attempts in 5 s through a table of at most 1000: it
+     * holds 1000, the 4001 oldest attempts are emitted as evicted S0 in
+     * creation order, the session survives to the end. */
+    conntab_config cfg;
+    conntab_config_default(&cfg);
+    cfg.max_open = 1000;
+    conntab_stats out;
+    memset(&out, 0, sizeof(out));
+    cfg.stats_out = &out;
+    fixture fx;
+    fx_init(&fx, &cfg);
+    fx_add(&fx, tcp(0, 1, 1000, 2, 22, S, 100, 0, 0));
+    fx_add(&fx, tcp(1, 2, 22, 1, 1000, S | A, 500, 101, 0));
+    fx_add(&fx, tcp(2, 1, 1000, 2, 22, A, 101, 501, 0));
+    fx_add(&fx, tcp(3, 1, 1000, 2, 22, P | A, 101, 501, 10));
+    for (int i = 0; i < 5000; i++) {
+        fx_add(&fx, flood_syn(10 + i, i));
+        conntab_stats st;
+        conntab_get_stats(fx.t, &st);
+        ck_assert_uint_le(st.live, 1000);
+    }
+    conntab_stats st;
+    conntab_get_stats(fx.t, &st);
+    ck_assert_uint_eq(st.live, 1000);
+    ck_assert_uint_eq(st.peak_live, 1000);
+    ck_assert_uint_eq(st.evicted, 4001);
+    ck_assert_uint_eq(fx.col.n, 4001);
+    for (size_t k = 0; k < fx.col.n; k++) {
+        const conntab_record *r = &fx.col.recs[k];
+        ck_assert_int_eq(r->end_reason, CONNTAB_END_EVICTED);
+        ck_assert_int_eq(r->state, CONNTAB_STATE_S0);
+        ck_assert_uint_eq(r->serial, k + 1); /* the oldest attempt first */
+    }
+    ck_assert_int_eq(conntab_flush(fx.t, fx.err), 0);
+    ck_assert_uint_eq(fx.col.n, 5001);
+    ck_assert_uint_eq(fx.col.recs[4001].serial, 0); /* the session, at the end */
+    ck_assert_int_eq(fx.col.recs[4001].end_reason, CONNTAB_END_EOF);
+    ck_assert_int_eq(fx.col.recs[4001].state, CONNTAB_STATE_S1);
+    ck_assert_uint_eq(fx.col.recs[4001].orig_bytes, 10);
+    conntab_destroy(fx.t);
+    fx.t = NULL;
+    ck_assert_uint_eq(out.evicted, 4001); /* stats_out: the final counters */
+    ck_assert_uint_eq(out.emitted, 5001);
+    collected_free(&fx.col);
+}
+END_TEST
+
+START_TEST(test_max_open_rejected_and_idle)
+{
+    /* A rejected attempt (SYN, RST) is still an attempt and goes before
+     * established connections; with no attempt left, the connection whose
+     * inactivity timer runs out first goes (a UDP one idle since 0 s with a
+     * 60 s timeout before TCP ones active at 1 s, 300 s). */
+    fixture fx;
+    fx_init_bounded(&fx, 3);
+    fx_add(&fx, udp(0, 1, 5353, 2, 53, 20));
+    fx_add(&fx, udp(1, 2, 53, 1, 5353, 40));
+    fx_add(&fx, tcp(500, 1, 1000, 2, 22, S, 100, 0, 0));
+    fx_add(&fx, tcp(501, 2, 22, 1, 1000, S | A, 500, 101, 0));
+    fx_add(&fx, tcp(1000, 1, 1001, 3, 23, S, 100, 0, 0));
+    fx_add(&fx, tcp(1001, 3, 23, 1, 1001, R | A, 0, 101, 0));
+    /* full: the next connection evicts the rejected attempt */
+    fx_add(&fx, tcp(2000, 1, 1002, 4, 22, S, 100, 0, 0));
+    fx_add(&fx, tcp(2001, 4, 22, 1, 1002, S | A, 500, 101, 0));
+    ck_assert_uint_eq(fx.col.n, 1);
+    ck_assert_int_eq(fx.col.recs[0].end_reason, CONNTAB_END_EVICTED);
+    ck_assert_int_eq(fx.col.recs[0].state, CONNTAB_STATE_REJ);
+    ck_assert_uint_eq(fx.col.recs[0].resp_p, 23);
+    /* no attempt left: the UDP exchange (deadline 60 s) goes */
+    fx_add(&fx, tcp(3000, 1, 1003, 5, 22, S, 100, 0, 0));
+    ck_assert_uint_eq(fx.col.n, 2);
+    ck_assert_int_eq(fx.col.recs[1].end_reason, CONNTAB_END_EVICTED);
+    ck_assert_int_eq(fx.col.recs[1].proto, IPPROTO_UDP);
+    ck_assert_int_eq(fx.col.recs[1].state, CONNTAB_STATE_SF);
+    /* the new SYN is an attempt now: it goes before the established ones */
+    fx_add(&fx, tcp(4000, 1, 1004, 6, 22, S, 100, 0, 0));
+    ck_assert_uint_eq(fx.col.n, 3);
+    ck_assert_uint_eq(fx.col.recs[2].resp_p, 22);
+    ck_assert_int_eq(fx.col.recs[2].state, CONNTAB_STATE_S0);
+    ck_assert_int_eq(fx.col.recs[2].resp_h[3], 5);
+    conntab_stats st;
+    conntab_get_stats(fx.t, &st);
+    ck_assert_uint_eq(st.evicted, 3);
+    ck_assert_uint_eq(st.live, 3);
+    fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_max_open_zero_unbounded)
+{
+    conntab_config cfg;
+    conntab_config_default(&cfg);
+    ck_assert_uint_eq(cfg.max_open, CONNTAB_DEFAULT_MAX_OPEN);
+    fixture fx;
+    fx_init_bounded(&fx, 0);
+    for (int i = 0; i < 3000; i++)
+        fx_add(&fx, flood_syn(i, i));
+    conntab_stats st;
+    conntab_get_stats(fx.t, &st);
+    ck_assert_uint_eq(st.live, 3000);
+    ck_assert_uint_eq(st.evicted, 0);
+    ck_assert_str_eq(conntab_end_to_string(CONNTAB_END_EVICTED), "evicted");
+    fx_done(&fx);
+}
+END_TEST
+
 START_TEST(test_unique_deterministic_uids)
 {
     char first[3][CONNTAB_UID_SIZE];
@@ -647,6 +776,9 @@ Suite *conntab_suite(void)
     tcase_add_test(tc, test_active_timeout);
     tcase_add_test(tc, test_growth_many_connections);
     tcase_add_test(tc, test_expiry_bounds_live);
+    tcase_add_test(tc, test_max_open_evicts_attempts_first);
+    tcase_add_test(tc, test_max_open_rejected_and_idle);
+    tcase_add_test(tc, test_max_open_zero_unbounded);
     tcase_add_test(tc, test_unique_deterministic_uids);
     tcase_add_test(tc, test_icmp_echo_pairs);
     tcase_add_test(tc, test_max_pkts_bound);

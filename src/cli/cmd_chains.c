@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "cliutil.h"
 #include "connlog.h"
+#include "conntab.h"
 #include "connset.h"
 #include "correlator.h"
 #include "encoder.h"
@@ -58,6 +59,9 @@ static void chains_usage(FILE *f)
             "  --dot FILE        also write the chains (and, dashed, the hops on no chain)\n"
             "                    as a Graphviz graph\n"
             "  --threads N       OpenBLAS threads (1-1024, default auto: all cores)\n"
+            "  --max-open N      most connections open at once (default %d; 0: no bound);\n"
+            "                    past it the oldest TCP attempt (no payload, no reply),\n"
+            "                    else the next to time out, ends early (\"evicted\")\n"
             "  --stats           also print on stderr the time of reading and scoring (one\n"
             "                    streaming stage), of embedding in it, of linking, the rates,\n"
             "                    and the most connections, hops and vectors held at once\n"
@@ -65,7 +69,7 @@ static void chains_usage(FILE *f)
             "  -h, --help        this help\n"
             "\n"
             "Exit status: 0 ok (also when no chain is found), 1 input/output error or bad\n"
-            "model file, 2 bad usage.\n");
+            "model file, 2 bad usage.\n", CONNTAB_DEFAULT_MAX_OPEN);
 }
 
 static void fmt_time(char *buf, size_t n, int64_t us)
@@ -313,7 +317,7 @@ static int hopcol_to_set(const hopcol *h, connset **set, candidates_pair *pairs,
 
 int cmd_chains(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_THR, O_JSON, O_DOT, O_THREADS, O_STATS };
+    enum { O_MODEL = 256, O_THR, O_JSON, O_DOT, O_THREADS, O_STATS, O_MAXOPEN };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
         {"threshold", required_argument, NULL, O_THR},
@@ -321,6 +325,7 @@ int cmd_chains(int argc, char **argv)
         {"dot", required_argument, NULL, O_DOT},
         {"threads", required_argument, NULL, O_THREADS},
         {"stats", no_argument, NULL, O_STATS},
+        {"max-open", required_argument, NULL, O_MAXOPEN},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
@@ -329,6 +334,11 @@ int cmd_chains(int argc, char **argv)
     double threshold = NAN;
     int json = 0, threads = 0, stats = 0;
     char err[SS_ERRBUF_SIZE];
+    conntab_stats ts;
+    memset(&ts, 0, sizeof(ts));
+    conntab_config tc;
+    conntab_config_default(&tc);
+    tc.stats_out = &ts;
 
     optind = 1;
     opterr = 0;
@@ -345,6 +355,10 @@ int cmd_chains(int argc, char **argv)
         case O_STATS: stats = 1; break;
         case O_THREADS:
             if (cliutil_parse_threads("chains", optarg, &threads) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case O_MAXOPEN:
+            if (cliutil_parse_u64("chains", "--max-open", optarg, UINT32_MAX, &tc.max_open) < 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'o': outpath = optarg; break;
@@ -394,7 +408,7 @@ int cmd_chains(int argc, char **argv)
     hc.corr = corr;
     hc.last_report = t0;
     if (correlator_read_files(corr, (const char *const *)(argv + optind),
-                              (size_t)(argc - optind), NULL, cliutil_warn, "chains", err) < 0) {
+                              (size_t)(argc - optind), &tc, cliutil_warn, "chains", err) < 0) {
         if (progress)
             fputc('\n', stderr);
         fprintf(stderr, "stepstone chains: %s\n", err);
@@ -444,7 +458,7 @@ int cmd_chains(int argc, char **argv)
             (unsigned long long)st.pairs, res.n_hops, threshold, res.n_chains);
     if (res.n_loose)
         fprintf(stderr, ", %zu hop%s outside them", res.n_loose, res.n_loose == 1 ? "" : "s");
-    fputc('\n', stderr);
+    fprintf(stderr, "; %llu connections evicted\n", (unsigned long long)ts.evicted);
     if (stats) {
         double t_end = now_s();
         fprintf(stderr, "stepstone chains: stats: read and score %.3f s, embedding %.3f s "

@@ -41,6 +41,10 @@ static void conns_usage(FILE *f)
             "  --icmp-timeout S       ICMP inactivity timeout in seconds (default 60)\n"
             "  --active-timeout S     longest connection before it is cut (default 3600)\n"
             "  --max-pkts N           packets kept per connection record (default %d)\n"
+            "  --max-open N           most connections open at once (default %d; 0: no\n"
+            "                         bound); past it the oldest TCP attempt (no payload,\n"
+            "                         no reply), else the next to time out, is emitted\n"
+            "                         early with end_reason \"evicted\"\n"
             "  --dedup-window S       several files (sensors): a packet another file gave\n"
             "                         less than S seconds before is a copy and counts once\n"
             "                         (default 0.05; 0 keeps every copy). The sensors'\n"
@@ -50,7 +54,7 @@ static void conns_usage(FILE *f)
             "\n"
             "Exit status: 0 ok (warnings, e.g. a damaged file, are printed), 1 fatal\n"
             "input or output error, 2 bad usage.\n",
-            CONNTAB_LOG_MAX_PKTS);
+            CONNTAB_LOG_MAX_PKTS, CONNTAB_DEFAULT_MAX_OPEN);
 }
 
 typedef struct conns_out {
@@ -69,9 +73,11 @@ static void print_summary(const pcapsrc *src, const decode_stats *ds, const conn
 {
     uint64_t frames = src ? pcapsrc_frames(src) : 0;
     fprintf(stderr,
-            "stepstone conns: %llu frames, %llu IP packets, %llu connections (peak %llu open)",
+            "stepstone conns: %llu frames, %llu IP packets, %llu connections (peak %llu open, "
+            "%llu evicted)",
             (unsigned long long)frames, (unsigned long long)ds->count[DECODE_OK],
-            (unsigned long long)cs->emitted, (unsigned long long)cs->peak_live);
+            (unsigned long long)cs->emitted, (unsigned long long)cs->peak_live,
+            (unsigned long long)cs->evicted);
     int any = 0;
     for (int r = 1; r < DECODE_RESULT_COUNT; r++) {
         if (!ds->count[r])
@@ -94,7 +100,7 @@ static void print_summary(const pcapsrc *src, const decode_stats *ds, const conn
 int cmd_conns(int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_PACKETS, OPT_TCP, OPT_UDP, OPT_ICMP, OPT_ACTIVE, OPT_MAXPKTS,
-           OPT_DEDUP };
+           OPT_DEDUP, OPT_MAXOPEN };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"packets", no_argument, NULL, OPT_PACKETS},
@@ -104,6 +110,7 @@ int cmd_conns(int argc, char **argv)
         {"active-timeout", required_argument, NULL, OPT_ACTIVE},
         {"max-pkts", required_argument, NULL, OPT_MAXPKTS},
         {"dedup-window", required_argument, NULL, OPT_DEDUP},
+        {"max-open", required_argument, NULL, OPT_MAXOPEN},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
@@ -145,6 +152,10 @@ int cmd_conns(int argc, char **argv)
             break;
         case OPT_DEDUP:
             if (cliutil_parse_seconds("conns", "--dedup-window", optarg, 1, 3600, &dedup_us) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_MAXOPEN:
+            if (cliutil_parse_u64("conns", "--max-open", optarg, UINT32_MAX, &cfg.max_open) < 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'o': outpath = optarg; break;

@@ -50,15 +50,20 @@ static void embed_usage(FILE *f)
             "  --model FILE            correlator model (default: the one compiled in)\n"
             "  --max-windows N         windows per connection, from its start (default 64)\n"
             "  --threads N             OpenBLAS threads (1-1024, default auto: all cores)\n"
+            "  --max-open N            most connections open at once (default %d; 0: no\n"
+            "                          bound); past it the oldest TCP attempt (no payload,\n"
+            "                          no reply), else the next to time out, ends early\n"
             "  -h, --help              this help\n"
             "\n"
-            "Exit status: 0 ok, 1 input/output error or bad model file, 2 bad usage.\n");
+            "Exit status: 0 ok, 1 input/output error or bad model file, 2 bad usage.\n",
+            CONNTAB_DEFAULT_MAX_OPEN);
 }
 
 /* The run: options, the output and the pending batch. */
 typedef struct embed_run {
     const encoder *enc;
     int max_windows;
+    uint64_t max_open;               /* conntab_config.max_open */
     embedlog *log;
     /* the batch: n_batch windows of at most EMBED_BATCH */
     int n_batch;
@@ -158,6 +163,7 @@ static int run_stream(embed_run *r, pcapsrc *src, conntab_stats *st, char *errbu
     conntab_config tc;
     conntab_config_default(&tc);
     tc.max_pkts = CONNSET_SCORE_MAX_PKTS; /* as connset_load: first packets per record */
+    tc.max_open = r->max_open;
     conntab *tab = NULL;
     int rc = conntab_create(&tab, &tc, embed_emit, r, errbuf);
     if (rc < 0)
@@ -175,12 +181,13 @@ done:
  * embeddings (msgpack or JSON lines); returns a cli_exit status. */
 int cmd_embed(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_FORMAT, O_MAXW, O_THREADS };
+    enum { O_MODEL = 256, O_FORMAT, O_MAXW, O_THREADS, O_MAXOPEN };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
         {"format", required_argument, NULL, O_FORMAT},
         {"max-windows", required_argument, NULL, O_MAXW},
         {"threads", required_argument, NULL, O_THREADS},
+        {"max-open", required_argument, NULL, O_MAXOPEN},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
@@ -188,6 +195,7 @@ int cmd_embed(int argc, char **argv)
     const char *model = NULL, *outpath = NULL;
     int jsonl = 0, threads = 0;
     int maxw = 64;
+    uint64_t max_open = CONNTAB_DEFAULT_MAX_OPEN;
     char err[SS_ERRBUF_SIZE];
 
     optind = 1;
@@ -213,6 +221,10 @@ int cmd_embed(int argc, char **argv)
             break;
         case O_THREADS:
             if (cliutil_parse_threads("embed", optarg, &threads) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case O_MAXOPEN:
+            if (cliutil_parse_u64("embed", "--max-open", optarg, UINT32_MAX, &max_open) < 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'o': outpath = optarg; break;
@@ -242,6 +254,7 @@ int cmd_embed(int argc, char **argv)
     embed_run r;
     memset(&r, 0, sizeof(r));
     r.max_windows = maxw;
+    r.max_open = max_open;
 
     /* model and captures first: a bad one fails before the output is touched */
     if (encoder_open(&enc, model, err) < 0 ||
@@ -268,9 +281,9 @@ int cmd_embed(int argc, char **argv)
     embedlog_get_stats(r.log, &es);
     fprintf(stderr,
             "stepstone embed: %zu connections, %zu windows of %d floats, model %s "
-            "(at most %llu connections open at once)\n",
+            "(at most %llu connections open at once, %llu evicted)\n",
             es.conns, es.windows, enc->cfg.dim, embedlog_model_id(r.log),
-            (unsigned long long)st.peak_live);
+            (unsigned long long)st.peak_live, (unsigned long long)st.evicted);
     status = CLI_EXIT_OK;
 done:
     cliutil_out_close(&out, 0);

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cliutil.h"
+#include "conntab.h"
 #include "encoder.h"
 #include "session.h"
 #include "sessionfeed.h"
@@ -50,13 +51,17 @@ static void usage(FILE *f)
             "                         (default: the compiled-in one)\n"
             "  --gap S                override the model's session gap (seconds)\n"
             "  --max-conns N          override the model's session length cut\n"
+            "  --max-open N           most connections open at once (default %d; 0: no\n"
+            "                         bound); past it the oldest TCP attempt (no payload,\n"
+            "                         no reply), else the next to time out, ends early\n"
             "  --flagged              print flagged sessions only\n"
             "  --json                 JSON lines\n"
             "  --threads N            OpenBLAS threads (1-1024, default auto: all cores)\n"
             "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
             "  -h, --help             this help\n"
             "\n"
-            "Exit status: 0 ok, 1 failure (unreadable capture or model), 2 usage.\n");
+            "Exit status: 0 ok, 1 failure (unreadable capture or model), 2 usage.\n",
+            CONNTAB_DEFAULT_MAX_OPEN);
 }
 
 static void print_session(FILE *f, int json, const sessionscore_row *r)
@@ -107,13 +112,15 @@ static int score_session(void *ctx, const sessionfeed_session *s, const sessionf
 
 int cmd_score(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_METHOD, O_ENC, O_GAP, O_MAXC, O_FLAGGED, O_JSON, O_THREADS };
+    enum { O_MODEL = 256, O_METHOD, O_ENC, O_GAP, O_MAXC, O_FLAGGED, O_JSON, O_THREADS,
+           O_MAXOPEN };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
         {"method", required_argument, NULL, O_METHOD},
         {"encoder", required_argument, NULL, O_ENC},
         {"gap", required_argument, NULL, O_GAP},
         {"max-conns", required_argument, NULL, O_MAXC},
+        {"max-open", required_argument, NULL, O_MAXOPEN},
         {"flagged", no_argument, NULL, O_FLAGGED},
         {"json", no_argument, NULL, O_JSON},
         {"threads", required_argument, NULL, O_THREADS},
@@ -125,6 +132,7 @@ int cmd_score(int argc, char **argv)
     int meth = SESSION_METHOD_BILSTM, json = 0, only_flagged = 0, threads = 0;
     int64_t gap_us = 0;
     int maxc = 0;
+    uint64_t max_open = CONNTAB_DEFAULT_MAX_OPEN;
     optind = 1;
     opterr = 0;
     int ch;
@@ -146,6 +154,10 @@ int cmd_score(int argc, char **argv)
             break;
         case O_MAXC:
             if (cliutil_parse_int("score", "--max-conns", optarg, 1, 4096, &maxc) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case O_MAXOPEN:
+            if (cliutil_parse_u64("score", "--max-open", optarg, UINT32_MAX, &max_open) < 0)
                 return CLI_EXIT_USAGE;
             break;
         case O_FLAGGED: only_flagged = 1; break;
@@ -194,6 +206,10 @@ int cmd_score(int argc, char **argv)
     score_ctx sx = {m, enc, meth, json, only_flagged, f, 0, 0};
     conntab_config tc;
     sessionscore_conntab_config(&tc, enc);
+    conntab_stats ts;
+    memset(&ts, 0, sizeof(ts));
+    tc.max_open = max_open;
+    tc.stats_out = &ts;
     if (sessionfeed_create(&feed, &sc, score_session, &sx, err) ||
         sessionfeed_read_files(feed, (const char *const *)(argv + optind),
                                (size_t)(argc - optind), &tc, cliutil_warn, "score", err)) {
@@ -204,9 +220,9 @@ int cmd_score(int argc, char **argv)
     sessionfeed_get_stats(feed, &fst);
     if (cliutil_out_close(&out, 1) < 0)
         goto done;
-    fprintf(stderr, "stepstone score: %llu connections, %zu sessions, %zu flagged (%s)\n",
-            (unsigned long long)fst.conns, sx.sessions, sx.flagged,
-            session_method_to_string(meth));
+    fprintf(stderr, "stepstone score: %llu connections, %zu sessions, %zu flagged (%s), "
+            "%llu connections evicted\n", (unsigned long long)fst.conns, sx.sessions, sx.flagged,
+            session_method_to_string(meth), (unsigned long long)ts.evicted);
     status = CLI_EXIT_OK;
 done:
     cliutil_out_close(&out, 0);
