@@ -4,7 +4,7 @@
     sockwatch.py watch --obs OBS.json [--interval S] NETNS...
     sockwatch.py finalize --obs OBS.json --out labels.csv CAPTURE...
 
-watch: every --interval seconds (default 0.3) runs `ss -tanpH` in each namespace. A socket in
+watch: every --interval seconds (default 0.3) runs `ss -tanpH` in every namespace (all at once). A socket in
 state ESTAB whose local address is one of the namespace's listening addresses is inbound; any
 other established socket is outbound. An inbound socket I and an outbound socket O of the same
 namespace form a relay hop pair when a process owning O is, or descends from, a process owning
@@ -85,15 +85,27 @@ def ancestors(pid, cache):
     return out
 
 
-def snapshot(ns):
-    """Return (listening addresses, established sockets [(local, peer, pids)]) of namespace NS."""
+def snapshot_start(ns):
+    """Start `ss -tanpH` in namespace NS; the Popen, or None."""
     try:
-        res = subprocess.run(["ip", "netns", "exec", ns, "ss", "-tanpH"], capture_output=True,
-                             text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+        return subprocess.Popen(["ip", "netns", "exec", ns, "ss", "-tanpH"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+    except OSError:
+        return None
+
+
+def snapshot_read(proc):
+    """Return (listening addresses, established sockets [(local, peer, pids)]) of a started ss."""
+    if proc is None:
+        return set(), []
+    try:
+        out, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         return set(), []
     listen, est = set(), []
-    for line in res.stdout.splitlines():
+    for line in out.splitlines():
         f = line.split()
         if len(f) < 5:
             continue
@@ -127,8 +139,9 @@ def watch(obs_path, namespaces, interval):
     dump()
     while not stop:
         changed = False
-        for ns in namespaces:
-            listen, est = snapshot(ns)
+        procs = [snapshot_start(ns) for ns in namespaces]  # all namespaces at once: short
+        for ns, proc in zip(namespaces, procs):            # hops live a second or two
+            listen, est = snapshot_read(proc)
             now = time.time()
             cache = {}
             inbound = [s for s in est if is_inbound(s[0], listen)]
