@@ -522,8 +522,8 @@ if [ -n "$DELAY" ]; then  # the forwarders' counts: frames, drops, lateness of t
     wait "${LINKPIDS[@]}" 2>/dev/null
     cat "$TMP"/logs/linkdelay-h*.log >> "$STAGE/run.log"
     awk '/^linkdelay: .* frames/ { n += $3 + $6; split($9, d, "/"); dr += d[1] + d[2];
-             if ($14 > mx) mx = $14 }
-         END { printf "run.sh: delayed links: %d frames forwarded, %d dropped, latest release %.1f ms late\n", n, dr, mx }' \
+             if ($14 > mx) mx = $14; l1 += $19; l5 += $23 }
+         END { printf "run.sh: delayed links: %d frames forwarded, %d dropped; released over 1 ms late: %d, over 5 ms: %d, at most %.1f ms\n", n, dr, l1, l5, mx }' \
         "$TMP"/logs/linkdelay-h*.log | tee -a "$STAGE/run.log" >&2
 fi
 $PY "$HERE/sockwatch.py" finalize --obs "$TMP/obs.json" --out "$STAGE/labels.csv" \
