@@ -70,7 +70,8 @@ extra=0
 
 netns_require ip iproute2 ss iproute2 tc iproute2 /usr/sbin/sshd openssh-server \
     ssh openssh-client ssh-keygen openssh-client socat socat tcpdump tcpdump \
-    nc netcat-openbsd $PY python3 timeout coreutils setsid util-linux mkfifo coreutils
+    nc netcat-openbsd $PY python3 timeout coreutils setsid util-linux mkfifo coreutils \
+    vmstat procps
 
 # Bound the whole run: re-run under timeout(1); the TERM it sends runs the cleanup trap.
 netns_timed -o "$OUTDIR" --duration "$DURATION" --seed "$SEED" --scenario "$SCENARIO" \
