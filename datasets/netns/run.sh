@@ -23,9 +23,9 @@
 # ip and kind of each hop pair the scenario meant to create), links.csv (--delay: each host's
 # one-way delay and jitter), run.log, logs/ (--keep-logs).
 # Everything started is stopped and removed on exit, on failure and on the global timeout
-# (--max-time, default duration + 150 s, + 60 s with --delay). Exit status: 0 done and the
-# labels match the scenario (and, with --delay, the delays measured in merged.pcap match
-# links.csv), 1 failure, 2 bad usage, 3 missing privilege or tool.
+# (--max-time, default duration + 150 s, + 60 s with --delay, + 60 s for hard). Exit status:
+# 0 done and the labels match the scenario (and, with --delay, the delays measured in
+# merged.pcap match links.csv), 1 failure, 2 bad usage, 3 missing privilege or tool.
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
         --jitter) JITTER=${2:-}; shift 2 || usage ;;
         --max-time) MAXTIME=${2:-}; shift 2 || usage ;;
         --keep-logs) KEEPLOGS=1; shift ;;
-        -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown argument '$1'" >&2; usage ;;
     esac
 done
@@ -78,7 +78,9 @@ netns_timed -o "$OUTDIR" --duration "$DURATION" --seed "$SEED" --scenario "$SCEN
     --snaplen "$SNAPLEN" --max-time "$MAXTIME" --delay "${DELAY:-0-0}" --jitter "$JITTER" \
     $([ "$KEEPLOGS" = 1 ] && echo --keep-logs)
 
-WATCHPID= CAPPIDS=() LINKPIDS=()  # the socket watcher, outside the namespaces, is stopped by the cleanup too
+# the socket watcher, outside the namespaces, is stopped by the cleanup too; the link forwarders
+# (LINKPIDS) live in the bridge namespace
+WATCHPID= CAPPIDS=() LINKPIDS=()
 netns_start '' /tmp/ssns.XXXXXX
 
 
@@ -111,9 +113,10 @@ if [ -n "$DELAY" ]; then
     got=$(ip netns exec "$(nsof h1)" $PY "$HERE/linkdelay.py" ping "$(ipof h2)" --count 4 \
         --interval 0.2 | tail -n 1)
     case "$got" in "rtt min"*) ;; *) die "no echo reply from h2 through the delayed links" ;; esac
-    log "delayed links: one-way ${DMIN}-${DMAX} ms per host (links.csv); ping h1 -> h2: $got (configured $want ms)"
+    log "delayed links: one-way ${DMIN}-${DMAX} ms per host (links.csv);" \
+        "ping h1 -> h2: $got (configured $want ms)"
 fi
-# Two hosts sit behind slower links (token bucket; the kernel here has no netem delay).
+# Two hosts sit behind slower links (token bucket on their eth0).
 if [ "$SCENARIO" = full ] || [ "$SCENARIO" = hard ]; then
     tc -n "$(nsof h4)" qdisc add dev eth0 root tbf rate 2mbit burst 16kb latency 100ms \
         || log "warning: tbf on h4 failed"
