@@ -130,10 +130,12 @@ def forward(if_a, if_b, delay_ms, jitter_ms, seed, limit):
             os.nice(-10)
         except OSError:
             pass
+    backoff = 0.0  # after a full send buffer: wait a little (a real-time process must not spin)
     while not stop:
         now = time.time()
         heads = [q[0][0] for q in queues if q]
-        timeout = max(0.0, min(heads) - now) if heads else 0.5
+        timeout = max(backoff, min(heads) - now) if heads else 0.5
+        backoff = 0.0
         try:
             ready, _, _ = select.select(socks, [], [], timeout)
         except InterruptedError:
@@ -171,9 +173,11 @@ def forward(if_a, if_b, delay_ms, jitter_ms, seed, limit):
                 try:
                     out.send(data)
                 except (BlockingIOError, InterruptedError):
+                    backoff = 0.001
                     break
                 except OSError as e:
                     if e.errno == 105:  # ENOBUFS: try again on the next round
+                        backoff = 0.001
                         break
                     drops[i] += 1       # e.g. EMSGSIZE: offloads left on
                 q.popleft()
