@@ -143,8 +143,9 @@ netns_client_key() {
     ssh-keygen -q -t ed25519 -N '' -C "$2" -f "$TMP/$1" || die "ssh-keygen failed"
 }
 
-# netns_ssh_config N: the clients' config (TMP/ssh_config, path in CFG): names h1..hN, root
-# with the key TMP/id, no host key checks, batch mode; the caller may append options.
+# netns_ssh_config N [CONNECT_TIMEOUT]: the clients' config (TMP/ssh_config, path in CFG): names
+# h1..hN, root with the key TMP/id, no host key checks, batch mode, ConnectTimeout (default 10 s:
+# the connection and the banner exchange); the caller may append options.
 netns_ssh_config() {
     local i
     CFG=$TMP/ssh_config
@@ -152,7 +153,7 @@ netns_ssh_config() {
         for i in $(seq 1 "$1"); do printf 'Host h%d\n  HostName %s\n' "$i" "$(ipof h$i)"; done
         printf 'Host *\n  User root\n  IdentityFile %s/id\n  IdentitiesOnly yes\n' "$TMP"
         printf '  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  LogLevel ERROR\n'
-        printf '  BatchMode yes\n  ConnectTimeout 10\n'
+        printf '  BatchMode yes\n  ConnectTimeout %d\n' "${2:-10}"
     } > "$CFG"
 }
 

@@ -127,7 +127,11 @@ fi
 # ---------------------------------------------------------------- keys, sshd, files
 netns_client_key id stepstone-netns
 cp "$TMP/id.pub" "$TMP/authorized_keys"
-netns_ssh_config $NHOSTS
+# Logins through nested jumps over delayed links on a loaded machine take tens of seconds: the
+# banner exchange gets CONNECT_TIMEOUT s and a login prompt LW s.
+LW=25 CONNECT_TIMEOUT=10
+[ -n "$DELAY" ] && LW=60 CONNECT_TIMEOUT=40
+netns_ssh_config $NHOSTS $CONNECT_TIMEOUT
 printf '  ServerAliveInterval 0\n' >> "$CFG"
 for i in $(seq 1 $NHOSTS); do
     netns_sshd h$i <<EOF
@@ -241,10 +245,10 @@ wait_listen() { netns_listening "$1" t "$2" || die "nothing listens on $1:$2"; }
 chain_ssh() {  # NAME DELAY SRC HOP... DST
     local name=$1 delay=$2 src=$3 first=$4
     shift 4
-    local lines=("expect 25" "pause 1")
+    local lines=("expect $LW" "pause 1")
     local h prev=$first
     for h in "$@"; do
-        lines+=("type ssh -F @CFG@ $h" "expect 25" "pause 1")
+        lines+=("type ssh -F @CFG@ $h" "expect $LW" "pause 1")
         expect_hop "$prev" ssh
         prev=$h
     done
@@ -257,19 +261,19 @@ chain_ssh() {  # NAME DELAY SRC HOP... DST
 chain_jump() {  # NAME DELAY SRC JUMPS(comma list) DST
     local name=$1 j
     for j in ${4//,/ }; do expect_hop "$j" ssh-jump; done
-    printf '%s\n' "expect 25" "pause 1" "session 200" "type exit" > "$TMP/plans/$name.plan"
+    printf '%s\n' "expect $LW" "pause 1" "session 200" "type exit" > "$TMP/plans/$name.plan"
     typist "$name" "$3" "$2" "$TMP/plans/$name.plan" ssh -tt -F "$CFG" -J "$4" "$5"
 }
 chain_port() {  # NAME DELAY SRC RELAYHOST PORT KIND: ssh through a port relay
     local name=$1
     expect_hop "$4" "$6"
-    printf '%s\n' "expect 25" "pause 1" "session 200" "type exit" > "$TMP/plans/$name.plan"
+    printf '%s\n' "expect $LW" "pause 1" "session 200" "type exit" > "$TMP/plans/$name.plan"
     typist "$name" "$3" "$2" "$TMP/plans/$name.plan" ssh -tt -F "$CFG" -p "$5" "$4"
 }
 chain_plain() {  # NAME DELAY SRC HOST PORT KIND: plain-text shell reached through a relay port
     local name=$1
     expect_hop "$4" "$6"
-    printf '%s\n' "expect 25" "pause 1" "session 200" "type exit" > "$TMP/plans/$name.plan"
+    printf '%s\n' "expect $LW" "pause 1" "session 200" "type exit" > "$TMP/plans/$name.plan"
     typist "$name" "$3" "$2" "$TMP/plans/$name.plan" socat -,raw,echo=0 "TCP:$(ipof "$4"):$5"
 }
 # nc keeps running after the far shell exits while its stdin is open: the next keys typed get
@@ -277,7 +281,7 @@ chain_plain() {  # NAME DELAY SRC HOST PORT KIND: plain-text shell reached throu
 chain_shellnc() {  # NAME DELAY SRC HOST PORT DST DPORT: plain shell on HOST, nc from it to DST
     local name=$1
     expect_hop "$4" shell-nc
-    printf '%s\n' "expect 25" "pause 1" "type stty raw -echo; nc $(ipof "$6") $7" "expect 25" \
+    printf '%s\n' "expect $LW" "pause 1" "type stty raw -echo; nc $(ipof "$6") $7" "expect $LW" \
         "pause 1" "session 200" "type exit" "sleep 1" "rawtype " "sleep 0.5" "rawtype " "expect 15" \
         "type stty sane" "expect 10" "type exit" \
         > "$TMP/plans/$name.plan"
@@ -285,17 +289,17 @@ chain_shellnc() {  # NAME DELAY SRC HOST PORT DST DPORT: plain shell on HOST, nc
 }
 # unrelated sessions (negatives): interactive ssh, bulk copies over ssh, a direct plain shell
 bg_ssh() {  # NAME DELAY SRC DST
-    printf '%s\n' "expect 25" "pause 2" "session 200" "type exit" > "$TMP/plans/$1.plan"
+    printf '%s\n' "expect $LW" "pause 2" "session 200" "type exit" > "$TMP/plans/$1.plan"
     typist "$1" "$3" "$2" "$TMP/plans/$1.plan" ssh -tt -F "$CFG" "$4"
 }
 bg_bulk() {  # NAME DELAY SRC DST: non-interactive transfers now and then
-    printf '%s\n' "expect 25" "pause 1" \
+    printf '%s\n' "expect $LW" "pause 1" \
         "type ssh -F @CFG@ $4 cat @FILES@/app.log > /dev/null; sleep 3; ssh -F @CFG@ $4 'head -c 50000 @FILES@/app.log' | wc -c" \
         "expect 60" "pause 2" "type exit" > "$TMP/plans/$1.plan"
     typist "$1" "$3" "$2" "$TMP/plans/$1.plan" bash --norc -i
 }
 bg_plain() {  # NAME DELAY SRC HOST PORT: plain-text shell, no relay
-    printf '%s\n' "expect 25" "pause 1" "session 200" "type exit" > "$TMP/plans/$1.plan"
+    printf '%s\n' "expect $LW" "pause 1" "session 200" "type exit" > "$TMP/plans/$1.plan"
     typist "$1" "$3" "$2" "$TMP/plans/$1.plan" socat -,raw,echo=0 "TCP:$(ipof "$4"):$5"
 }
 
@@ -319,12 +323,12 @@ chain_brief() {  # NAME DELAY SRC RELAY DST MODE
     expect_hop "$relay" ssh
     if [ "$mode" = i ]; then
         pick cmd "${QUICK[@]}"
-        printf '%s\n' "expect 25" "pause 1" "session 99 $pre" "type ssh -F @CFG@ $dst" "expect 30" \
+        printf '%s\n' "expect $LW" "pause 1" "session 99 $pre" "type ssh -F @CFG@ $dst" "expect 30" \
             "pause 0.8" "type $cmd" "expect 30" "pause 0.8" "type exit" "expect 15" "pause 1" \
             "session 99 $post" "type exit" > "$TMP/plans/$name.plan"
     else
         pick cmd "${ONESHOTS[@]}"
-        printf '%s\n' "expect 25" "pause 1" "session 99 $pre" "type ssh -F @CFG@ $dst '$cmd'" \
+        printf '%s\n' "expect $LW" "pause 1" "session 99 $pre" "type ssh -F @CFG@ $dst '$cmd'" \
             "expect 40" "pause 1" "session 99 $post" "type exit" > "$TMP/plans/$name.plan"
     fi
     typist "$name" "$3" "$2" "$TMP/plans/$name.plan" ssh -tt -F "$CFG" "$relay"
@@ -335,7 +339,7 @@ oneshot_jump() {  # NAME DELAY SRC JUMP DST
     local cmd
     pick cmd "${ONESHOTS[@]}"
     expect_hop "$4" ssh-jump
-    printf '%s\n' "expect 25" "pause 1" "type ssh -F @CFG@ -J $4 $5 '$cmd'" "expect 60" "pause 1" \
+    printf '%s\n' "expect $LW" "pause 1" "type ssh -F @CFG@ -J $4 $5 '$cmd'" "expect 60" "pause 1" \
         "type exit" > "$TMP/plans/$1.plan"
     typist "$1" "$3" "$2" "$TMP/plans/$1.plan" bash --norc -i
 }
@@ -343,7 +347,7 @@ oneshot_port() {  # NAME DELAY SRC RELAYHOST PORT KIND
     local cmd
     pick cmd "${ONESHOTS[@]}"
     expect_hop "$4" "$6"
-    printf '%s\n' "expect 25" "pause 1" "type ssh -F @CFG@ -p $5 $4 '$cmd'" "expect 60" "pause 1" \
+    printf '%s\n' "expect $LW" "pause 1" "type ssh -F @CFG@ -p $5 $4 '$cmd'" "expect 60" "pause 1" \
         "type exit" > "$TMP/plans/$1.plan"
     typist "$1" "$3" "$2" "$TMP/plans/$1.plan" bash --norc -i
 }
@@ -352,7 +356,7 @@ oneshot_port() {  # NAME DELAY SRC RELAYHOST PORT KIND
 decoy() {  # NAME DELAY SRC RELAY DST
     local name=$1 relay=$4 sess after cmd
     rnd sess 20 60; rnd after 5 40; pick cmd "${ONESHOTS[@]}"
-    printf '%s\n' "expect 25" "pause 2" "session 99 $sess" "type exit" > "$TMP/plans/$name.plan"
+    printf '%s\n' "expect $LW" "pause 2" "session 99 $sess" "type exit" > "$TMP/plans/$name.plan"
     typist "$name" "$3" "$2" "$TMP/plans/$name.plan" ssh -tt -F "$CFG" "$relay"
     cmd=${cmd//@FILES@/$TMP/files}
     # count the logins from SRC before the typist starts, then wait (up to DELAY + 60 s) for one more
@@ -368,7 +372,7 @@ decoy() {  # NAME DELAY SRC RELAY DST
 }
 # a negative: an interactive session SRC -> DST lasting LEN s (0: to the end of the run)
 bg_for() {  # NAME DELAY SRC DST LEN
-    printf '%s\n' "expect 25" "pause 2" "session 999 $([ "$5" = 0 ] && echo 99999 || echo "$5")" \
+    printf '%s\n' "expect $LW" "pause 2" "session 999 $([ "$5" = 0 ] && echo 99999 || echo "$5")" \
         "type exit" > "$TMP/plans/$1.plan"
     typist "$1" "$3" "$2" "$TMP/plans/$1.plan" ssh -tt -F "$CFG" "$4"
 }
