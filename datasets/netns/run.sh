@@ -16,7 +16,7 @@
 # frames for a per-host one-way delay drawn from MIN..MAX ms (linkdelay.py, user space: the
 # kernel has no netem); without it the links are plain veths (LAN). tcpdump records each host's
 # interface (sensors/hN.pcap) and the bridge (merged.pcap: every packet once, one timeline).
-# sockwatch.py reads `ss -tanp` in every namespace while the chains run and labels the hop pairs
+# sockwatch.py reads the sockets of every namespace while the chains run and labels the hop pairs
 # from the sockets and process trees; their times come from merged.pcap.
 #
 # Output in OUTDIR: merged.pcap, sensors/hN.pcap, labels.csv, hosts.csv, expected.txt (relay
