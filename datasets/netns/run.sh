@@ -193,22 +193,35 @@ WATCHPID=$!
 # ---------------------------------------------------------------- scenario building blocks
 START=$(date +%s)
 UNTIL=$((START + DURATION - 8))
-TYPISTS=() NAMES=()
+NAMES=()
+mkdir -p "$TMP/run"
 EXPECT=$STAGE/expected.txt
 : > "$EXPECT"
 nseed=0
 expect_hop() { echo "$(ipof "$1") $2" >> "$EXPECT"; }
 
+# spawn NAME DELAY HOST COMMAND...: run COMMAND in HOST's namespace after DELAY seconds, in the
+# background; its pid goes to TMP/run/NAME.pid, its exit status to TMP/run/NAME.status when it
+# ends. (The shell reaps finished jobs at once and pids here wrap at 32768 within minutes in a
+# busy run: a $! kept for later may name another process by then.)
+spawn() {
+    local name=$1 delay=$2 host=$3
+    shift 3
+    (sleep "$delay"
+     ip netns exec "$(nsof "$host")" "$@" &
+     echo $! > "$TMP/run/$name.pid"
+     wait $!
+     echo $? > "$TMP/run/$name.status") &
+    NAMES+=("$name")
+}
 # typist NAME HOST DELAY PLANFILE COMMAND...: play a plan from HOST after DELAY seconds
 typist() {
     local name=$1 host=$2 delay=$3 plan=$4
     shift 4
     nseed=$((nseed + 1))
-    (sleep "$delay"; exec ip netns exec "$(nsof "$host")" $PY "$HERE/typist.py" --plan "$plan" \
+    spawn "$name" "$delay" "$host" $PY "$HERE/typist.py" --plan "$plan" \
         --seed $((SEED * 1000 + nseed)) --files "$TMP/files" --cfg "$CFG" --until "$UNTIL" \
-        --log "$TMP/logs/$name.out" -- "$@" 2> "$TMP/logs/$name.err") &
-    TYPISTS+=($!)
-    NAMES+=("$name")
+        --log "$TMP/logs/$name.out" -- "$@" 2> "$TMP/logs/$name.err"
 }
 
 # relays: each is the process tree the labels should find
@@ -360,15 +373,13 @@ decoy() {  # NAME DELAY SRC RELAY DST
     typist "$name" "$3" "$2" "$TMP/plans/$name.plan" ssh -tt -F "$CFG" "$relay"
     cmd=${cmd//@FILES@/$TMP/files}
     # count the logins from SRC before the typist starts, then wait (up to DELAY + 60 s) for one more
-    ip netns exec "$(nsof "$relay")" bash -c '
+    spawn "$name-oneshot" 0 "$relay" bash -c '
         n() { ss -tnH state established "( sport = :22 and dst $1 )" | wc -l; }
         n0=$(n "$1")
         for _ in $(seq 1 "$2"); do [ "$(n "$1")" -gt "$n0" ] && break; sleep 0.1; done
         sleep "$3"; exec ssh -F "$4" "$5" "$6"' decoy "$(ipof "$3")" $((($2 + 60) * 10)) \
         "$((after / 10)).$((after % 10))" "$CFG" "$5" "$cmd" \
-        > "$TMP/logs/$name-oneshot.out" 2> "$TMP/logs/$name-oneshot.err" &
-    TYPISTS+=($!)
-    NAMES+=("$name-oneshot")
+        > "$TMP/logs/$name-oneshot.out" 2> "$TMP/logs/$name-oneshot.err"
 }
 # a negative: an interactive session SRC -> DST lasting LEN s (0: to the end of the run)
 bg_for() {  # NAME DELAY SRC DST LEN
@@ -504,20 +515,20 @@ else  # short: the short relays of hard on five hosts (for tests)
     oneshot_port s-nc    8 h3 h4 2223 nc
     decoy        d-h2    3 h5 h2 h4
 fi
-log "run $RUNID: scenario $SCENARIO, $NHOSTS hosts, ${#TYPISTS[@]} sessions, ${DURATION}s, seed $SEED, temp $TMP"
+log "run $RUNID: scenario $SCENARIO, $NHOSTS hosts, ${#NAMES[@]} sessions, ${DURATION}s, seed $SEED, temp $TMP"
 
 # ---------------------------------------------------------------- wait, stop, label
 DEADLINE=$((START + DURATION + 45))
-for k in "${!TYPISTS[@]}"; do
-    p=${TYPISTS[$k]}
-    while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt "$DEADLINE" ]; do sleep 0.5; done
-    if kill -0 "$p" 2>/dev/null; then
-        log "warning: session ${NAMES[$k]} still running at the deadline; stopped"
-        kill -TERM "$p" 2>/dev/null
+for n in "${NAMES[@]}"; do
+    st=$TMP/run/$n.status
+    while [ ! -e "$st" ] && [ "$(date +%s)" -lt "$DEADLINE" ]; do sleep 0.5; done
+    if [ ! -e "$st" ]; then  # no status yet: the process (or its zombie) still holds its pid
+        log "warning: session $n still running at the deadline; stopped"
+        [ -s "$TMP/run/$n.pid" ] && kill -TERM "$(cat "$TMP/run/$n.pid")" 2>/dev/null
+        for _ in $(seq 1 20); do [ -e "$st" ] && break; sleep 0.5; done
     fi
-    wait "$p"
-    rc=$?
-    [ "$rc" = 0 ] || log "warning: session ${NAMES[$k]} ended with status $rc: $(tail -n 2 "$TMP/logs/${NAMES[$k]}.err" | tr '\n' ' ')"
+    rc=$(cat "$st" 2>/dev/null)
+    [ "$rc" = 0 ] || log "warning: session $n ended with status ${rc:-unknown}: $(tail -n 2 "$TMP/logs/$n.err" | tr '\n' ' ')"
 done
 sleep 1
 kill -TERM "$WATCHPID" 2>/dev/null
