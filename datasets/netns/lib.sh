@@ -108,9 +108,10 @@ netns_bridge() {
 # netns_host HOST K [DELAY_MS JITTER_MS]: HOST's namespace, its eth0 (address ipof HOST, /24,
 # IPv6 off) plugged into br0 as port pK. With a delay, the link goes through linkdelay.py:
 # eth0's peer is dK in the bridge namespace (not a bridge port), pK's peer is uK there, and a
-# forwarder in the bridge namespace holds every frame between dK and uK for DELAY_MS plus a
-# normal jitter of sd JITTER_MS, each way, never reordering (its pid goes into LINKPIDS). Offloads (checksum, TSO, GSO, GRO)
-# are off on eth0, dK, uK and pK so that frames stay MTU-sized and carry their checksums.
+# forwarder in the bridge namespace (real-time priority; its pid goes into LINKPIDS) holds
+# every frame between dK and uK for DELAY_MS plus a normal jitter of sd JITTER_MS, each way,
+# never reordering. Offloads (checksum, scatter-gather, TSO, GSO, GRO) are off on eth0, dK, uK
+# and pK so that frames stay MTU-sized and carry their checksums.
 netns_host() {
     local h=$1 k=$2 delay=${3:-} jitter=${4:-0} ns
     ns=$(nsof "$h")
