@@ -148,14 +148,17 @@ def netns_members(by_ino):
     return members
 
 
-def socket_owners(pids):
-    """{socket inode: set of pids holding it} over the given processes' descriptors."""
+def socket_owners(pids, cache):
+    """{socket inode: set of pids holding it} over the given processes' descriptors; the ppid
+    and name of each holder go into CACHE (proc_info) at once: a relay's process can end a moment
+    after its sockets were seen (a one-shot's socat child), and its name makes the hop's kind."""
     owners = {}
     for pid in pids:
         try:
             fds = os.listdir("/proc/%d/fd" % pid)
         except OSError:
             continue
+        held = False
         for fd in fds:
             try:
                 t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
@@ -163,6 +166,9 @@ def socket_owners(pids):
                 continue
             if t.startswith("socket:["):
                 owners.setdefault(int(t[8:-1]), set()).add(pid)
+                held = True
+        if held:
+            proc_info(pid, cache)
     return owners
 
 
@@ -204,7 +210,7 @@ def tcp_table(pid, files=("tcp",)):
     return listen, est
 
 
-def snapshots(namespaces, by_ino):
+def snapshots(namespaces, by_ino, cache):
     """{namespace: (listening addresses, established sockets [(local, peer, pids)])}: the TCP
     tables read through /proc (a process in each namespace) and the owners from one pass over
     the descriptors of the namespaces' processes; a namespace without processes falls back to
@@ -220,7 +226,7 @@ def snapshots(namespaces, by_ino):
                 break
         else:
             fallback.append(ns)
-    owners = socket_owners([p for ns in namespaces for p in members.get(ns, [])])
+    owners = socket_owners([p for ns in namespaces for p in members.get(ns, [])], cache)
     out = {}
     for ns, (listen, est) in tables.items():
         out[ns] = (listen, [(l, r, owners.get(ino, set())) for l, r, ino in est])
@@ -252,11 +258,11 @@ def watch(obs_path, namespaces, interval):
     by_ino = netns_inodes(namespaces)
     while not stop:
         changed = False
-        snaps = snapshots(namespaces, by_ino)
+        cache = {}  # (ppid, name) of processes, for this round
+        snaps = snapshots(namespaces, by_ino, cache)
         for ns in namespaces:
             listen, est = snaps.get(ns, (set(), []))
             now = time.time()
-            cache = {}
             inbound = [s for s in est if is_inbound(s[0], listen)]
             outbound = [s for s in est if not is_inbound(s[0], listen)]
             for (il, ip_, ipids) in inbound:
@@ -285,6 +291,10 @@ def watch(obs_path, namespaces, interval):
                             "in_comms": in_comms, "out_comm": proc_info(hit, cache)[1],
                             "first_seen": now, "last_seen": now}
                         changed = True
+                    if not rec["in_comms"] or not rec["out_comm"]:  # first seen as it ended
+                        rec["in_comms"] = rec["in_comms"] or sorted(
+                            {proc_info(p, cache)[1] for p in ipids} - {""})
+                        rec["out_comm"] = rec["out_comm"] or proc_info(hit, cache)[1]
                     rec["last_seen"] = now
         if changed:
             dump()
