@@ -105,16 +105,35 @@ netns_bridge() {
     ip -n "$SW" link set br0 up
 }
 
-# netns_host HOST K: HOST's namespace, its eth0 (address ipof HOST, /24, IPv6 off) plugged
-# into br0 as port pK.
+# netns_host HOST K [DELAY_MS JITTER_MS]: HOST's namespace, its eth0 (address ipof HOST, /24,
+# IPv6 off) plugged into br0 as port pK. With a delay, the link goes through linkdelay.py:
+# eth0's peer is dK in the bridge namespace (not a bridge port), pK's peer is uK there, and a
+# forwarder in the bridge namespace (real-time priority; its pid goes into LINKPIDS) holds
+# every frame between dK and uK for DELAY_MS plus a normal jitter of sd JITTER_MS, each way,
+# never reordering. Offloads (checksum, scatter-gather, TSO, GSO, GRO) are off on eth0, dK, uK
+# and pK so that frames stay MTU-sized and carry their checksums.
 netns_host() {
-    local h=$1 k=$2 ns
+    local h=$1 k=$2 delay=${3:-} jitter=${4:-0} ns
     ns=$(nsof "$h")
     ip netns add "$ns" || die "cannot create namespace $ns"
     NSLIST+=("$ns")
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$SW" link add "p$k" type veth peer name eth0 netns "$ns" || die "cannot create veth for $h"
-    ip -n "$SW" link set "p$k" master br0 up
+    if [ -z "$delay" ]; then
+        ip -n "$SW" link add "p$k" type veth peer name eth0 netns "$ns" || die "cannot create veth for $h"
+        ip -n "$SW" link set "p$k" master br0 up
+    else
+        ip -n "$SW" link add "p$k" type veth peer name "u$k" || die "cannot create veth for $h"
+        ip -n "$SW" link add "d$k" type veth peer name eth0 netns "$ns" || die "cannot create veth for $h"
+        ip -n "$SW" link set "p$k" master br0 up
+        ip -n "$SW" link set "u$k" up
+        ip -n "$SW" link set "d$k" up
+        ip netns exec "$SW" $PY "$HERE/linkdelay.py" offloads "p$k" "u$k" "d$k" \
+            && ip netns exec "$ns" $PY "$HERE/linkdelay.py" offloads eth0 \
+            || die "cannot turn offloads off on the links of $h"
+        ip netns exec "$SW" $PY "$HERE/linkdelay.py" forward "d$k" "u$k" --delay "$delay" \
+            --jitter "$jitter" --seed "$((${SEED:-1} * 100 + k))" 2> "$TMP/logs/linkdelay-$h.log" &
+        LINKPIDS+=($!)
+    fi
     ip -n "$ns" link set lo up
     ip -n "$ns" addr add "$(ipof "$h")/24" dev eth0
     ip -n "$ns" link set eth0 up
@@ -125,8 +144,9 @@ netns_client_key() {
     ssh-keygen -q -t ed25519 -N '' -C "$2" -f "$TMP/$1" || die "ssh-keygen failed"
 }
 
-# netns_ssh_config N: the clients' config (TMP/ssh_config, path in CFG): names h1..hN, root
-# with the key TMP/id, no host key checks, batch mode; the caller may append options.
+# netns_ssh_config N [CONNECT_TIMEOUT]: the clients' config (TMP/ssh_config, path in CFG): names
+# h1..hN, root with the key TMP/id, no host key checks, batch mode, ConnectTimeout (default 10 s:
+# the connection and the banner exchange); the caller may append options.
 netns_ssh_config() {
     local i
     CFG=$TMP/ssh_config
@@ -134,7 +154,7 @@ netns_ssh_config() {
         for i in $(seq 1 "$1"); do printf 'Host h%d\n  HostName %s\n' "$i" "$(ipof h$i)"; done
         printf 'Host *\n  User root\n  IdentityFile %s/id\n  IdentitiesOnly yes\n' "$TMP"
         printf '  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  LogLevel ERROR\n'
-        printf '  BatchMode yes\n  ConnectTimeout 10\n'
+        printf '  BatchMode yes\n  ConnectTimeout %d\n' "${2:-10}"
     } > "$CFG"
 }
 

@@ -10,9 +10,9 @@ Spawns COMMAND in a pty and plays a plan (one directive per line) against it:
                          backspace, longer pauses between words), then Enter
     rawtype TEXT         the same, for programs in raw mode (Enter is sent as '\\r')
     pause SECONDS        think for a log-normal time around SECONDS
-    session N            up to N random commands from the command pool (ls, cat of the generated
+    session N [SECONDS]  up to N random commands from the command pool (ls, cat of the generated
                          files, echo, top-like bursts, ps, ...), each followed by 'expect' and a pause;
-                         stops early at the --until time
+                         stops early at the --until time, and after SECONDS if given
     sleep SECONDS        plain sleep
 
 The words @FILES@ and @CFG@ in the plan are replaced by --files and --cfg. All randomness comes
@@ -188,8 +188,12 @@ def main():
             elif op == "sleep":
                 ok = t.pump(float(arg))
             elif op == "session":
-                for _ in range(int(arg)):
+                n, _, secs = arg.partition(" ")
+                stop_at = time.time() + float(secs) if secs.strip() else 0.0
+                for _ in range(int(n)):
                     if a.until and time.time() >= a.until:
+                        break
+                    if stop_at and time.time() >= stop_at:
                         break
                     ok = t.type_line(rng.choice(pool)) and t.expect(30) and t.think(1.5)
                     if not ok:
