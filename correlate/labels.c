@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "infile.h"
 #include "status.h"
 
 #define LABELS_NFIELDS 13
@@ -191,9 +192,11 @@ static int parse_line(char *line, labels_hop *hop, const char *name, size_t line
         bad = 11;
     else if (parse_time(f[12], &hop->end_us))
         bad = 12;
-    if (bad >= 0)
-        return ss_errf(errbuf, SS_ERR_FORMAT, "%s:%zu: bad %s '%.64s'",
-                       name, lineno, field_names[bad], f[bad]);
+    if (bad >= 0) {
+        char esc[SS_ESCAPE_SIZE]; /* the field's bytes, safe for a terminal */
+        return ss_errf(errbuf, SS_ERR_FORMAT, "%s:%zu: bad %s '%s'", name, lineno,
+                       field_names[bad], ss_escape(esc, sizeof(esc), f[bad], strlen(f[bad])));
+    }
     if (hop->end_us < hop->start_us)
         return ss_errf(errbuf, SS_ERR_FORMAT, "%s:%zu: end_time before start_time",
                        name, lineno);
@@ -249,10 +252,11 @@ int labels_read_stream(labels *set, FILE *f, const char *name, char *errbuf)
 
 int labels_read(labels *set, const char *path, char *errbuf)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return ss_errf(errbuf, SS_ERR_IO, "%s: %s", path, strerror(errno));
-    int rc = labels_read_stream(set, f, path, errbuf);
+    FILE *f;
+    int rc = infile_open(&f, path, NULL, 0, errbuf); /* a FIFO with no writer: refused */
+    if (rc)
+        return rc;
+    rc = labels_read_stream(set, f, path, errbuf);
     fclose(f);
     return rc;
 }
