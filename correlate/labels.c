@@ -6,10 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "infile.h"
+#include "outfile.h"
 #include "status.h"
 
 #define LABELS_NFIELDS 13
@@ -301,39 +300,15 @@ int labels_write_stream(const labels *set, FILE *f, char *errbuf)
 
 int labels_write(const labels *set, const char *path, char *errbuf)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp)
-        return ss_errf(errbuf, SS_ERR_NOMEM, "labels: out of memory");
-    snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = ss_errf(errbuf, SS_ERR_IO, "%s: cannot create a temporary file: %s",
-                         path, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; outputs are ordinary files */
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        int rc = ss_errf(errbuf, SS_ERR_IO, "%s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return rc;
-    }
-    int rc = labels_write_stream(set, f, errbuf);
-    if (fflush(f) != 0 && !rc)
-        rc = ss_errf(errbuf, SS_ERR_IO, "%s: write error: %s", path, strerror(errno));
-    if (fclose(f) != 0 && !rc)
-        rc = ss_errf(errbuf, SS_ERR_IO, "%s: write error: %s", path, strerror(errno));
-    if (!rc && rename(tmp, path) != 0)
-        rc = ss_errf(errbuf, SS_ERR_IO, "%s: cannot rename into place: %s", path,
-                     strerror(errno));
+    outfile o; /* a temporary renamed into place, removed on a signal */
+    int rc = outfile_open(&o, path, errbuf);
     if (rc)
-        unlink(tmp);
-    free(tmp);
-    return rc;
+        return rc;
+    if ((rc = labels_write_stream(set, o.f, errbuf))) {
+        outfile_abort(&o);
+        return rc;
+    }
+    return outfile_commit(&o, errbuf);
 }
 
 static int endpoint_is(const labels_endpoint *ep, uint8_t family, const uint8_t *addr,
