@@ -520,6 +520,19 @@ START_TEST(test_impossible_sizes)
 }
 END_TEST
 
+/* Loads buf (len bytes, then freed): refused with SS_ERR_FORMAT and a
+ * message that holds want, with no control byte in it. */
+static void expect_refused(unsigned char *buf, size_t len, const char *want)
+{
+    char err[SS_ERRBUF_SIZE];
+    modelfile_t *mf = (modelfile_t *)1;
+    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_FORMAT);
+    ck_assert_ptr_null(mf);
+    ck_assert_msg(strstr(err, want) != NULL, "want '%s', got '%s'", want, err);
+    ck_assert(!has_control(err));
+    free(buf);
+}
+
 /* 200,000 keys: refused by the key count, whatever the time it would take.
  * At the limit a file loads; a repeated key is found (by sorting). */
 START_TEST(test_key_count)
@@ -528,10 +541,7 @@ START_TEST(test_key_count)
     modelfile_t *mf;
     size_t len;
     unsigned char *buf = hand_model(200000, 0, NULL, 0, 0, &len);
-    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_FORMAT);
-    ck_assert_str_eq(err, "model: 200000 config keys, at most 256");
-    ck_assert_ptr_null(mf);
-    free(buf);
+    expect_refused(buf, len, "model: 200000 config keys, at most 256");
     buf = hand_model(256, 0, NULL, 0, 0, &len);
     ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), 0);
     ck_assert_uint_eq(mf->n_config, 256);
@@ -541,39 +551,25 @@ START_TEST(test_key_count)
     modelfile_destroy(mf);
     free(buf);
     buf = hand_model(257, 0, NULL, 0, 0, &len);
-    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_FORMAT);
-    free(buf);
+    expect_refused(buf, len, "model: 257 config keys, at most 256");
     buf = hand_model(200, 1, NULL, 0, 0, &len);
-    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_FORMAT);
-    ck_assert_str_eq(err, "model: config key 'k000000' repeated");
-    free(buf);
+    expect_refused(buf, len, "model: config key 'k000000' repeated");
 }
 END_TEST
 
 /* Unknown keys in the top map or a tensor map are refused; a name with
- * control bytes is refused and quoted escaped. */
+ * control bytes or invalid UTF-8 is refused and quoted escaped. */
 START_TEST(test_unknown_and_bad_names)
 {
-    char err[SS_ERRBUF_SIZE];
-    modelfile_t *mf;
     size_t len;
     unsigned char *buf = hand_model(3, 0, NULL, 1, 0, &len);
-    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_FORMAT);
-    ck_assert_str_eq(err, "model: unknown key 'extra' in the model's top map");
-    free(buf);
+    expect_refused(buf, len, "model: unknown key 'extra' in the model's top map");
     buf = hand_model(3, 0, NULL, 0, 1, &len);
-    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_FORMAT);
-    ck_assert_str_eq(err, "model: unknown key 'grad' in tensor 0");
-    free(buf);
+    expect_refused(buf, len, "model: unknown key 'grad' in tensor 0");
     buf = hand_model(3, 0, "\x1b]0;title\x07", 0, 0, &len);
-    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_FORMAT);
-    ck_assert_ptr_nonnull(strstr(err, "config key '\\x1b]0;title\\x07' is not a name"));
-    ck_assert(!has_control(err));
-    free(buf);
+    expect_refused(buf, len, "config key '\\x1b]0;title\\x07' is not a name");
     buf = hand_model(3, 0, "caf\xc3\xa9\xff", 0, 0, &len);
-    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_FORMAT);
-    ck_assert_ptr_nonnull(strstr(err, "'caf\xc3\xa9\\xff'"));
-    free(buf);
+    expect_refused(buf, len, "'caf\xc3\xa9\\xff'");
 }
 END_TEST
 
@@ -600,26 +596,27 @@ static void set_threshold(modelfile_t *mf, double v)
     ck_assert_int_eq(modelfile_set_float(mf, "threshold", v, NULL), 0);
 }
 
-static void set_std2(modelfile_t *mf, double v)
+/* Sets element at of the compiled-in correlator's array name to v. */
+static void set_array_value(modelfile_t *mf, const char *name, size_t at, double v)
 {
     const float *x;
     size_t n;
-    ck_assert_int_eq(modelfile_get_norm(mf, "std", &x, &n, 0, NULL), 0);
+    ck_assert_int_eq(modelfile_get_norm(mf, name, &x, &n, 0, NULL), 0);
     float c[64];
+    ck_assert_uint_lt(at, n);
     memcpy(c, x, n * sizeof(float));
-    c[2] = (float)v;
-    ck_assert_int_eq(modelfile_set_norm(mf, "std", c, n, NULL), 0);
+    c[at] = (float)v;
+    ck_assert_int_eq(modelfile_set_norm(mf, name, c, n, NULL), 0);
+}
+
+static void set_std2(modelfile_t *mf, double v)
+{
+    set_array_value(mf, "std", 2, v);
 }
 
 static void set_mean0(modelfile_t *mf, double v)
 {
-    const float *x;
-    size_t n;
-    ck_assert_int_eq(modelfile_get_norm(mf, "mean", &x, &n, 0, NULL), 0);
-    float c[64];
-    memcpy(c, x, n * sizeof(float));
-    c[0] = (float)v;
-    ck_assert_int_eq(modelfile_set_norm(mf, "mean", c, n, NULL), 0);
+    set_array_value(mf, "mean", 0, v);
 }
 
 static void add_key(modelfile_t *mf, double v)
