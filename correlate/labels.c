@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "infile.h"
+#include "outfile.h"
 #include "status.h"
 
 #define LABELS_NFIELDS 13
@@ -191,9 +191,11 @@ static int parse_line(char *line, labels_hop *hop, const char *name, size_t line
         bad = 11;
     else if (parse_time(f[12], &hop->end_us))
         bad = 12;
-    if (bad >= 0)
-        return ss_errf(errbuf, SS_ERR_FORMAT, "%s:%zu: bad %s '%.64s'",
-                       name, lineno, field_names[bad], f[bad]);
+    if (bad >= 0) {
+        char esc[SS_ESCAPE_SIZE]; /* the field's bytes, safe for a terminal */
+        return ss_errf(errbuf, SS_ERR_FORMAT, "%s:%zu: bad %s '%s'", name, lineno,
+                       field_names[bad], ss_escape(esc, sizeof(esc), f[bad], strlen(f[bad])));
+    }
     if (hop->end_us < hop->start_us)
         return ss_errf(errbuf, SS_ERR_FORMAT, "%s:%zu: end_time before start_time",
                        name, lineno);
@@ -249,10 +251,11 @@ int labels_read_stream(labels *set, FILE *f, const char *name, char *errbuf)
 
 int labels_read(labels *set, const char *path, char *errbuf)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return ss_errf(errbuf, SS_ERR_IO, "%s: %s", path, strerror(errno));
-    int rc = labels_read_stream(set, f, path, errbuf);
+    FILE *f;
+    int rc = infile_open(&f, path, NULL, 0, errbuf); /* a FIFO with no writer: refused */
+    if (rc)
+        return rc;
+    rc = labels_read_stream(set, f, path, errbuf);
     fclose(f);
     return rc;
 }
@@ -297,39 +300,15 @@ int labels_write_stream(const labels *set, FILE *f, char *errbuf)
 
 int labels_write(const labels *set, const char *path, char *errbuf)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp)
-        return ss_errf(errbuf, SS_ERR_NOMEM, "labels: out of memory");
-    snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = ss_errf(errbuf, SS_ERR_IO, "%s: cannot create a temporary file: %s",
-                         path, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; outputs are ordinary files */
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        int rc = ss_errf(errbuf, SS_ERR_IO, "%s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return rc;
-    }
-    int rc = labels_write_stream(set, f, errbuf);
-    if (fflush(f) != 0 && !rc)
-        rc = ss_errf(errbuf, SS_ERR_IO, "%s: write error: %s", path, strerror(errno));
-    if (fclose(f) != 0 && !rc)
-        rc = ss_errf(errbuf, SS_ERR_IO, "%s: write error: %s", path, strerror(errno));
-    if (!rc && rename(tmp, path) != 0)
-        rc = ss_errf(errbuf, SS_ERR_IO, "%s: cannot rename into place: %s", path,
-                     strerror(errno));
+    outfile o; /* a temporary renamed into place, removed on a signal */
+    int rc = outfile_open(&o, path, errbuf);
     if (rc)
-        unlink(tmp);
-    free(tmp);
-    return rc;
+        return rc;
+    if ((rc = labels_write_stream(set, o.f, errbuf))) {
+        outfile_abort(&o);
+        return rc;
+    }
+    return outfile_commit(&o, errbuf);
 }
 
 static int endpoint_is(const labels_endpoint *ep, uint8_t family, const uint8_t *addr,

@@ -83,8 +83,9 @@ int labels_read_stream(labels *set, FILE *f, const char *name, char *errbuf);
 /* Writes the header and every row to f. Returns 0 or SS_ERR_IO. */
 int labels_write_stream(const labels *set, FILE *f, char *errbuf);
 
-/* Writes set to path through a temporary file renamed into place, so a
- * reader never sees half a file. Returns 0 or a negative ss_status. */
+/* Writes set to path through a temporary file renamed into place (an
+ * outfile, src/outfile.h), so a reader never sees half a file. Returns 0 or
+ * a negative ss_status. */
 int labels_write(const labels *set, const char *path, char *errbuf);
 
 /* Formats one row (no newline) into buf of size len; returns what snprintf

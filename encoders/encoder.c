@@ -374,10 +374,20 @@ static int load_calibration(encoder *enc, const modelfile_t *mf, char *errbuf)
     return identity(&enc->id, enc, errbuf);
 }
 
+/* Every config key and array a correlator model may hold; anything else is
+ * refused (the last two arrays are the optional calibration). */
+static const char *const model_config_keys[] = {
+    "features", "window_us", "stride_us", "steps", "max_windows", "channels", "hidden",
+    "layers", "bidirectional", "dim", "threshold", NULL};
+static const char *const model_arrays[] = {"mean", "std", "hop_thresholds", "hop_levels",
+                                           NULL};
+
 int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *errbuf)
 {
     *out = NULL;
     int rc = modelfile_expect_kind(mf, ENCODER_MODEL_KIND, errbuf);
+    if (!rc)
+        rc = modelfile_check_keys(mf, model_config_keys, model_arrays, errbuf);
     if (rc)
         return rc;
     const char *fk = NULL;
@@ -387,8 +397,11 @@ int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *
         return rc;
     encoder_config cfg;
     int kind = connfeat_kind_from_string(fk);
-    if (kind < 0)
-        return ss_errf(errbuf, SS_ERR_FORMAT, "model: unknown features '%s'", fk);
+    if (kind < 0) {
+        char esc[SS_ESCAPE_SIZE];
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: unknown features '%s'",
+                       ss_escape(esc, sizeof(esc), fk, strlen(fk)));
+    }
     if ((rc = get_int(mf, "window_us", 1, INT64_C(1) << 40, &w, errbuf)) ||
         (rc = get_int(mf, "stride_us", 1, INT64_C(1) << 40, &s, errbuf)) ||
         (rc = get_int(mf, "steps", 1, 4096, &st, errbuf)) ||
@@ -403,8 +416,9 @@ int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *
     if (ch != CONNFEAT_CHANNELS)
         return ss_errf(errbuf, SS_ERR_SHAPE, "model: %lld feature channels, this build has %d",
                        (long long)ch, CONNFEAT_CHANNELS);
-    if (!isfinite(thr))
-        return ss_errf(errbuf, SS_ERR_FORMAT, "model: threshold is not a number");
+    if (!(thr >= 0 && thr <= 1)) /* NaN too: --threshold's range */
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: threshold = %g is out of range (0 to 1)",
+                       thr);
     cfg.feat = (connfeat_config){.kind = kind, .window_us = w, .stride_us = s,
                                  .steps = (int)st, .max_windows = (int)mw};
     cfg.hidden = (int)hid;
@@ -416,6 +430,14 @@ int encoder_from_model(encoder **out, const modelfile_t *mf, uint64_t id, char *
     if ((rc = modelfile_get_norm(mf, "mean", &mean, &n, CONNFEAT_CHANNELS, errbuf)) ||
         (rc = modelfile_get_norm(mf, "std", &std, &n, CONNFEAT_CHANNELS, errbuf)))
         return rc;
+    for (int c = 0; c < CONNFEAT_CHANNELS; c++) {
+        if (!isfinite(mean[c]))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: mean[%d] = %g is not a finite "
+                           "number", c, mean[c]);
+        if (!(isfinite(std[c]) && std[c] > 0))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: std[%d] = %g is not a finite "
+                           "positive number", c, std[c]);
+    }
     if (!mf->params)
         return ss_errf(errbuf, SS_ERR_FORMAT, "model: no tensors");
     encoder *enc = NULL;

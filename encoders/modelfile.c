@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "infile.h"
 #include "outfile.h"
 #include "status.h"
 
@@ -26,11 +27,26 @@ uint64_t modelfile_fnv1a64(const void *data, size_t n)
 
 /* ---- building ---- */
 
+/* Whether the n bytes at s make a name: 1 to MODELFILE_NAME_MAX - 1 of
+ * A-Z a-z 0-9 . _ - (so a name is safe to print and to quote). */
+static int is_name(const char *s, size_t n)
+{
+    if (n == 0 || n >= MODELFILE_NAME_MAX)
+        return 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 static int name_ok(const char *what, const char *name, char *errbuf)
 {
-    if (!name || !*name || strlen(name) >= MODELFILE_NAME_MAX)
-        return ss_errf(errbuf, SS_ERR_ARG, "model %s name empty or longer than %d bytes", what,
-                       MODELFILE_NAME_MAX - 1);
+    if (!name || !is_name(name, strlen(name)))
+        return ss_errf(errbuf, SS_ERR_ARG, "model %s name empty, longer than %d bytes or not "
+                       "of A-Z a-z 0-9 . _ -", what, MODELFILE_NAME_MAX - 1);
     return SS_OK;
 }
 
@@ -70,10 +86,12 @@ static const modelfile_entry *find_entry(const modelfile_t *mf, const char *key)
     return NULL;
 }
 
-/* Returns the entry for key, created (type INT, 0) if missing; NULL on no memory. */
-static modelfile_entry *entry_slot(modelfile_t *mf, const char *key)
+/* Returns the entry for key, created (type INT, 0) if missing; NULL on no
+ * memory. With lookup 0 the key is known to be new (a load, whose keys were
+ * checked for repeats at once) and is appended without a search. */
+static modelfile_entry *entry_slot(modelfile_t *mf, const char *key, int lookup)
 {
-    modelfile_entry *e = (modelfile_entry *)find_entry(mf, key);
+    modelfile_entry *e = lookup ? (modelfile_entry *)find_entry(mf, key) : NULL;
     if (e) {
         free(e->s);
         e->s = NULL;
@@ -98,7 +116,7 @@ int modelfile_set_int(modelfile_t *mf, const char *key, int64_t value, char *err
     int rc = name_ok("config key", key, errbuf);
     if (rc)
         return rc;
-    modelfile_entry *e = entry_slot(mf, key);
+    modelfile_entry *e = entry_slot(mf, key, 1);
     if (!e)
         return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
     e->type = MODELFILE_INT;
@@ -111,7 +129,7 @@ int modelfile_set_float(modelfile_t *mf, const char *key, double value, char *er
     int rc = name_ok("config key", key, errbuf);
     if (rc)
         return rc;
-    modelfile_entry *e = entry_slot(mf, key);
+    modelfile_entry *e = entry_slot(mf, key, 1);
     if (!e)
         return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
     e->type = MODELFILE_FLOAT;
@@ -120,7 +138,7 @@ int modelfile_set_float(modelfile_t *mf, const char *key, double value, char *er
 }
 
 static int set_str_n(modelfile_t *mf, const char *key, const char *value, size_t n,
-                     char *errbuf)
+                     int lookup, char *errbuf)
 {
     int rc = name_ok("config key", key, errbuf);
     if (rc)
@@ -130,7 +148,7 @@ static int set_str_n(modelfile_t *mf, const char *key, const char *value, size_t
         return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
     memcpy(copy, value, n);
     copy[n] = '\0';
-    modelfile_entry *e = entry_slot(mf, key);
+    modelfile_entry *e = entry_slot(mf, key, lookup);
     if (!e) {
         free(copy);
         return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
@@ -142,11 +160,12 @@ static int set_str_n(modelfile_t *mf, const char *key, const char *value, size_t
 
 int modelfile_set_str(modelfile_t *mf, const char *key, const char *value, char *errbuf)
 {
-    return set_str_n(mf, key, value, strlen(value), errbuf);
+    return set_str_n(mf, key, value, strlen(value), 1, errbuf);
 }
 
-int modelfile_set_norm(modelfile_t *mf, const char *name, const float *values,
-                       size_t n, char *errbuf)
+/* modelfile_set_norm; with lookup 0 the name is known to be new (a load). */
+static int set_norm(modelfile_t *mf, const char *name, const float *values, size_t n,
+                    int lookup, char *errbuf)
 {
     int rc = name_ok("array", name, errbuf);
     if (rc)
@@ -157,7 +176,7 @@ int modelfile_set_norm(modelfile_t *mf, const char *name, const float *values,
     if (n)
         memcpy(copy, values, n * sizeof(float));
     modelfile_array *a = NULL;
-    for (size_t k = 0; k < mf->n_norm; k++)
+    for (size_t k = 0; lookup && k < mf->n_norm; k++)
         if (!strcmp(mf->norm[k].name, name))
             a = &mf->norm[k];
     if (!a) {
@@ -179,6 +198,12 @@ int modelfile_set_norm(modelfile_t *mf, const char *name, const float *values,
     a->values = copy;
     a->n = n;
     return SS_OK;
+}
+
+int modelfile_set_norm(modelfile_t *mf, const char *name, const float *values,
+                       size_t n, char *errbuf)
+{
+    return set_norm(mf, name, values, n, 1, errbuf);
 }
 
 /* ---- getters ---- */
@@ -243,6 +268,30 @@ int modelfile_expect_kind(const modelfile_t *mf, const char *kind, char *errbuf)
     if (strcmp(mf->kind, kind))
         return ss_errf(errbuf, SS_ERR_FORMAT, "model is a '%s' model, expected '%s'",
                        mf->kind, kind);
+    return SS_OK;
+}
+
+/* Whether name is one of the NULL-terminated list. */
+static int listed(const char *name, const char *const *list)
+{
+    for (; *list; list++)
+        if (!strcmp(name, *list))
+            return 1;
+    return 0;
+}
+
+int modelfile_check_keys(const modelfile_t *mf, const char *const *config_keys,
+                         const char *const *array_names, char *errbuf)
+{
+    /* names of a loaded model are of A-Z a-z 0-9 . _ - only: safe to quote */
+    for (size_t k = 0; k < mf->n_config; k++)
+        if (!listed(mf->config[k].key, config_keys))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: unknown config key '%s' (a '%s' "
+                           "model has no such key)", mf->config[k].key, mf->kind);
+    for (size_t k = 0; k < mf->n_norm; k++)
+        if (!listed(mf->norm[k].name, array_names))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: unknown array '%s' (a '%s' model "
+                           "has no such array)", mf->norm[k].name, mf->kind);
     return SS_OK;
 }
 
@@ -367,6 +416,8 @@ static int str_eq(const msgpack_object *o, const char *s)
            !memcmp(o->via.str.ptr, s, n);
 }
 
+/* The value of key in map, or NULL. Only maps whose keys were checked with
+ * check_fixed_keys are searched (a handful of keys, each once). */
 static const msgpack_object *map_get(const msgpack_object *map, const char *key)
 {
     for (uint32_t k = 0; k < map->via.map.size; k++)
@@ -375,15 +426,67 @@ static const msgpack_object *map_get(const msgpack_object *map, const char *key)
     return NULL;
 }
 
-/* Copies a msgpack string into a name buffer; 0, or -1 if not a usable name. */
-static int copy_name(char *dst, const msgpack_object *o)
+/* Copies the name o into dst, or refuses it (SS_ERR_FORMAT): a name is a
+ * string of 1-63 of A-Z a-z 0-9 . _ -, quoted escaped in the message. what
+ * says where it was ("config key"). */
+static int take_name(char *dst, const msgpack_object *o, const char *what, char *errbuf)
 {
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
-        o->via.str.size >= MODELFILE_NAME_MAX || memchr(o->via.str.ptr, 0, o->via.str.size))
-        return -1;
+    if (o->type != MSGPACK_OBJECT_STR)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: a %s is not a string", what);
+    if (!is_name(o->via.str.ptr, o->via.str.size)) {
+        char esc[SS_ESCAPE_SIZE];
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: %s '%s' is not a name (1-%d of A-Z a-z "
+                       "0-9 . _ -)", what, ss_escape(esc, sizeof(esc), o->via.str.ptr,
+                                                     o->via.str.size < 64 ? o->via.str.size : 64),
+                       MODELFILE_NAME_MAX - 1);
+    }
     memcpy(dst, o->via.str.ptr, o->via.str.size);
     dst[o->via.str.size] = '\0';
-    return 0;
+    return SS_OK;
+}
+
+/* Refuses a key of map that is not one of known[0..n) (n <= 8) or comes
+ * twice; where names the map in the message. */
+static int check_fixed_keys(const msgpack_object *map, const char *const *known, size_t n,
+                            const char *where, char *errbuf)
+{
+    unsigned seen = 0;
+    for (uint32_t k = 0; k < map->via.map.size; k++) {
+        const msgpack_object *key = &map->via.map.ptr[k].key;
+        size_t j = 0;
+        while (j < n && !str_eq(key, known[j]))
+            j++;
+        if (j == n) {
+            char esc[SS_ESCAPE_SIZE];
+            if (key->type != MSGPACK_OBJECT_STR)
+                return ss_errf(errbuf, SS_ERR_FORMAT, "model: %s has a key that is not a "
+                               "string", where);
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: unknown key '%s' in %s",
+                           ss_escape(esc, sizeof(esc), key->via.str.ptr,
+                                     key->via.str.size < 64 ? key->via.str.size : 64),
+                           where);
+        }
+        if (seen & 1u << j)
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: key '%s' repeated in %s", known[j],
+                           where);
+        seen |= 1u << j;
+    }
+    return SS_OK;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Refuses a name that comes twice among names[0..n) (sorted in place): n log n. */
+static int check_repeats(const char **names, size_t n, const char *what, char *errbuf)
+{
+    qsort(names, n, sizeof(*names), cmp_names);
+    for (size_t k = 1; k < n; k++)
+        if (!strcmp(names[k - 1], names[k]))
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: %s '%s' repeated", what, names[k]);
+    return SS_OK;
 }
 
 /* The bytes every version-1 file starts with after its map header. */
@@ -411,67 +514,170 @@ static int looks_like_model(const unsigned char *buf, size_t len)
     return !memcmp(buf + hdr, mf_prefix, m);
 }
 
+static uint64_t be_uint(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int k = 0; k < n; k++)
+        v = v << 8 | p[k];
+    return v;
+}
+
+/* Walks the msgpack object at d (len bytes) without building it, so that the
+ * sizes it declares are checked against the bytes there are before msgpack-c
+ * allocates anything: a container of n entries needs at least n bytes (a map
+ * 2n), a string or bin of n bytes needs n, nesting is at most
+ * MODELFILE_MAX_DEPTH. On success *end is the offset just past the object.
+ * Returns 0, SS_ERR_TRUNCATED (the bytes end first) or SS_ERR_FORMAT. */
+static int check_sizes(const unsigned char *d, size_t len, size_t *end, char *errbuf)
+{
+    uint64_t left[MODELFILE_MAX_DEPTH + 1]; /* objects still to read at each level */
+    int depth = 0;
+    size_t at = 0;
+    left[0] = 1;
+    for (;;) {
+        while (depth >= 0 && left[depth] == 0)
+            depth--;
+        if (depth < 0)
+            break;
+        left[depth]--;
+        if (at >= len)
+            return ss_errf(errbuf, SS_ERR_TRUNCATED, "truncated model file (%zu bytes)", len);
+        unsigned c = d[at++];
+        uint64_t body = 0, items = 0; /* bytes of payload; child objects */
+        int hdr = 0, mult = 1;        /* bytes of length field; 2 for a map */
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+            ;
+        else if (c >= 0x80 && c <= 0x8f) {
+            items = c & 0x0f;
+            mult = 2;
+        } else if (c >= 0x90 && c <= 0x9f)
+            items = c & 0x0f;
+        else if (c >= 0xa0 && c <= 0xbf)
+            body = c & 0x1f;
+        else if (c == 0xc1)
+            return ss_errf(errbuf, SS_ERR_FORMAT, "not a stepstone model (byte 0xc1 at %zu)",
+                           at - 1);
+        else if (c == 0xc4 || c == 0xd9)
+            hdr = 1;
+        else if (c == 0xc5 || c == 0xda)
+            hdr = 2;
+        else if (c == 0xc6 || c == 0xdb)
+            hdr = 4;
+        else if (c >= 0xc7 && c <= 0xc9) { /* ext 8/16/32: length, type byte, data */
+            hdr = 1 << (c - 0xc7);
+            body = 1;
+        } else if (c == 0xca)
+            body = 4;
+        else if (c == 0xcb)
+            body = 8;
+        else if (c >= 0xcc && c <= 0xcf)
+            body = 1u << (c - 0xcc);
+        else if (c >= 0xd0 && c <= 0xd3)
+            body = 1u << (c - 0xd0);
+        else if (c >= 0xd4 && c <= 0xd8) /* fixext: type byte and 1..16 bytes */
+            body = 1 + (1u << (c - 0xd4));
+        else if (c == 0xdc || c == 0xde) {
+            hdr = 2;
+            mult = c == 0xde ? 2 : 1;
+        } else { /* 0xdd, 0xdf */
+            hdr = 4;
+            mult = c == 0xdf ? 2 : 1;
+        }
+        if (len - at < (size_t)hdr)
+            return ss_errf(errbuf, SS_ERR_TRUNCATED, "truncated model file (%zu bytes)", len);
+        uint64_t n = be_uint(d + at, hdr);
+        at += (size_t)hdr;
+        if (c >= 0xdc && c <= 0xdf)
+            items = n;
+        else if (hdr)
+            body += n;
+        if (body > len - at)
+            return ss_errf(errbuf, SS_ERR_TRUNCATED, "truncated model file: %llu bytes "
+                           "declared at offset %zu, %zu left", (unsigned long long)body,
+                           at, len - at);
+        at += (size_t)body;
+        if (items == 0)
+            continue;
+        if (items * mult > len - at)
+            return ss_errf(errbuf, SS_ERR_TRUNCATED, "truncated model file: a %s of %llu "
+                           "entries at offset %zu, %zu bytes left", mult == 2 ? "map" : "array",
+                           (unsigned long long)items, at, len - at);
+        if (depth == MODELFILE_MAX_DEPTH)
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model file nested more than %d deep",
+                           MODELFILE_MAX_DEPTH);
+        left[++depth] = items * mult;
+    }
+    *end = at;
+    return SS_OK;
+}
+
 static int parse_config(modelfile_t *mf, const msgpack_object *cfg, char *errbuf)
 {
     if (!cfg || cfg->type != MSGPACK_OBJECT_MAP)
         return ss_errf(errbuf, SS_ERR_FORMAT, "model: 'config' missing or not a map");
-    for (uint32_t k = 0; k < cfg->via.map.size; k++) {
-        const msgpack_object *key = &cfg->via.map.ptr[k].key;
+    uint32_t n = cfg->via.map.size;
+    if (n > MODELFILE_MAX_KEYS)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: %u config keys, at most %d", n,
+                       MODELFILE_MAX_KEYS);
+    for (uint32_t k = 0; k < n; k++) {
         const msgpack_object *val = &cfg->via.map.ptr[k].val;
         char name[MODELFILE_NAME_MAX];
-        if (copy_name(name, key))
-            return ss_errf(errbuf, SS_ERR_FORMAT, "model: bad config key");
-        if (find_entry(mf, name))
-            return ss_errf(errbuf, SS_ERR_FORMAT, "model: config key '%s' repeated", name);
-        int rc;
-        switch (val->type) {
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            if (val->via.u64 > (uint64_t)INT64_MAX)
-                return ss_errf(errbuf, SS_ERR_FORMAT, "model: config '%s' out of range",
-                               name);
-            rc = modelfile_set_int(mf, name, (int64_t)val->via.u64, errbuf);
-            break;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            rc = modelfile_set_int(mf, name, val->via.i64, errbuf);
-            break;
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-            rc = modelfile_set_float(mf, name, val->via.f64, errbuf);
-            break;
-        case MSGPACK_OBJECT_STR:
-            if (memchr(val->via.str.ptr, 0, val->via.str.size))
-                return ss_errf(errbuf, SS_ERR_FORMAT, "model: config '%s' holds a NUL", name);
-            rc = set_str_n(mf, name, val->via.str.ptr, val->via.str.size, errbuf);
-            break;
-        default:
-            return ss_errf(errbuf, SS_ERR_FORMAT,
-                           "model: config '%s' is not an int, float or string", name);
-        }
+        int rc = take_name(name, &cfg->via.map.ptr[k].key, "config key", errbuf);
         if (rc)
             return rc;
+        if (val->type == MSGPACK_OBJECT_STR) {
+            if (memchr(val->via.str.ptr, 0, val->via.str.size))
+                return ss_errf(errbuf, SS_ERR_FORMAT, "model: config '%s' holds a NUL", name);
+            if ((rc = set_str_n(mf, name, val->via.str.ptr, val->via.str.size, 0, errbuf)))
+                return rc;
+            continue;
+        }
+        if (val->type == MSGPACK_OBJECT_POSITIVE_INTEGER && val->via.u64 > (uint64_t)INT64_MAX)
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: config '%s' out of range", name);
+        if (val->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+            val->type != MSGPACK_OBJECT_NEGATIVE_INTEGER && val->type != MSGPACK_OBJECT_FLOAT32 &&
+            val->type != MSGPACK_OBJECT_FLOAT64)
+            return ss_errf(errbuf, SS_ERR_FORMAT,
+                           "model: config '%s' is not an int, float or string", name);
+        modelfile_entry *e = entry_slot(mf, name, 0);
+        if (!e)
+            return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
+        if (val->type == MSGPACK_OBJECT_FLOAT32 || val->type == MSGPACK_OBJECT_FLOAT64) {
+            e->type = MODELFILE_FLOAT;
+            e->f = val->via.f64;
+        } else {
+            e->type = MODELFILE_INT;
+            e->i = val->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)val->via.u64
+                                                                : val->via.i64;
+        }
     }
-    return SS_OK;
+    const char *names[MODELFILE_MAX_KEYS];
+    for (size_t k = 0; k < mf->n_config; k++)
+        names[k] = mf->config[k].key;
+    return check_repeats(names, mf->n_config, "config key", errbuf);
 }
 
 static int parse_norm(modelfile_t *mf, const msgpack_object *norm, char *errbuf)
 {
     if (!norm || norm->type != MSGPACK_OBJECT_MAP)
         return ss_errf(errbuf, SS_ERR_FORMAT, "model: 'norm' missing or not a map");
-    for (uint32_t k = 0; k < norm->via.map.size; k++) {
+    uint32_t n = norm->via.map.size;
+    if (n > MODELFILE_MAX_KEYS)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: %u normalisation arrays, at most %d", n,
+                       MODELFILE_MAX_KEYS);
+    for (uint32_t k = 0; k < n; k++) {
         const msgpack_object *val = &norm->via.map.ptr[k].val;
         char name[MODELFILE_NAME_MAX];
-        if (copy_name(name, &norm->via.map.ptr[k].key))
-            return ss_errf(errbuf, SS_ERR_FORMAT, "model: bad normalisation array name");
-        for (size_t j = 0; j < mf->n_norm; j++)
-            if (!strcmp(mf->norm[j].name, name))
-                return ss_errf(errbuf, SS_ERR_FORMAT, "model: array '%s' repeated", name);
+        int rc = take_name(name, &norm->via.map.ptr[k].key, "normalisation array name", errbuf);
+        if (rc)
+            return rc;
         if (val->type != MSGPACK_OBJECT_ARRAY)
             return ss_errf(errbuf, SS_ERR_FORMAT, "model: array '%s' is not an array", name);
-        size_t n = val->via.array.size;
-        float *tmp = malloc(n ? n * sizeof(float) : 1);
+        size_t m = val->via.array.size;
+        float *tmp = malloc(m ? m * sizeof(float) : 1);
         if (!tmp)
             return ss_errf(errbuf, SS_ERR_NOMEM, "model: out of memory");
-        for (size_t j = 0; j < n; j++) {
+        for (size_t j = 0; j < m; j++) {
             const msgpack_object *x = &val->via.array.ptr[j];
             if (x->type != MSGPACK_OBJECT_FLOAT32 && x->type != MSGPACK_OBJECT_FLOAT64) {
                 free(tmp);
@@ -480,13 +686,18 @@ static int parse_norm(modelfile_t *mf, const msgpack_object *norm, char *errbuf)
             }
             tmp[j] = (float)x->via.f64;
         }
-        int rc = modelfile_set_norm(mf, name, tmp, n, errbuf);
+        rc = set_norm(mf, name, tmp, m, 0, errbuf);
         free(tmp);
         if (rc)
             return rc;
     }
-    return SS_OK;
+    const char *names[MODELFILE_MAX_KEYS];
+    for (size_t k = 0; k < mf->n_norm; k++)
+        names[k] = mf->norm[k].name;
+    return check_repeats(names, mf->n_norm, "array", errbuf);
 }
+
+static const char *const tensor_keys[] = {"name", "shape", "data"};
 
 static int parse_tensors(modelfile_t *mf, const msgpack_object *ts, char *errbuf)
 {
@@ -494,6 +705,9 @@ static int parse_tensors(modelfile_t *mf, const msgpack_object *ts, char *errbuf
         return ss_errf(errbuf, SS_ERR_FORMAT, "model: 'tensors' missing or not an array");
     if (ts->via.array.size == 0)
         return ss_errf(errbuf, SS_ERR_EMPTY, "model: no tensors");
+    if (ts->via.array.size > MODELFILE_MAX_KEYS)
+        return ss_errf(errbuf, SS_ERR_FORMAT, "model: %u tensors, at most %d",
+                       ts->via.array.size, MODELFILE_MAX_KEYS);
     int rc = params_create(&mf->params, errbuf);
     if (rc)
         return rc;
@@ -502,11 +716,17 @@ static int parse_tensors(modelfile_t *mf, const msgpack_object *ts, char *errbuf
         const msgpack_object *t = &ts->via.array.ptr[k];
         if (t->type != MSGPACK_OBJECT_MAP)
             return ss_errf(errbuf, SS_ERR_FORMAT, "model: tensor %u is not a map", k);
+        char where[32];
+        snprintf(where, sizeof(where), "tensor %u", k);
+        if ((rc = check_fixed_keys(t, tensor_keys, 3, where, errbuf)))
+            return rc;
         const msgpack_object *nm = map_get(t, "name"), *sh = map_get(t, "shape");
         const msgpack_object *da = map_get(t, "data");
         char name[PARAMS_NAME_MAX];
-        if (!nm || copy_name(name, nm))
-            return ss_errf(errbuf, SS_ERR_FORMAT, "model: tensor %u has no usable name", k);
+        if (!nm)
+            return ss_errf(errbuf, SS_ERR_FORMAT, "model: tensor %u has no name", k);
+        if ((rc = take_name(name, nm, "tensor name", errbuf)))
+            return rc;
         if (!sh || sh->type != MSGPACK_OBJECT_ARRAY || sh->via.array.size < 1 ||
             sh->via.array.size > PARAMS_MAX_DIMS)
             return ss_errf(errbuf, SS_ERR_SHAPE, "model: tensor '%s' has a bad shape", name);
@@ -558,6 +778,9 @@ static int parse_tensors(modelfile_t *mf, const msgpack_object *ts, char *errbuf
     return SS_OK;
 }
 
+static const char *const body_keys[] = {"magic", "version", "kind", "config", "norm",
+                                        "tensors"};
+
 int modelfile_load_buffer(modelfile_t **out, const void *buf, size_t len, char *errbuf)
 {
     *out = NULL;
@@ -571,18 +794,21 @@ int modelfile_load_buffer(modelfile_t **out, const void *buf, size_t len, char *
     msgpack_unpacked_init(&body);
     msgpack_unpacked_init(&tail);
     modelfile_t *mf = NULL;
-    size_t off = 0;
+    size_t off = 0, end = 0;
     int rc;
+    /* every size the body declares is checked before msgpack-c allocates */
+    if ((rc = check_sizes((const unsigned char *)data, len, &end, errbuf)))
+        goto done;
     msgpack_unpack_return ur = msgpack_unpack_next(&body, data, len, &off);
     if (ur == MSGPACK_UNPACK_CONTINUE) {
         rc = ss_errf(errbuf, SS_ERR_TRUNCATED, "truncated model file (%zu bytes)", len);
         goto done;
     }
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR) {
-        rc = ss_errf(errbuf, SS_ERR_FORMAT, "corrupt model file (impossible sizes)");
+        rc = ss_errf(errbuf, SS_ERR_NOMEM, "model file: out of memory");
         goto done;
     }
-    if (ur < 0 || body.data.type != MSGPACK_OBJECT_MAP) {
+    if (ur < 0 || body.data.type != MSGPACK_OBJECT_MAP || off != end) {
         rc = ss_errf(errbuf, SS_ERR_FORMAT, "not a stepstone model (not msgpack)");
         goto done;
     }
@@ -607,6 +833,12 @@ int modelfile_load_buffer(modelfile_t **out, const void *buf, size_t len, char *
         rc = ss_errf(errbuf, SS_ERR_TRUNCATED, "truncated model file (checksum missing)");
         goto done;
     }
+    /* the checksum: a positive int of at most 9 bytes, so nothing to allocate */
+    unsigned char t0 = (unsigned char)data[off];
+    if (!(t0 <= 0x7f || (t0 >= 0xcc && t0 <= 0xcf))) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "model file: bad checksum field");
+        goto done;
+    }
     ur = msgpack_unpack_next(&tail, data, len, &off);
     if (ur == MSGPACK_UNPACK_CONTINUE) {
         rc = ss_errf(errbuf, SS_ERR_TRUNCATED, "truncated model file (checksum cut)");
@@ -628,12 +860,16 @@ int modelfile_load_buffer(modelfile_t **out, const void *buf, size_t len, char *
                      (unsigned long long)want, (unsigned long long)got);
         goto done;
     }
+    if ((rc = check_fixed_keys(root, body_keys, 6, "the model's top map", errbuf)))
+        goto done;
     const msgpack_object *kind = map_get(root, "kind");
     char kbuf[MODELFILE_NAME_MAX];
-    if (!kind || copy_name(kbuf, kind)) {
-        rc = ss_errf(errbuf, SS_ERR_FORMAT, "model file: 'kind' missing or bad");
+    if (!kind) {
+        rc = ss_errf(errbuf, SS_ERR_FORMAT, "model file: 'kind' missing");
         goto done;
     }
+    if ((rc = take_name(kbuf, kind, "kind", errbuf)))
+        goto done;
     rc = modelfile_create(&mf, kbuf, errbuf);
     if (rc)
         goto done;
@@ -656,14 +892,16 @@ done:
 
 /* Reads the whole file at path, at most MODELFILE_MAX_BYTES, into a new buffer
  * *out of *out_len bytes (the caller frees it). Returns 0, or SS_ERR_IO,
- * SS_ERR_NOMEM or SS_ERR_FORMAT (too large) with "PATH: why" in errbuf. */
+ * SS_ERR_NOMEM or SS_ERR_FORMAT (too large) with "PATH: why" in errbuf. A
+ * FIFO with no writer is refused, not waited for (src/infile.h). */
 static int read_file(const char *path, unsigned char **out, size_t *out_len, char *errbuf)
 {
     *out = NULL;
     *out_len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ss_errf(errbuf, SS_ERR_IO, "%s: %s", path, strerror(errno));
+    FILE *f;
+    int orc = infile_open(&f, path, NULL, 0, errbuf);
+    if (orc)
+        return orc;
     struct stat st;
     int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
     if (regular && (uintmax_t)st.st_size > (uintmax_t)MODELFILE_MAX_BYTES) {

@@ -9,7 +9,14 @@
  *
  * Loading checks everything and refuses a bad file with a one-line message:
  * "empty file", "truncated", "not a stepstone model", "version 3, this build
- * reads version 1", "checksum mismatch", bad tensor shapes. A loaded model
+ * reads version 1", "checksum mismatch", bad tensor shapes, a key or name that
+ * is not 1-63 of A-Z a-z 0-9 . _ -, an unknown or repeated key, more than
+ * MODELFILE_MAX_KEYS keys, arrays or tensors. Every size the file declares
+ * (a container of n entries needs at least n bytes) is checked against its
+ * length before anything is allocated, and loading takes time linear in the
+ * file's length (repeats are found by sorting). Which config keys and arrays
+ * a model of a kind may hold is its loader's to say (modelfile_check_keys);
+ * range checks of the values are the loader's too. A loaded model
  * carries its own params_t (mf->params); copy it into the parameter set a
  * configuration builds with params_copy_values, which checks every name and
  * shape against what that configuration expects.
@@ -33,6 +40,11 @@
  * 100 MB, and the cap keeps a wrong path (a capture, a disk image) from being
  * read into memory whole. */
 #define MODELFILE_MAX_BYTES ((size_t)1 << 30)
+/* Most config keys, most normalisation arrays and most tensors one file may
+ * hold (each): the models of this build use at most 32. */
+#define MODELFILE_MAX_KEYS 256
+/* Deepest nesting of msgpack containers in a file (a model uses 4). */
+#define MODELFILE_MAX_DEPTH 8
 
 enum modelfile_type {
     MODELFILE_INT = 0,
@@ -106,6 +118,13 @@ int modelfile_get_norm(const modelfile_t *mf, const char *name, const float **va
 /* Checks that the model is of the given kind, so e.g. a session model is not
  * used as a correlator. */
 int modelfile_expect_kind(const modelfile_t *mf, const char *kind, char *errbuf);
+
+/* Refuses (SS_ERR_FORMAT, "model: unknown config key 'K'" or "model: unknown
+ * array 'A'") a config key of mf not in config_keys or an array not in
+ * array_names, both NULL-terminated lists; the loader of each model kind
+ * calls it, optional keys included, so no key is silently ignored. */
+int modelfile_check_keys(const modelfile_t *mf, const char *const *config_keys,
+                         const char *const *array_names, char *errbuf);
 
 /* Serialises mf and the tensors of p (allocated) into a new buffer: *buf is
  * malloc'ed and owned by the caller (free it), *len its size. */

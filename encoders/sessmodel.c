@@ -315,7 +315,8 @@ static int load_thresholds(session_thresholds *t, const modelfile_t *mf, int met
         return rc;
     for (int c = 0; c < SESSION_LEN_CLASSES; c++) {
         if (!isfinite(g[c]))
-            return ss_errf(errbuf, SS_ERR_FORMAT, "session model: %s is not a number", k);
+            return ss_errf(errbuf, SS_ERR_FORMAT, "session model: %s[%d] = %g is not a finite "
+                           "number", k, c, g[c]);
         t->global[c] = g[c];
     }
     snprintf(k, sizeof(k), "thr.%s.hosts", session_method_to_string(method));
@@ -354,11 +355,51 @@ static int load_thresholds(session_thresholds *t, const modelfile_t *mf, int met
     return SS_OK;
 }
 
+/* Config keys and arrays a session model holds besides the per-network and
+ * per-method ones (check_keys adds those). */
+static const char *const fixed_config_keys[] = {
+    "gap_us", "max_conns", "enc_dim", "encoder_id", "n_states", "n_sizes", "byte_classes",
+    "n_services", "outcomes", "state_layout", "quantile", "score_top", "score_rule",
+    "host_factor", "markov.alpha"};
+static const char *const fixed_arrays[] = {"service_keys", "state_keys", "state_types",
+                                           "size_edges", "size_tails", "markov.counts"};
+static const char *const net_keys[] = {"hidden", "layers", "bidirectional", "dense"};
+#define N_FIXED_CONFIG (sizeof(fixed_config_keys) / sizeof(fixed_config_keys[0]))
+#define N_FIXED_ARRAYS (sizeof(fixed_arrays) / sizeof(fixed_arrays[0]))
+
+/* Refuses a config key or array a session model does not have. */
+static int check_keys(const modelfile_t *mf, char *errbuf)
+{
+    char names[2 * 4 + 2 * SESSION_METHOD_COUNT][MODELFILE_NAME_MAX];
+    const char *cfg[N_FIXED_CONFIG + 2 * 4 + 1], *arr[N_FIXED_ARRAYS + 2 * SESSION_METHOD_COUNT + 1];
+    size_t nc = 0, na = 0, nn = 0;
+    for (size_t k = 0; k < N_FIXED_CONFIG; k++)
+        cfg[nc++] = fixed_config_keys[k];
+    for (int j = 0; j < 2; j++)
+        for (int k = 0; k < 4; k++) {
+            snprintf(names[nn], MODELFILE_NAME_MAX, "%s%s", net_prefix[j], net_keys[k]);
+            cfg[nc++] = names[nn++];
+        }
+    cfg[nc] = NULL;
+    for (size_t k = 0; k < N_FIXED_ARRAYS; k++)
+        arr[na++] = fixed_arrays[k];
+    for (int m = 0; m < SESSION_METHOD_COUNT; m++) {
+        snprintf(names[nn], MODELFILE_NAME_MAX, "thr.%s.global", session_method_to_string(m));
+        arr[na++] = names[nn++];
+        snprintf(names[nn], MODELFILE_NAME_MAX, "thr.%s.hosts", session_method_to_string(m));
+        arr[na++] = names[nn++];
+    }
+    arr[na] = NULL;
+    return modelfile_check_keys(mf, cfg, arr, errbuf);
+}
+
 int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t id,
                             char *errbuf)
 {
     *out = NULL;
     int rc = modelfile_expect_kind(mf, SESSION_MODEL_KIND, errbuf);
+    if (!rc)
+        rc = check_keys(mf, errbuf);
     if (rc)
         return rc;
     int64_t gap, maxc, E, V, K, nout, eid, C, S;
@@ -375,6 +416,12 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
         (rc = modelfile_get_float(mf, "quantile", &q, errbuf)) ||
         (rc = modelfile_get_float(mf, "markov.alpha", &alpha, errbuf)))
         return rc;
+    if (!(q >= 0 && q <= 1)) /* NaN too: --quantile's range */
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: quantile = %g is out of range "
+                       "(0 to 1)", q);
+    if (!(isfinite(alpha) && alpha > 0))
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: markov.alpha = %g is not a "
+                       "finite positive number", alpha);
     int64_t layout = 0;
     if (modelfile_get_int(mf, "state_layout", &layout, errbuf) || layout != SESSION_STATE_LAYOUT)
         return ss_errf(errbuf, SS_ERR_FORMAT, "session model: state layout %lld, this build "
@@ -391,9 +438,11 @@ int session_model_from_file(session_model **out, const modelfile_t *mf, uint64_t
     if (modelfile_get_str(mf, "score_rule", &rule_s, errbuf))
         return ss_errf(errbuf, SS_ERR_FORMAT, "session model: no score_rule (a model of an "
                        "earlier build: retrain it with this build)");
-    if ((rule = session_score_rule_from_string(rule_s)) < 0)
-        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: unknown score_rule '%.32s'",
-                       rule_s);
+    if ((rule = session_score_rule_from_string(rule_s)) < 0) {
+        char esc[SS_ESCAPE_SIZE];
+        return ss_errf(errbuf, SS_ERR_FORMAT, "session model: unknown score_rule '%s'",
+                       ss_escape(esc, sizeof(esc), rule_s, strlen(rule_s)));
+    }
     if (top < 0 || top > SESSION_SCORE_TOP_MAX || !(hf == 0.0 || (hf >= 1.0 && hf < 1e6)))
         return ss_errf(errbuf, SS_ERR_FORMAT, "session model: score_top %lld or host_factor %g "
                        "out of range", (long long)top, hf);

@@ -2,7 +2,8 @@
 # Nothing here includes a file of a higher layer; a fuzz target of the capture
 # reader links from CAPTURE_SOURCES alone.
 CAPTURE_SOURCES = src/status.c src/status.h src/packet.h src/hash.h \
-	src/decode.c src/decode.h src/dedup.c src/dedup.h src/pcapsrc.c src/pcapsrc.h
+	src/decode.c src/decode.h src/dedup.c src/dedup.h src/infile.c src/infile.h \
+	src/pcapsrc.c src/pcapsrc.h
 libstepstone_a_SOURCES += $(CAPTURE_SOURCES) \
 	src/conntab.c src/conntab.h src/connlog.c src/connlog.h src/connset.c src/connset.h \
 	src/ptrmap.c src/ptrmap.h src/growbuf.c src/growbuf.h src/outfile.c src/outfile.h

@@ -2,12 +2,79 @@
 #include "outfile.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "status.h"
+
+/* The temporaries of the outfiles open now, for the signal handler. This is
+ * the module's one piece of process-wide mutable state: a signal handler can
+ * reach nothing else. Slots are claimed and cleared atomically; the handler
+ * only reads them. */
+static char *pending[OUTFILE_MAX_PENDING];
+static int handlers_installed;
+
+static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+/* Removes every registered temporary with async-signal-safe calls, then lets
+ * the signal do what it would have done (SA_RESETHAND restored the default
+ * action; the signal is blocked until the handler returns). */
+static void on_signal(int sig)
+{
+    int saved = errno;
+    for (size_t k = 0; k < OUTFILE_MAX_PENDING; k++) {
+        char *p = __atomic_load_n(&pending[k], __ATOMIC_SEQ_CST);
+        if (p)
+            unlink(p);
+    }
+    raise(sig);
+    errno = saved;
+}
+
+/* Installs on_signal for each cleanup signal whose action is the default (a
+ * signal the process ignores or handles itself is left alone); once. */
+static void install_handlers(void)
+{
+    if (__atomic_exchange_n(&handlers_installed, 1, __ATOMIC_SEQ_CST))
+        return;
+    for (size_t k = 0; k < sizeof(cleanup_signals) / sizeof(cleanup_signals[0]); k++) {
+        struct sigaction old, sa;
+        if (sigaction(cleanup_signals[k], NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
+            (old.sa_flags & SA_SIGINFO))
+            continue;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND;
+        sigaction(cleanup_signals[k], &sa, NULL);
+    }
+}
+
+/* Registers tmp for removal on a signal (silently not when every slot is taken). */
+static void pending_add(char *tmp)
+{
+    install_handlers();
+    for (size_t k = 0; k < OUTFILE_MAX_PENDING; k++) {
+        char *none = NULL;
+        if (__atomic_compare_exchange_n(&pending[k], &none, tmp, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return;
+    }
+}
+
+/* Unregisters tmp; call before freeing it. */
+static void pending_remove(char *tmp)
+{
+    for (size_t k = 0; k < OUTFILE_MAX_PENDING; k++) {
+        char *want = tmp;
+        if (__atomic_compare_exchange_n(&pending[k], &want, NULL, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return;
+    }
+}
 
 /* The mode fopen gives a new file: 0666 less the umask. umask can only be
  * read by setting it, so it is set and put back at once. */
@@ -42,12 +109,14 @@ int outfile_open(outfile *o, const char *path, char *errbuf)
         o->tmp = NULL;
         return ss_errf(errbuf, SS_ERR_IO, "cannot create %s: %s", path, strerror(e));
     }
+    pending_add(o->tmp);
     /* mkstemp makes 0600: give the mode the destination has or would get */
     mode_t mode = exists ? (st.st_mode & 07777) : new_file_mode();
     if (fchmod(fd, mode) != 0 || !(o->f = fdopen(fd, "w"))) {
         int e = errno;
         close(fd);
         unlink(o->tmp);
+        pending_remove(o->tmp);
         free(o->tmp);
         o->tmp = NULL;
         return ss_errf(errbuf, SS_ERR_IO, "cannot create %s: %s", path, strerror(e));
@@ -75,6 +144,8 @@ int outfile_commit(outfile *o, char *errbuf)
     }
     if (bad && o->tmp)
         unlink(o->tmp);
+    if (o->tmp)
+        pending_remove(o->tmp); /* after the rename: a signal until then removes it */
     free(o->tmp);
     o->tmp = NULL;
     if (bad)
@@ -88,8 +159,10 @@ void outfile_abort(outfile *o)
     if (o->f)
         fclose(o->f);
     o->f = NULL;
-    if (o->tmp)
+    if (o->tmp) {
         unlink(o->tmp);
+        pending_remove(o->tmp);
+    }
     free(o->tmp);
     o->tmp = NULL;
 }

@@ -10,6 +10,14 @@
  * and written directly. Error messages name the destination, not the
  * temporary.
  *
+ * A signal: while a temporary exists, SIGINT, SIGTERM or SIGHUP (those whose
+ * action is still the default when the first outfile opens) removes it with
+ * async-signal-safe calls (unlink) and then ends the process as the signal
+ * would have, so an interrupted run leaves no "PATH.tmp.XXXXXX" behind. Up to
+ * OUTFILE_MAX_PENDING temporaries at a time are covered; the list of them is
+ * the one piece of process-wide state of this module (a signal handler can
+ * reach nothing else).
+ *
  * Every output of the command line goes through here (src/cli/cliutil.h
  * wraps it with stdout and the messages) and so do model files
  * (encoders/modelfile.c).
@@ -22,6 +30,9 @@
 #define STEPSTONE_OUTFILE_H
 
 #include <stdio.h>
+
+/* How many open temporaries a signal removes (more are left to the caller). */
+#define OUTFILE_MAX_PENDING 16
 
 typedef struct outfile {
     FILE *f;          /* write here; NULL once committed or aborted */

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "dedup.h"
+#include "infile.h"
 #include "status.h"
 
 /* stdio buffer of each open file: the default (the file system block size,
@@ -96,21 +97,16 @@ static int pcapsrc_file_open(pcapsrc_file *f, char *errbuf)
         return ss_errf(errbuf, SS_ERR_IO, "%s: cannot open: %s", f->path, strerror(errno));
     if (S_ISDIR(st.st_mode))
         return ss_errf(errbuf, SS_ERR_IO, "%s: is a directory, not a capture file", f->path);
-    FILE *fp = fopen(f->path, "rb");
-    if (!fp)
-        return ss_errf(errbuf, SS_ERR_IO, "%s: cannot open: %s", f->path, strerror(errno));
     f->iobuf = malloc(PCAPSRC_IOBUF_SIZE);
-    if (!f->iobuf) {
-        fclose(fp);
+    if (!f->iobuf)
         return ss_errf(errbuf, SS_ERR_NOMEM, "%s: out of memory for a read buffer", f->path);
-    }
-    if (setvbuf(fp, f->iobuf, _IOFBF, PCAPSRC_IOBUF_SIZE) != 0) {
-        fclose(fp);
+    /* a FIFO with no writer is refused rather than waited for (infile.h) */
+    FILE *fp;
+    int orc = infile_open(&fp, f->path, f->iobuf, PCAPSRC_IOBUF_SIZE, errbuf);
+    if (orc) {
         free(f->iobuf);
         f->iobuf = NULL;
-        fp = fopen(f->path, "rb"); /* keep the default buffer */
-        if (!fp)
-            return ss_errf(errbuf, SS_ERR_IO, "%s: cannot open: %s", f->path, strerror(errno));
+        return orc;
     }
     uint8_t magic[4];
     size_t got = fread(magic, 1, sizeof magic, fp);

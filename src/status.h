@@ -7,6 +7,8 @@
 #ifndef STEPSTONE_STATUS_H
 #define STEPSTONE_STATUS_H
 
+#include <stddef.h>
+
 #define SS_ERRBUF_SIZE 512
 
 enum ss_status {
@@ -31,5 +33,18 @@ const char *ss_status_to_string(int code);
  * failure is reported in one line: `return ss_errf(errbuf, SS_ERR_IO, ...)`. */
 int ss_errf(char *errbuf, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Room for ss_escape's output of a short piece of input text (a field, a
+ * key): up to 64 input bytes, each at most 4 characters, and the NUL. */
+#define SS_ESCAPE_SIZE (4 * 64 + 4)
+
+/* Copies the n bytes of src into dst (size bytes, NUL-terminated) so they are
+ * safe to print on a terminal: control bytes (0x00-0x1f, 0x7f), C1 controls
+ * (U+0080-U+009F), bytes that are not valid UTF-8 and the backslash become
+ * \xNN (\\ for a backslash); valid printable UTF-8 is kept. What does not fit
+ * is cut at a character boundary and "..." ends dst. Every message that
+ * quotes input text (a labels field, a model key, a capture name) passes it
+ * through here. Returns dst. */
+const char *ss_escape(char *dst, size_t size, const char *src, size_t n);
 
 #endif

@@ -1,6 +1,8 @@
 /* check_modelfile.c - tests for modelfile.c: round trip, the id of a loaded
  * model, and refusal of truncated, corrupt, wrong-version, wrong-magic,
- * wrong-shape, empty, non-msgpack and too large files. */
+ * wrong-shape, empty, non-msgpack and too large files; of hostile files
+ * (impossible sizes, 200,000 keys, unknown keys, names with control bytes);
+ * and the value checks of the correlator and session model loaders. */
 #include <check.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -8,8 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <math.h>
+
+#include "default_model.h"
+#include "encoder.h"
 #include "modelfile.h"
 #include "params.h"
+#include "sessmodel.h"
 #include "rng.h"
 #include "status.h"
 
@@ -404,6 +411,315 @@ START_TEST(test_id_and_size_cap)
 }
 END_TEST
 
+/* Packs "key": str */
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* A model body by hand: n_keys int config keys "kNNNNNN" (plus a repeat of
+ * the first when repeat), an extra top-level key when extra_root, an extra
+ * tensor key when extra_tensor, then the checksum. Returns the malloc'ed
+ * bytes and their length. */
+static unsigned char *hand_model(size_t n_keys, int repeat, const char *key0, int extra_root,
+                                 int extra_tensor, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 6 + (extra_root != 0));
+    pack_str(&pk, "magic");
+    pack_str(&pk, MODELFILE_MAGIC);
+    pack_str(&pk, "version");
+    msgpack_pack_uint8(&pk, MODELFILE_VERSION);
+    pack_str(&pk, "kind");
+    pack_str(&pk, "test");
+    pack_str(&pk, "config");
+    msgpack_pack_map(&pk, n_keys + (repeat != 0));
+    for (size_t k = 0; k < n_keys + (repeat != 0); k++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%06zu", k < n_keys ? k : 0);
+        pack_str(&pk, k == 0 && key0 ? key0 : key);
+        msgpack_pack_int(&pk, (int)k);
+    }
+    pack_str(&pk, "norm");
+    msgpack_pack_map(&pk, 0);
+    pack_str(&pk, "tensors");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 3 + (extra_tensor != 0));
+    pack_str(&pk, "name");
+    pack_str(&pk, "w");
+    pack_str(&pk, "shape");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_uint8(&pk, 1);
+    pack_str(&pk, "data");
+    float one = 1.0f;
+    msgpack_pack_bin(&pk, 4);
+    msgpack_pack_bin_body(&pk, &one, 4);
+    if (extra_tensor) {
+        pack_str(&pk, "grad");
+        msgpack_pack_int(&pk, 0);
+    }
+    if (extra_root) {
+        pack_str(&pk, "extra");
+        msgpack_pack_int(&pk, 0);
+    }
+    msgpack_pack_uint64(&pk, modelfile_fnv1a64(sb.data, sb.size));
+    *len = sb.size;
+    return (unsigned char *)sb.data;
+}
+
+/* Whether s holds a byte a terminal acts on (C0 control or DEL). */
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* Sizes are checked against the bytes there are before anything is allocated:
+ * 5 bytes declaring a map of 2^32 - 1 pairs, a valid start whose config map
+ * claims 2^32 - 1 pairs, a 4 GiB bin, containers nested too deep. */
+START_TEST(test_impossible_sizes)
+{
+    char err[SS_ERRBUF_SIZE];
+    modelfile_t *mf;
+    const unsigned char huge[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    ck_assert_int_eq(modelfile_load_buffer(&mf, huge, sizeof(huge), err), SS_ERR_TRUNCATED);
+    ck_assert_ptr_nonnull(strstr(err, "a map of 4294967295 entries"));
+    ck_assert_ptr_null(mf);
+    /* a real start, then "config": map32 of 2^32 - 1 pairs in a few bytes */
+    unsigned char *buf;
+    size_t len;
+    make_buffer(&buf, &len);
+    unsigned char *cfg = find_bytes(buf, len, "\xa6" "config", 7);
+    ck_assert_ptr_nonnull(cfg);
+    size_t at = (size_t)(cfg - buf) + 7;
+    unsigned char *bad = malloc(at + 5 + 8);
+    memcpy(bad, buf, at);
+    memcpy(bad + at, "\xdf\xff\xff\xff\xff" "abcdefgh", 13);
+    ck_assert_int_eq(modelfile_load_buffer(&mf, bad, at + 13, err), SS_ERR_TRUNCATED);
+    ck_assert_ptr_nonnull(strstr(err, "map of 4294967295 entries"));
+    /* a bin32 of 4 GiB - 1 */
+    memcpy(bad + at, "\xc6\xff\xff\xff\xff" "abcdefgh", 13);
+    ck_assert_int_eq(modelfile_load_buffer(&mf, bad, at + 13, err), SS_ERR_TRUNCATED);
+    ck_assert_ptr_nonnull(strstr(err, "4294967295 bytes declared"));
+    free(bad);
+    free(buf);
+    /* arrays nested 100 deep (inside a map that looks like a model) */
+    unsigned char deep[23 + 99 + 2]; /* {"magic": ..., [[[...[1]...]]]: 1} */
+    memcpy(deep, "\x82\xa5" "magic" "\xaf" MODELFILE_MAGIC, 23);
+    memset(deep + 23, 0x91, 99);
+    deep[122] = 0x01;
+    deep[123] = 0x01;
+    ck_assert_int_eq(modelfile_load_buffer(&mf, deep, sizeof(deep), err), SS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "nested"));
+}
+END_TEST
+
+/* Loads buf (len bytes, then freed): refused with SS_ERR_FORMAT and a
+ * message that holds want, with no control byte in it. */
+static void expect_refused(unsigned char *buf, size_t len, const char *want)
+{
+    char err[SS_ERRBUF_SIZE];
+    modelfile_t *mf = (modelfile_t *)1;
+    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), SS_ERR_FORMAT);
+    ck_assert_ptr_null(mf);
+    ck_assert_msg(strstr(err, want) != NULL, "want '%s', got '%s'", want, err);
+    ck_assert(!has_control(err));
+    free(buf);
+}
+
+/* 200,000 keys: refused by the key count, whatever the time it would take.
+ * At the limit a file loads; a repeated key is found (by sorting). */
+START_TEST(test_key_count)
+{
+    char err[SS_ERRBUF_SIZE];
+    modelfile_t *mf;
+    size_t len;
+    unsigned char *buf = hand_model(200000, 0, NULL, 0, 0, &len);
+    expect_refused(buf, len, "model: 200000 config keys, at most 256");
+    buf = hand_model(256, 0, NULL, 0, 0, &len);
+    ck_assert_int_eq(modelfile_load_buffer(&mf, buf, len, err), 0);
+    ck_assert_uint_eq(mf->n_config, 256);
+    int64_t v;
+    ck_assert_int_eq(modelfile_get_int(mf, "k000255", &v, err), 0);
+    ck_assert_int_eq(v, 255);
+    modelfile_destroy(mf);
+    free(buf);
+    buf = hand_model(257, 0, NULL, 0, 0, &len);
+    expect_refused(buf, len, "model: 257 config keys, at most 256");
+    buf = hand_model(200, 1, NULL, 0, 0, &len);
+    expect_refused(buf, len, "model: config key 'k000000' repeated");
+}
+END_TEST
+
+/* Unknown keys in the top map or a tensor map are refused; a name with
+ * control bytes or invalid UTF-8 is refused and quoted escaped. */
+START_TEST(test_unknown_and_bad_names)
+{
+    size_t len;
+    unsigned char *buf = hand_model(3, 0, NULL, 1, 0, &len);
+    expect_refused(buf, len, "model: unknown key 'extra' in the model's top map");
+    buf = hand_model(3, 0, NULL, 0, 1, &len);
+    expect_refused(buf, len, "model: unknown key 'grad' in tensor 0");
+    buf = hand_model(3, 0, "\x1b]0;title\x07", 0, 0, &len);
+    expect_refused(buf, len, "config key '\\x1b]0;title\\x07' is not a name");
+    buf = hand_model(3, 0, "caf\xc3\xa9\xff", 0, 0, &len);
+    expect_refused(buf, len, "'caf\xc3\xa9\\xff'");
+}
+END_TEST
+
+/* The compiled-in correlator with one change, resaved: what encoder_load_buffer says. */
+static int encoder_with(void (*change)(modelfile_t *, double), double v, char *err)
+{
+    modelfile_t *mf;
+    char e[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(modelfile_load_buffer(&mf, default_model_data, default_model_size, e), 0);
+    change(mf, v);
+    void *buf;
+    size_t len;
+    ck_assert_int_eq(modelfile_save_buffer(mf, mf->params, &buf, &len, e), 0);
+    modelfile_destroy(mf);
+    encoder *enc = NULL;
+    int rc = encoder_load_buffer(&enc, buf, len, err);
+    encoder_destroy(enc);
+    free(buf);
+    return rc;
+}
+
+static void set_threshold(modelfile_t *mf, double v)
+{
+    ck_assert_int_eq(modelfile_set_float(mf, "threshold", v, NULL), 0);
+}
+
+/* Sets element at of the compiled-in correlator's array name to v. */
+static void set_array_value(modelfile_t *mf, const char *name, size_t at, double v)
+{
+    const float *x;
+    size_t n;
+    ck_assert_int_eq(modelfile_get_norm(mf, name, &x, &n, 0, NULL), 0);
+    float c[64];
+    ck_assert_uint_lt(at, n);
+    memcpy(c, x, n * sizeof(float));
+    c[at] = (float)v;
+    ck_assert_int_eq(modelfile_set_norm(mf, name, c, n, NULL), 0);
+}
+
+static void set_std2(modelfile_t *mf, double v)
+{
+    set_array_value(mf, "std", 2, v);
+}
+
+static void set_mean0(modelfile_t *mf, double v)
+{
+    set_array_value(mf, "mean", 0, v);
+}
+
+static void add_key(modelfile_t *mf, double v)
+{
+    ck_assert_int_eq(modelfile_set_float(mf, "dropout", v, NULL), 0);
+}
+
+static void add_array(modelfile_t *mf, double v)
+{
+    float x = (float)v;
+    ck_assert_int_eq(modelfile_set_norm(mf, "feat_mean", &x, 1, NULL), 0);
+}
+
+static void no_change(modelfile_t *mf, double v)
+{
+    (void)mf;
+    (void)v;
+}
+
+START_TEST(test_encoder_values)
+{
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(encoder_with(no_change, 0, err), 0);
+    ck_assert_int_eq(encoder_with(set_threshold, 0, err), 0);
+    ck_assert_int_eq(encoder_with(set_threshold, 1, err), 0);
+    const double bad_thr[] = {-1, 1.5, 2147483648.0, NAN, INFINITY, -0.001};
+    for (size_t k = 0; k < sizeof(bad_thr) / sizeof(bad_thr[0]); k++) {
+        ck_assert_int_eq(encoder_with(set_threshold, bad_thr[k], err), SS_ERR_FORMAT);
+        ck_assert_msg(strstr(err, "model: threshold = ") && strstr(err, "out of range (0 to 1)"),
+                      "%g: %s", bad_thr[k], err);
+    }
+    const double bad_std[] = {NAN, INFINITY, 0, -1};
+    for (size_t k = 0; k < sizeof(bad_std) / sizeof(bad_std[0]); k++) {
+        ck_assert_int_eq(encoder_with(set_std2, bad_std[k], err), SS_ERR_FORMAT);
+        ck_assert_msg(strstr(err, "model: std[2] = ") != NULL, "%g: %s", bad_std[k], err);
+    }
+    ck_assert_int_eq(encoder_with(set_mean0, NAN, err), SS_ERR_FORMAT);
+    ck_assert_str_eq(err, "model: mean[0] = nan is not a finite number");
+    ck_assert_int_eq(encoder_with(set_mean0, -INFINITY, err), SS_ERR_FORMAT);
+    ck_assert_int_eq(encoder_with(add_key, 0.5, err), SS_ERR_FORMAT);
+    ck_assert_str_eq(err, "model: unknown config key 'dropout' (a 'correlator' model has no "
+                          "such key)");
+    ck_assert_int_eq(encoder_with(add_array, 0.5, err), SS_ERR_FORMAT);
+    ck_assert_str_eq(err, "model: unknown array 'feat_mean' (a 'correlator' model has no "
+                          "such array)");
+}
+END_TEST
+
+/* The compiled-in session model with one change, resaved. */
+static int session_with(const char *key, double v, int array, char *err)
+{
+    modelfile_t *mf;
+    char e[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(modelfile_load_buffer(&mf, session_default_model,
+                                           session_default_model_len, e), 0);
+    if (array) {
+        const float *x;
+        size_t n;
+        float c[16];
+        if (modelfile_get_norm(mf, key, &x, &n, 0, e) == 0) {
+            ck_assert_uint_le(n, 16);
+            memcpy(c, x, n * sizeof(float));
+        } else {
+            n = 3;
+            memset(c, 0, sizeof(c));
+        }
+        c[0] = (float)v;
+        ck_assert_int_eq(modelfile_set_norm(mf, key, c, n, e), 0);
+    } else if (key) {
+        ck_assert_int_eq(modelfile_set_float(mf, key, v, e), 0);
+    }
+    void *buf;
+    size_t len;
+    ck_assert_int_eq(modelfile_save_buffer(mf, mf->params, &buf, &len, e), 0);
+    modelfile_destroy(mf);
+    session_model *m = NULL;
+    int rc = session_model_load_buffer(&m, buf, len, err);
+    session_model_destroy(m);
+    free(buf);
+    return rc;
+}
+
+START_TEST(test_session_values)
+{
+    char err[SS_ERRBUF_SIZE];
+    ck_assert_int_eq(session_with(NULL, 0, 0, err), 0);
+    ck_assert_int_eq(session_with("quantile", NAN, 0, err), SS_ERR_FORMAT);
+    ck_assert_str_eq(err, "session model: quantile = nan is out of range (0 to 1)");
+    ck_assert_int_eq(session_with("quantile", INFINITY, 0, err), SS_ERR_FORMAT);
+    ck_assert_int_eq(session_with("quantile", 1.5, 0, err), SS_ERR_FORMAT);
+    ck_assert_int_eq(session_with("markov.alpha", INFINITY, 0, err), SS_ERR_FORMAT);
+    ck_assert_str_eq(err, "session model: markov.alpha = inf is not a finite positive number");
+    ck_assert_int_eq(session_with("thr.bilstm.global", NAN, 1, err), SS_ERR_FORMAT);
+    ck_assert_str_eq(err, "session model: thr.bilstm.global[0] = nan is not a finite number");
+    ck_assert_int_eq(session_with("thr.markov.global", INFINITY, 1, err), SS_ERR_FORMAT);
+    ck_assert_int_eq(session_with("host_factor", NAN, 0, err), SS_ERR_FORMAT);
+    ck_assert_int_eq(session_with("bilstm.dropout", 0.1, 0, err), SS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "unknown config key 'bilstm.dropout'"));
+    ck_assert_int_eq(session_with("thr.other.global", 0.1, 1, err), SS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err, "unknown array 'thr.other.global'"));
+}
+END_TEST
+
 Suite *modelfile_suite(void)
 {
     Suite *s = suite_create("modelfile");
@@ -416,6 +732,11 @@ Suite *modelfile_suite(void)
     tcase_add_test(tc, test_empty_and_not_msgpack);
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_id_and_size_cap);
+    tcase_add_test(tc, test_impossible_sizes);
+    tcase_add_test(tc, test_key_count);
+    tcase_add_test(tc, test_unknown_and_bad_names);
+    tcase_add_test(tc, test_encoder_values);
+    tcase_add_test(tc, test_session_values);
     suite_add_tcase(s, tc);
     return s;
 }
