@@ -214,6 +214,15 @@ static void json_str(FILE *f, const char *s, size_t len)
     fputc('"', f);
 }
 
+/* The JSON members of one class's totals: sessions, flagged, the flagged
+ * share under rate_key, captures and captures with a flagged session. */
+static void json_total(FILE *f, const char *rate_key, const evs_total *t)
+{
+    fprintf(f, "\"sessions\":%zu,\"flagged\":%zu,\"%s\":", t->sessions, t->flagged, rate_key);
+    json_num(f, evs_rate(t->flagged, t->sessions));
+    fprintf(f, ",\"captures\":%zu,\"captures_flagged\":%zu", t->captures, t->captures_flagged);
+}
+
 /* Text of a table cell: '|' would end the cell, control characters the row. */
 static void text_cell(FILE *f, const char *s, size_t len)
 {
@@ -263,16 +272,11 @@ static int evs_report(FILE *f, int json, const evs_run *r, size_t ncaps, const s
             (rc = evs_totals(&att, r, ncaps, j, EVS_ALL_ATTACKS, errbuf)))
             return rc;
         if (json) {
-            fprintf(f, "%s{\"method\":\"%s\",\"benign\":{\"sessions\":%zu,\"flagged\":%zu,"
-                       "\"false_positive_rate\":",
-                    j ? "," : "", mname, ben.sessions, ben.flagged);
-            json_num(f, evs_rate(ben.flagged, ben.sessions));
-            fprintf(f, ",\"captures\":%zu,\"captures_flagged\":%zu},\"attack\":{\"sessions\":%zu,"
-                       "\"flagged\":%zu,\"detection_rate\":",
-                    ben.captures, ben.captures_flagged, att.sessions, att.flagged);
-            json_num(f, evs_rate(att.flagged, att.sessions));
-            fprintf(f, ",\"captures\":%zu,\"captures_flagged\":%zu},\"auc\":", att.captures,
-                    att.captures_flagged);
+            fprintf(f, "%s{\"method\":\"%s\",\"benign\":{", j ? "," : "", mname);
+            json_total(f, "false_positive_rate", &ben);
+            fputs("},\"attack\":{", f);
+            json_total(f, "detection_rate", &att);
+            fputs("},\"auc\":", f);
             json_num(f, att.auc);
             fputs(",\"kinds\":[", f);
         } else {
@@ -296,11 +300,9 @@ static int evs_report(FILE *f, int json, const evs_run *r, size_t ncaps, const s
             if (json) {
                 fputs(k ? ",{\"kind\":" : "{\"kind\":", f);
                 json_str(f, kc->kind, kc->kind_len);
-                fprintf(f, ",\"sessions\":%zu,\"flagged\":%zu,\"detection_rate\":", t.sessions,
-                        t.flagged);
-                json_num(f, evs_rate(t.flagged, t.sessions));
-                fprintf(f, ",\"captures\":%zu,\"captures_flagged\":%zu,\"auc\":", t.captures,
-                        t.captures_flagged);
+                fputc(',', f);
+                json_total(f, "detection_rate", &t);
+                fputs(",\"auc\":", f);
                 json_num(f, t.auc);
                 fputc('}', f);
             } else {
