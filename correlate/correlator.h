@@ -73,6 +73,12 @@ typedef struct correlator_stats {
     uint64_t peak_live;    /* most connection states held at once */
     uint64_t peak_pending; /* most outbound connections waiting at once */
     uint64_t peak_windows; /* most window vectors held at once */
+    uint64_t max_cands;    /* most candidates of one outbound connection */
+    uint64_t capped;       /* outbound connections with candidates left out
+                              (correlator_set_max_candidates) */
+    uint64_t cand_ops;     /* candidate-list entries added, removed or visited
+                              to keep the lists (not to score): linear in the
+                              candidate pairs */
     double embed_s;        /* wall-clock seconds in the encoder */
 } correlator_stats;
 
@@ -101,6 +107,14 @@ int correlator_finish(correlator *c, char *errbuf);
 int correlator_read_files(correlator *c, const char *const *paths, size_t n,
                           const conntab_config *tab, pcapsrc_warn_fn warn, void *warn_ctx,
                           char *errbuf);
+
+/* Limits the candidates of one outbound connection to max (0: no limit, the
+ * default). An outbound connection with more candidate inbound connections
+ * keeps the max that started last before it (those open when it starts;
+ * later ones join while there is room); each host over the limit is named
+ * once through warn (may be NULL). Call before the first packet. */
+void correlator_set_max_candidates(correlator *c, size_t max, pcapsrc_warn_fn warn,
+                                   void *warn_ctx);
 
 /* Copies the counters into *st. */
 void correlator_get_stats(const correlator *c, correlator_stats *st);
