@@ -410,6 +410,8 @@ static int add_cand(correlator *c, obs *b, cstate *x)
     b->cands[b->n++] = (cand){x->id, CAND_PENDING, 0, 0};
     b->n_pending++;
     c->st.cand_ops++;
+    if (b->n > c->st.max_cands)
+        c->st.max_cands = b->n;
     return 0;
 }
 
@@ -553,8 +555,6 @@ static int cs_register(correlator *c, cstate *s, char *errbuf)
     for (size_t i = 0; i < n_pick; i++)
         if (add_cand(c, b, c->pick[i]) < 0)
             goto nomem;
-    if (b->n > c->st.max_cands)
-        c->st.max_cands = b->n;
     return SS_OK;
 nomem:
     return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
@@ -779,9 +779,14 @@ static void try_final(correlator *c, obs *b, cand *d)
         k++;
     if (b->g0 + k - 1 > c->g_done)
         return;
+    /* windows are sorted and distinct: g0 + j is j places after g0 */
+    long a0 = cs_win_find(x, b->g0), e0 = cs_win_find(o, b->g0);
+    if (a0 < 0 || e0 < 0)
+        return; /* queued at the next window's close */
     for (int j = 0; j < k; j++) {
-        long a = cs_win_find(x, b->g0 + j), e = cs_win_find(o, b->g0 + j);
-        if (a < 0 || e < 0 || x->wnd[a] < 0 || o->wnd[e] < 0)
+        uint32_t a = (uint32_t)a0 + (uint32_t)j, e = (uint32_t)e0 + (uint32_t)j;
+        if (a >= x->n_win || e >= o->n_win || x->wg[a] != b->g0 + j || o->wg[e] != b->g0 + j ||
+            x->wnd[a] < 0 || o->wnd[e] < 0)
             return; /* queued at the next window's close, or waiting in the batch */
     }
     /* its windows stay held while b is pending: emit_group scores it */
@@ -802,8 +807,10 @@ static void cand_evidence(const correlator *c, const obs *b, const cstate *x, in
     const cstate *o = b->o;
     double s = 0;
     int u = 0;
+    /* try_final saw windows g0 .. g0 + k - 1 held, one after the other */
+    size_t a0 = (size_t)cs_win_find(x, b->g0), e0 = (size_t)cs_win_find(o, b->g0);
     for (int j = 0; j < k; j++) {
-        long a = cs_win_find(x, b->g0 + j), e = cs_win_find(o, b->g0 + j);
+        size_t a = a0 + (size_t)j, e = e0 + (size_t)j;
         if (x->wnd[a] == 0 && o->wnd[e] == 0)
             continue;
         s += cblas_sdot(c->E, x->wemb + (size_t)a * c->E, 1, o->wemb + (size_t)e * c->E, 1);
