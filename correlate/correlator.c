@@ -535,23 +535,22 @@ static int cs_register(correlator *c, cstate *s, char *errbuf)
         cstate *x = ho->in[i];
         if (x == s || same_addr(r->family, r->resp_h, x->rec.orig_h))
             continue;
-        if (!c->max_cands || ho->n_in <= c->max_cands) {
-            if (add_cand(c, b, x) < 0)
-                goto nomem;
-            continue;
-        }
         if (growbuf_reserve((void **)&c->pick, &c->cap_pick, n_pick + 1, sizeof(*c->pick)) < 0)
             goto nomem;
         c->pick[n_pick++] = x;
     }
-    if (n_pick > c->max_cands) {
+    if (c->max_cands && n_pick > c->max_cands) {
         /* over the limit: the inbound legs that started last before it */
         qsort(c->pick, n_pick, sizeof(*c->pick), pick_cmp);
         n_pick = c->max_cands;
         note_capped(c, b);
     }
-    if (n_pick && growbuf_reserve((void **)&b->cands, &b->cap, n_pick, sizeof(*b->cands)) < 0)
-        goto nomem;
+    if (n_pick) {
+        /* the exact size (a busy host's hops hold most of the memory) */
+        if (!(b->cands = malloc(n_pick * sizeof(*b->cands))))
+            goto nomem;
+        b->cap = n_pick;
+    }
     for (size_t i = 0; i < n_pick; i++)
         if (add_cand(c, b, c->pick[i]) < 0)
             goto nomem;
