@@ -20,10 +20,19 @@
  *     and its legs' ends are known well enough to count its windows and check
  *     the overlap (a leg has sent past the last window, or has closed). Once
  *     all candidates of an outbound connection are final (and max_lead has
- *     passed), they are handed to the caller as one group, and everything only
- *     they needed is freed.
+ *     passed), they are scored (one dot product per window, as the batch path
+ *     does), handed to the caller as one group, and everything only they
+ *     needed is freed.
  * Nothing depends on how many connections came before, so a capture of any
  * size runs in the memory its busiest moment needs.
+ *
+ * Cost on a busy host (a bastion or proxy with many connections open at
+ * once): a candidate pair holds 8 bytes (its inbound leg's index, its state
+ * and window count) until its group is emitted; a connection counts the
+ * pending hops it is a candidate of by their first window, not one link per
+ * pair, so freeing a hop is O(its candidates) and the work of the whole run
+ * is O(candidate pairs x windows) (correlator_stats.cand_ops counts it).
+ * correlator_set_max_candidates bounds the pairs of one outbound connection.
  *
  * Differences from the batch path: a connection is not limited to its first
  * packets (connset keeps 4096), so windows of long connections are seen; a
