@@ -503,6 +503,57 @@ START_TEST(test_max_candidates)
 }
 END_TEST
 
+/* A candidate already scored keeps its score when its connection then
+ * changes roles (a pure SYN from the side first taken for the responder):
+ * B relays A's session (A:40001 -> B:2222, first seen mid-stream) to C; a
+ * quiet inbound leg keeps B's hop waiting; then B sends a SYN on the relayed
+ * connection, which becomes B's outbound connection to A. The hop B -> C is
+ * still handed on with the relayed leg, scored before the change. */
+START_TEST(test_flip_keeps_final)
+{
+    encoder *enc = load_default();
+    feed f;
+    feed_open(&f, enc);
+    const uint32_t A = 0x0a0112c6, B = 0x0b0112c6, C = 0x0c0112c6, Q = 0x0d0112c6;
+    int64_t t0 = 1700000000000000LL, t = t0;
+    pkt(&f, t, Q, 41000, B, 22, PACKET_TCP_SYN, 0, 9);
+    pkt(&f, t + 300, B, 22, Q, 41000, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 9);
+    pkt(&f, t + 1000, A, 40001, B, 2222, PACKET_TCP_ACK | PACKET_TCP_PSH, 40, 100);
+    pkt(&f, t + 200000, B, 50001, C, 22, PACKET_TCP_SYN, 0, 1999);
+    pkt(&f, t + 200300, C, 22, B, 50001, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 2999);
+    uint32_t s1 = 140, s2 = 2000;
+    t += 300000;
+    for (int k = 0; t < t0 + 40000000; k++) {
+        uint32_t len = 36 + (uint32_t)(k % 5) * 8;
+        t += 150000 + (k * 7919 % 211) * 1000;
+        pkt(&f, t, A, 40001, B, 2222, PACKET_TCP_ACK | PACKET_TCP_PSH, len, s1);
+        pkt(&f, t + 900, B, 50001, C, 22, PACKET_TCP_ACK | PACKET_TCP_PSH, len, s2);
+        s1 += len;
+        s2 += len;
+    }
+    /* the relayed connection changes roles; the quiet leg still waits */
+    pkt(&f, t + 1000, B, 2222, A, 40001, PACKET_TCP_SYN, 0, 5000);
+    t += 2000000;
+    pkt(&f, t, A, 40001, B, 2222, PACKET_TCP_RST, 0, s1);
+    pkt(&f, t, B, 50001, C, 22, PACKET_TCP_RST, 0, s2);
+    pkt(&f, t + 1000, Q, 41000, B, 22, PACKET_TCP_RST, 0, 10);
+    feed_close(&f);
+    correlator_stats st;
+    correlator_get_stats(f.c, &st);
+    ck_assert_uint_eq(st.live, 0);
+    double best = -1;
+    for (size_t i = 0; i < f.col.n; i++)
+        if (f.col.p[i].score > best)
+            best = f.col.p[i].score;
+    printf("correlator flip: %zu pairs, best score %.4f\n", f.col.n, best);
+    /* (quiet, B -> C), (relayed, B -> C) and (quiet, B -> A) */
+    ck_assert_uint_eq(f.col.n, 3);
+    ck_assert_double_ge(best, enc->threshold);
+    feed_free(&f);
+    encoder_destroy(enc);
+}
+END_TEST
+
 START_TEST(test_bad_config)
 {
     encoder *enc = load_default();
@@ -532,6 +583,7 @@ Suite *correlator_suite(void)
     tcase_add_test(tc, test_bad_config);
     tcase_add_test(tc, test_fan_linear);
     tcase_add_test(tc, test_max_candidates);
+    tcase_add_test(tc, test_flip_keeps_final);
     suite_add_tcase(s, tc);
     return s;
 }
