@@ -10,7 +10,8 @@ bench_lstm_bench_SOURCES = bench/lstm_bench.c
 bench_lstm_bench_LDADD = libstepstone.a $(DEPS_LIBS)
 CLEANFILES += bench/mkcapture$(EXEEXT) bench/pcap_loop$(EXEEXT) bench/lstm_bench$(EXEEXT)
 EXTRA_DIST += bench/conns_bench.sh bench/stream_mem.sh bench/embed_mem.sh bench/chains_bench.sh \
-	bench/lstm_bench.sh bench/lstm_torch.py bench/mkflood.py bench/flood_bench.sh
+	bench/lstm_bench.sh bench/lstm_torch.py bench/mkflood.py bench/flood_bench.sh \
+	bench/mkfan.py bench/fan_bench.sh
 .PHONY: bench-conns
 bench-conns: stepstone$(EXEEXT) bench/mkcapture$(EXEEXT) bench/pcap_loop$(EXEEXT)
 	$(SHELL) $(srcdir)/bench/conns_bench.sh

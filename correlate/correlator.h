@@ -20,10 +20,19 @@
  *     and its legs' ends are known well enough to count its windows and check
  *     the overlap (a leg has sent past the last window, or has closed). Once
  *     all candidates of an outbound connection are final (and max_lead has
- *     passed), they are handed to the caller as one group, and everything only
- *     they needed is freed.
+ *     passed), they are scored (one dot product per window, as the batch path
+ *     does), handed to the caller as one group, and everything only they
+ *     needed is freed.
  * Nothing depends on how many connections came before, so a capture of any
  * size runs in the memory its busiest moment needs.
+ *
+ * Cost on a busy host (a bastion or proxy with many connections open at
+ * once): a candidate pair holds 8 bytes (its inbound leg's index, its state
+ * and window count) until its group is emitted; a connection counts the
+ * pending hops it is a candidate of by their first window, not one link per
+ * pair, so freeing a hop is O(its candidates) and the work of the whole run
+ * is O(candidate pairs x windows) (correlator_stats.cand_ops counts it).
+ * correlator_set_max_candidates bounds the pairs of one outbound connection.
  *
  * Differences from the batch path: a connection is not limited to its first
  * packets (connset keeps 4096), so windows of long connections are seen; a
@@ -73,6 +82,12 @@ typedef struct correlator_stats {
     uint64_t peak_live;    /* most connection states held at once */
     uint64_t peak_pending; /* most outbound connections waiting at once */
     uint64_t peak_windows; /* most window vectors held at once */
+    uint64_t max_cands;    /* most candidates of one outbound connection */
+    uint64_t capped;       /* outbound connections with candidates left out
+                              (correlator_set_max_candidates) */
+    uint64_t cand_ops;     /* candidate-list entries added, removed or visited
+                              to keep the lists (not to score): linear in the
+                              candidate pairs */
     double embed_s;        /* wall-clock seconds in the encoder */
 } correlator_stats;
 
@@ -101,6 +116,14 @@ int correlator_finish(correlator *c, char *errbuf);
 int correlator_read_files(correlator *c, const char *const *paths, size_t n,
                           const conntab_config *tab, pcapsrc_warn_fn warn, void *warn_ctx,
                           char *errbuf);
+
+/* Limits the candidates of one outbound connection to max (0: no limit, the
+ * default). An outbound connection with more candidate inbound connections
+ * keeps the max that started last before it (those open when it starts;
+ * later ones join while there is room); each host over the limit is named
+ * once through warn (may be NULL). Call before the first packet. */
+void correlator_set_max_candidates(correlator *c, size_t max, pcapsrc_warn_fn warn,
+                                   void *warn_ctx);
 
 /* Copies the counters into *st. */
 void correlator_get_stats(const correlator *c, correlator_stats *st);

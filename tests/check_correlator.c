@@ -322,6 +322,243 @@ START_TEST(test_time_leap)
 }
 END_TEST
 
+/* ---- busy relay hosts --------------------------------------------------- */
+
+typedef struct fpkt {
+    int64_t t;
+    uint32_t src, dst, seq, len;
+    uint16_t sp, dp;
+    uint8_t flags;
+} fpkt;
+
+static int fpkt_cmp(const void *pa, const void *pb)
+{
+    const fpkt *a = pa, *b = pb;
+    return (a->t > b->t) - (a->t < b->t);
+}
+
+/* Appends the 12 packets of one ssh-like connection cli:cp -> srv:sp
+ * starting at t (as bench/mkfan.py writes them) to p[*n..]. */
+static void fan_conn(fpkt *p, size_t *n, int64_t t, uint32_t cli, uint16_t cp, uint32_t srv,
+                     uint16_t sp, unsigned salt)
+{
+    uint32_t cs = 1000, ss = 5000;
+    p[(*n)++] = (fpkt){t, cli, srv, cs - 1, 0, cp, sp, PACKET_TCP_SYN};
+    p[(*n)++] = (fpkt){t + 1000, srv, cli, ss - 1, 0, sp, cp, PACKET_TCP_SYN | PACKET_TCP_ACK};
+    p[(*n)++] = (fpkt){t + 2000, cli, srv, cs, 0, cp, sp, PACKET_TCP_ACK};
+    for (unsigned k = 0; k < 7; k++) {
+        uint32_t len = 36 + 16 * ((salt * 7919u + k * 104729u) % 5);
+        int64_t tk = t + 2000000 + (int64_t)k * 3000000 + (int64_t)((salt * 31u + k) % 200) * 1000;
+        if (k % 2 == 0) {
+            p[(*n)++] = (fpkt){tk, cli, srv, cs, len, cp, sp, PACKET_TCP_ACK | PACKET_TCP_PSH};
+            cs += len;
+        } else {
+            p[(*n)++] = (fpkt){tk, srv, cli, ss, len, sp, cp, PACKET_TCP_ACK | PACKET_TCP_PSH};
+            ss += len;
+        }
+    }
+    p[(*n)++] = (fpkt){t + 25000000, cli, srv, cs, 0, cp, sp, PACKET_TCP_FIN | PACKET_TCP_ACK};
+    p[(*n)++] = (fpkt){t + 25001000, srv, cli, ss, 0, sp, cp, PACKET_TCP_FIN | PACKET_TCP_ACK};
+}
+
+/* Feeds a busy relay host 198.18.0.1 with n inbound and n outbound
+ * connections, all open at once (n x n candidate pairs), and returns the
+ * correlator's counters. */
+static void run_fan(encoder *enc, int n, correlator_stats *st)
+{
+    fpkt *p = malloc(sizeof(*p) * 24 * (size_t)n);
+    ck_assert_ptr_nonnull(p);
+    size_t np = 0;
+    const int64_t t0 = 1700000000000000LL;
+    const uint32_t B = 0x010012c6; /* 198.18.0.1 */
+    for (int i = 0; i < n; i++) {
+        uint32_t a = 0x000013c6u | (uint32_t)(1 + i / 250) << 16 | (uint32_t)(1 + i % 250) << 24;
+        uint32_t c = 0x000014c6u | (uint32_t)(1 + i / 250) << 16 | (uint32_t)(1 + i % 250) << 24;
+        fan_conn(p, &np, t0 + (int64_t)i * 1000000 / n, a, (uint16_t)(40000 + i), B, 22,
+                 (unsigned)i);
+        fan_conn(p, &np, t0 + 1000000 + (int64_t)i * 1000000 / n, B, (uint16_t)(20000 + i), c,
+                 22, (unsigned)(i + n));
+    }
+    qsort(p, np, sizeof(*p), fpkt_cmp);
+    feed f;
+    feed_open(&f, enc);
+    for (size_t i = 0; i < np; i++)
+        pkt(&f, p[i].t, p[i].src, p[i].sp, p[i].dst, p[i].dp, p[i].flags, p[i].len, p[i].seq);
+    feed_close(&f);
+    correlator_get_stats(f.c, st);
+    ck_assert_uint_eq(st->pairs, (uint64_t)n * (uint64_t)n);
+    ck_assert_uint_eq(f.col.n, (size_t)n * (size_t)n);
+    ck_assert_uint_eq(st->live, 0);
+    feed_free(&f);
+    free(p);
+}
+
+/* A busy relay host (bastion, proxy: n inbound and n outbound connections
+ * open at once) costs work in proportion to its n x n candidate pairs:
+ * doubling n makes at most about 4x the candidate-list work, not 8x (a
+ * linear scan per freed candidate). */
+START_TEST(test_fan_linear)
+{
+    encoder *enc = load_default();
+    correlator_stats s1, s2;
+    run_fan(enc, 300, &s1);
+    run_fan(enc, 600, &s2);
+    double ratio = (double)s2.cand_ops / (double)s1.cand_ops;
+    printf("correlator fan: n=300: %llu pairs, %llu candidate-list operations; n=600: %llu "
+           "pairs, %llu operations (%.2fx)\n",
+           (unsigned long long)s1.pairs, (unsigned long long)s1.cand_ops,
+           (unsigned long long)s2.pairs, (unsigned long long)s2.cand_ops, ratio);
+    ck_assert_uint_gt(s1.cand_ops, 0);
+    ck_assert_double_le(ratio, 4.5);
+    /* and in proportion to pairs times the windows they rest on */
+    ck_assert_uint_le(s2.cand_ops, 4 * 6 * s2.pairs);
+    encoder_destroy(enc);
+}
+END_TEST
+
+typedef struct warnlog {
+    int n;
+    char last[512];
+} warnlog;
+
+static void warn_cb(void *ctx, const char *msg)
+{
+    warnlog *w = ctx;
+    w->n++;
+    snprintf(w->last, sizeof(w->last), "%s", msg);
+}
+
+/* A relay B (198.18.0.2) forwards A's session to C; four idle inbound
+ * connections to B start after A's and before B's onward one. Scored with
+ * at most max candidates per outbound connection (0: no limit): the pairs
+ * scored, the hops at the model's threshold and the warnings are returned. */
+static void run_capped(encoder *enc, size_t max, correlator_stats *st, int *hops, warnlog *w)
+{
+    feed f;
+    feed_open(&f, enc);
+    correlator_set_max_candidates(f.c, max, warn_cb, w);
+    const uint32_t A = 0x0a0012c6, B = 0x020012c6, C = 0x0c0012c6;
+    int64_t t0 = 1700000000000000LL;
+    pkt(&f, t0, A, 40001, B, 22, PACKET_TCP_SYN, 0, 999);
+    pkt(&f, t0 + 300, B, 22, A, 40001, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 4999);
+    for (uint32_t d = 0; d < 4; d++) {
+        uint32_t D = 0x000012c6u | (0x20u + d) << 24;
+        pkt(&f, t0 + 100000 + d * 1000, D, (uint16_t)(41000 + d), B, 22, PACKET_TCP_SYN, 0, 9);
+        pkt(&f, t0 + 100300 + d * 1000, B, 22, D, (uint16_t)(41000 + d),
+            PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 9);
+        /* a little payload: a connection is paired from its first byte */
+        pkt(&f, t0 + 100600 + d * 1000, D, (uint16_t)(41000 + d), B, 22,
+            PACKET_TCP_ACK | PACKET_TCP_PSH, 21, 10);
+    }
+    int64_t t = t0 + 200000;
+    pkt(&f, t, B, 50001, C, 22, PACKET_TCP_SYN, 0, 1999);
+    pkt(&f, t + 300, C, 22, B, 50001, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 2999);
+    uint32_t s1 = 1000, s2 = 2000;
+    for (int k = 0; k < 150; k++) {
+        uint32_t len = 36 + (uint32_t)(k % 5) * 8;
+        t += 150000 + (k * 7919 % 211) * 1000;
+        pkt(&f, t, A, 40001, B, 22, PACKET_TCP_ACK | PACKET_TCP_PSH, len, s1);
+        pkt(&f, t + 900, B, 50001, C, 22, PACKET_TCP_ACK | PACKET_TCP_PSH, len, s2);
+        s1 += len;
+        s2 += len;
+    }
+    t += 1000000;
+    for (uint32_t d = 0; d < 4; d++) {
+        uint32_t D = 0x000012c6u | (0x20u + d) << 24;
+        pkt(&f, t, D, (uint16_t)(41000 + d), B, 22, PACKET_TCP_RST, 0, 31);
+    }
+    pkt(&f, t, A, 40001, B, 22, PACKET_TCP_RST, 0, s1);
+    pkt(&f, t + 500, B, 50001, C, 22, PACKET_TCP_RST, 0, s2);
+    feed_close(&f);
+    correlator_get_stats(f.c, st);
+    *hops = 0;
+    for (size_t i = 0; i < f.col.n; i++)
+        *hops += f.col.p[i].score >= enc->threshold;
+    feed_free(&f);
+}
+
+/* The candidate limit keeps the inbound connections that started last: at a
+ * limit of 2 the relayed session (the earliest) is left out, the hop is lost
+ * and one warning names the relay; without a limit (or at 5) it is found. */
+START_TEST(test_max_candidates)
+{
+    encoder *enc = load_default();
+    correlator_stats st;
+    int hops;
+    warnlog w = {0, ""};
+    run_capped(enc, 0, &st, &hops, &w);
+    ck_assert_uint_eq(st.pairs, 5);
+    ck_assert_uint_eq(st.capped, 0);
+    ck_assert_int_eq(hops, 1);
+    ck_assert_int_eq(w.n, 0);
+    run_capped(enc, 5, &st, &hops, &w);
+    ck_assert_uint_eq(st.pairs, 5);
+    ck_assert_int_eq(hops, 1);
+    ck_assert_int_eq(w.n, 0);
+    run_capped(enc, 2, &st, &hops, &w);
+    printf("correlator capped: %s\n", w.last);
+    ck_assert_uint_eq(st.pairs, 2);
+    ck_assert_uint_eq(st.capped, 1);
+    ck_assert_uint_eq(st.max_cands, 2);
+    ck_assert_int_eq(hops, 0);
+    ck_assert_int_eq(w.n, 1);
+    ck_assert_ptr_nonnull(strstr(w.last, "host 198.18.0.2"));
+    encoder_destroy(enc);
+}
+END_TEST
+
+/* A candidate already scored keeps its score when its connection then
+ * changes roles (a pure SYN from the side first taken for the responder):
+ * B relays A's session (A:40001 -> B:2222, first seen mid-stream) to C; a
+ * quiet inbound leg keeps B's hop waiting; then B sends a SYN on the relayed
+ * connection, which becomes B's outbound connection to A. The hop B -> C is
+ * still handed on with the relayed leg, scored before the change. */
+START_TEST(test_flip_keeps_final)
+{
+    encoder *enc = load_default();
+    feed f;
+    feed_open(&f, enc);
+    const uint32_t A = 0x0a0112c6, B = 0x0b0112c6, C = 0x0c0112c6, Q = 0x0d0112c6;
+    int64_t t0 = 1700000000000000LL, t = t0;
+    pkt(&f, t, Q, 41000, B, 22, PACKET_TCP_SYN, 0, 9);
+    pkt(&f, t + 300, B, 22, Q, 41000, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 9);
+    pkt(&f, t + 600, Q, 41000, B, 22, PACKET_TCP_ACK | PACKET_TCP_PSH, 21, 10); /* paired */
+    pkt(&f, t + 1000, A, 40001, B, 2222, PACKET_TCP_ACK | PACKET_TCP_PSH, 40, 100);
+    pkt(&f, t + 200000, B, 50001, C, 22, PACKET_TCP_SYN, 0, 1999);
+    pkt(&f, t + 200300, C, 22, B, 50001, PACKET_TCP_SYN | PACKET_TCP_ACK, 0, 2999);
+    uint32_t s1 = 140, s2 = 2000;
+    t += 300000;
+    for (int k = 0; t < t0 + 40000000; k++) {
+        uint32_t len = 36 + (uint32_t)(k % 5) * 8;
+        t += 150000 + (k * 7919 % 211) * 1000;
+        pkt(&f, t, A, 40001, B, 2222, PACKET_TCP_ACK | PACKET_TCP_PSH, len, s1);
+        pkt(&f, t + 900, B, 50001, C, 22, PACKET_TCP_ACK | PACKET_TCP_PSH, len, s2);
+        s1 += len;
+        s2 += len;
+    }
+    /* the relayed connection changes roles; the quiet leg still waits */
+    pkt(&f, t + 1000, B, 2222, A, 40001, PACKET_TCP_SYN, 0, 5000);
+    t += 2000000;
+    pkt(&f, t, A, 40001, B, 2222, PACKET_TCP_RST, 0, s1);
+    pkt(&f, t, B, 50001, C, 22, PACKET_TCP_RST, 0, s2);
+    pkt(&f, t + 1000, Q, 41000, B, 22, PACKET_TCP_RST, 0, 31);
+    feed_close(&f);
+    correlator_stats st;
+    correlator_get_stats(f.c, &st);
+    ck_assert_uint_eq(st.live, 0);
+    double best = -1;
+    for (size_t i = 0; i < f.col.n; i++)
+        if (f.col.p[i].score > best)
+            best = f.col.p[i].score;
+    printf("correlator flip: %zu pairs, best score %.4f\n", f.col.n, best);
+    /* (quiet, B -> C), (relayed, B -> C) and (quiet, B -> A) */
+    ck_assert_uint_eq(f.col.n, 3);
+    ck_assert_double_ge(best, enc->threshold);
+    feed_free(&f);
+    encoder_destroy(enc);
+}
+END_TEST
+
 START_TEST(test_bad_config)
 {
     encoder *enc = load_default();
@@ -349,6 +586,9 @@ Suite *correlator_suite(void)
     tcase_add_test(tc, test_long_inbound);
     tcase_add_test(tc, test_time_leap);
     tcase_add_test(tc, test_bad_config);
+    tcase_add_test(tc, test_fan_linear);
+    tcase_add_test(tc, test_max_candidates);
+    tcase_add_test(tc, test_flip_keeps_final);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,12 +22,12 @@ TESTS += tests/e2e_badinput.sh tests/e2e_realdata_read.sh tests/e2e_conns.sh tes
 	tests/e2e_dedup.sh tests/e2e_chains.sh tests/e2e_embed.sh tests/e2e_mutated.sh \
 	tests/e2e_eval.sh tests/e2e_synth.sh tests/e2e_score.sh tests/e2e_eval_sessions.sh \
 	tests/e2e_netns.sh tests/e2e_session_netns.sh tests/e2e_cli.sh tests/e2e_flood.sh \
-	tests/e2e_hostile.sh
+	tests/e2e_hostile.sh tests/e2e_fan.sh
 EXTRA_DIST += tests/e2e_badinput.sh tests/e2e_realdata_read.sh tests/e2e_conns.sh \
 	tests/e2e_tshark.sh tests/e2e_dedup.sh tests/e2e_chains.sh tests/e2e_embed.sh \
 	tests/e2e_mutated.sh tests/e2e_eval.sh tests/e2e_synth.sh tests/e2e_score.sh \
 	tests/e2e_eval_sessions.sh tests/e2e_netns.sh tests/e2e_session_netns.sh tests/e2e_cli.sh \
-	tests/e2e_flood.sh tests/e2e_hostile.sh \
+	tests/e2e_flood.sh tests/e2e_hostile.sh tests/e2e_fan.sh \
 	tests/golden tests/socks5-telnet-relay.labels.csv
 # The two live network-namespace tests drive real sessions with typing robots and time limits:
 # under `make -j` they would compete for the cores, so the second waits for the first.

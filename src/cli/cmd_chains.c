@@ -62,6 +62,13 @@ static void chains_usage(FILE *f)
             "  --max-open N      most connections open at once (default %d; 0: no bound);\n"
             "                    past it the oldest TCP attempt (no payload, no reply),\n"
             "                    else the next to time out, ends early (\"evicted\")\n"
+            "  --max-candidates N\n"
+            "                    candidate inbound connections scored per outbound\n"
+            "                    connection (1-100000000, 0: no limit; default 10000):\n"
+            "                    a busy relay host (bastion, proxy) with more keeps the N\n"
+            "                    that started last before the outbound one, and a warning\n"
+            "                    names the host; its cost is N x outbound, not inbound x\n"
+            "                    outbound\n"
             "  --stats           also print on stderr the time of reading and scoring (one\n"
             "                    streaming stage), of embedding in it, of linking, the rates,\n"
             "                    and the most connections, hops and vectors held at once\n"
@@ -317,7 +324,7 @@ static int hopcol_to_set(const hopcol *h, connset **set, candidates_pair *pairs,
 
 int cmd_chains(int argc, char **argv)
 {
-    enum { O_MODEL = 256, O_THR, O_JSON, O_DOT, O_THREADS, O_STATS, O_MAXOPEN };
+    enum { O_MODEL = 256, O_THR, O_JSON, O_DOT, O_THREADS, O_STATS, O_MAXOPEN, O_MAXCAND };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, O_MODEL},
         {"threshold", required_argument, NULL, O_THR},
@@ -326,13 +333,14 @@ int cmd_chains(int argc, char **argv)
         {"threads", required_argument, NULL, O_THREADS},
         {"stats", no_argument, NULL, O_STATS},
         {"max-open", required_argument, NULL, O_MAXOPEN},
+        {"max-candidates", required_argument, NULL, O_MAXCAND},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
     };
     const char *model = NULL, *dot = NULL, *outpath = NULL;
     double threshold = NAN;
-    int json = 0, threads = 0, stats = 0;
+    int json = 0, threads = 0, stats = 0, max_cand = 10000;
     char err[SS_ERRBUF_SIZE];
     conntab_stats ts;
     memset(&ts, 0, sizeof(ts));
@@ -353,6 +361,10 @@ int cmd_chains(int argc, char **argv)
         case O_JSON: json = 1; break;
         case O_DOT: dot = optarg; break;
         case O_STATS: stats = 1; break;
+        case O_MAXCAND:
+            if (cliutil_parse_int("chains", "--max-candidates", optarg, 0, 100000000, &max_cand) < 0)
+                return CLI_EXIT_USAGE;
+            break;
         case O_THREADS:
             if (cliutil_parse_threads("chains", optarg, &threads) < 0)
                 return CLI_EXIT_USAGE;
@@ -406,6 +418,7 @@ int cmd_chains(int argc, char **argv)
         goto done;
     }
     hc.corr = corr;
+    correlator_set_max_candidates(corr, (size_t)max_cand, cliutil_warn, "chains");
     hc.last_report = t0;
     if (correlator_read_files(corr, (const char *const *)(argv + optind),
                               (size_t)(argc - optind), &tc, cliutil_warn, "chains", err) < 0) {
@@ -459,18 +472,23 @@ int cmd_chains(int argc, char **argv)
     if (res.n_loose)
         fprintf(stderr, ", %zu hop%s outside them", res.n_loose, res.n_loose == 1 ? "" : "s");
     fprintf(stderr, "; %llu connections evicted\n", (unsigned long long)ts.evicted);
+    if (st.capped)
+        fprintf(stderr, "stepstone chains: %llu outbound connection%s scored on at most %d "
+                        "candidates each (--max-candidates)\n", (unsigned long long)st.capped,
+                st.capped == 1 ? "" : "s", max_cand);
     if (stats) {
         double t_end = now_s();
         fprintf(stderr, "stepstone chains: stats: read and score %.3f s, embedding %.3f s "
                         "(%llu windows, %.0f/s), pairs (%llu pairs, %.0f/s with reading and "
                         "embedding), linking and output %.3f s, total %.3f s; at most %llu "
                         "connections followed, %llu outbound waiting, %llu window vectors "
-                        "held at once\n",
+                        "held at once; at most %llu candidates of one outbound connection\n",
                 t_read - t0, st.embed_s, (unsigned long long)st.windows,
                 st.embed_s > 0 ? (double)st.windows / st.embed_s : 0.0,
                 (unsigned long long)st.pairs, t_read > t0 ? (double)st.pairs / (t_read - t0) : 0.0,
                 t_end - t_link, t_end - t0, (unsigned long long)st.peak_live,
-                (unsigned long long)st.peak_pending, (unsigned long long)st.peak_windows);
+                (unsigned long long)st.peak_pending, (unsigned long long)st.peak_windows,
+                (unsigned long long)st.max_cands);
     }
     status = CLI_EXIT_OK;
 done:
