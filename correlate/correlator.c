@@ -176,8 +176,6 @@ struct correlator {
     int64_t b_since; /* g_done when the oldest waiting window was added */
     const conntab_record **g_in;
     double *g_score;
-    double *g_sum;
-    int *g_used;
     size_t cap_g;
     correlator_stats st;
     uint64_t windows_held;
@@ -839,8 +837,7 @@ static void cand_evidence(const correlator *c, const obs *b, const cstate *x, in
 
 typedef struct gent {
     const conntab_record *r;
-    double s, sum;
-    int used;
+    double s;
 } gent;
 
 static int gent_cmp(const void *pa, const void *pb)
@@ -864,15 +861,13 @@ static int emit_group(correlator *c, obs *b, const evid *ev, char *errbuf)
         cstate *x = c->slots[b->cands[k].id];
         x->rec.pkts = NULL;
         x->rec.n_pkts = 0;
-        ge[n++] = (gent){&x->rec, hopscore_score(c->enc, ev[k].sum, ev[k].used), ev[k].sum,
-                         ev[k].used};
+        ge[n++] = (gent){&x->rec, hopscore_score(c->enc, ev[k].sum, ev[k].used)};
     }
     for (uint32_t i = 0; i < b->n_frz; i++) {
         cstate *x = c->slots[b->cands[b->frz[i].at].id];
         x->rec.pkts = NULL;
         x->rec.n_pkts = 0;
-        ge[n++] = (gent){&x->rec, hopscore_score(c->enc, b->frz[i].sum, b->frz[i].used),
-                         b->frz[i].sum, b->frz[i].used};
+        ge[n++] = (gent){&x->rec, hopscore_score(c->enc, b->frz[i].sum, b->frz[i].used)};
     }
     qsort(ge, n, sizeof(*ge), gent_cmp);
     size_t cap = c->cap_g;
@@ -886,27 +881,15 @@ static int emit_group(correlator *c, obs *b, const evid *ev, char *errbuf)
         return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
     }
     c->g_score = sc;
-    double *su = realloc(c->g_sum, cap * sizeof(*su));
-    if (su)
-        c->g_sum = su;
-    int *us = su ? realloc(c->g_used, cap * sizeof(*us)) : NULL;
-    if (us)
-        c->g_used = us;
-    if (!su || !us) {
-        free(ge);
-        return ss_errf(errbuf, SS_ERR_NOMEM, "correlator: out of memory");
-    }
     c->cap_g = cap;
     for (size_t i = 0; i < n; i++) {
         c->g_in[i] = ge[i].r;
         c->g_score[i] = ge[i].s;
-        c->g_sum[i] = ge[i].sum;
-        c->g_used[i] = ge[i].used;
     }
     free(ge);
     b->o->rec.pkts = NULL;
     b->o->rec.n_pkts = 0;
-    correlator_group g = {&b->o->rec, n, c->g_in, c->g_score, c->g_used, c->g_sum};
+    correlator_group g = {&b->o->rec, n, c->g_in, c->g_score};
     c->st.outbound++;
     c->st.pairs += n;
     int rc = c->emit ? c->emit(c->ctx, &g, errbuf) : SS_OK;
@@ -1362,7 +1345,5 @@ void correlator_destroy(correlator *c)
     free(c->b_acts);
     free(c->g_in);
     free(c->g_score);
-    free(c->g_sum);
-    free(c->g_used);
     free(c);
 }

@@ -65,8 +65,6 @@ typedef struct correlator_group {
     size_t n;                        /* candidates (may be 0) */
     const conntab_record *const *in; /* candidate inbound legs, by (start_us, serial) */
     const double *score;             /* their hop scores in [0,1] */
-    const int *used;                 /* windows with payload each score rests on */
-    const double *sum;               /* those windows' summed similarities */
 } correlator_group;
 
 /* Receives each group; returns 0 or a negative ss_status that stops the run. */

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "roc.h"
 #include "status.h"
 
 int hopscore_windows(const connfeat_config *f, const conntab_record *in,
@@ -69,20 +70,6 @@ static double mean_of_plain(double s, int k)
     return (2.0 * s - 1.0) * (k + HOPSCORE_PRIOR_WINDOWS) / k;
 }
 
-static int dbl_desc(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x < y) - (x > y);
-}
-
-/* The lowest value above which at most fpr of v[0..n) (sorted, highest
- * first) lie; their highest when fewer than 1/fpr. */
-static double tail_threshold(const double *v, size_t n, double fpr)
-{
-    size_t allowed = (size_t)floor(fpr * (double)n);
-    return allowed >= n ? v[n - 1] : nextafter(v[allowed], INFINITY);
-}
-
 /* Keeps v in (0,1), above lo by at least a step. */
 static double in_unit(double v, double lo)
 {
@@ -94,9 +81,9 @@ static double in_unit(double v, double lo)
     return v > 1 - step ? 1 - step : v;
 }
 
-int hopscore_calibrate(float (*thr)[ENCODER_HOP_LEVELS], float *level, int k_max,
-                       const double *sum, const int *used, size_t n, double target_fpr,
-                       char *errbuf)
+int hopscore_calibrate(float (*thr)[ENCODER_HOP_LEVELS], float *level, double *threshold,
+                       int k_max, const double *sum, const int *used, size_t n,
+                       double target_fpr, char *errbuf)
 {
     double *m = malloc(sizeof(*m) * (n ? n : 1));
     double *mk = malloc(sizeof(*mk) * (size_t)(k_max + 1) * ENCODER_HOP_LEVELS);
@@ -111,12 +98,14 @@ int hopscore_calibrate(float (*thr)[ENCODER_HOP_LEVELS], float *level, int k_max
     /* the levels: plain-score thresholds over all pairs */
     for (size_t i = 0; i < n; i++)
         m[i] = hopscore_plain(sum[i], used[i]);
-    if (n)
-        qsort(m, n, sizeof(*m), dbl_desc);
+    roc_sort_desc(m, n);
+    *threshold = n ? roc_threshold_at_fpr(m, n, target_fpr) : 0.5;
+    if (*threshold > 1.0)
+        *threshold = 1.0;
     double lo = 0;
     for (int j = 0; j < ENCODER_HOP_LEVELS; j++) {
-        double v = n ? tail_threshold(m, n, fpr[j] < 1 ? fpr[j] : 1) : 0.5;
-        level[j] = (float)(lo = in_unit(v, lo));
+        double v = n ? roc_threshold_at_fpr(m, n, fpr[j] < 1 ? fpr[j] : 1) : 0.5;
+        level[j] = (float)in_unit(v, lo);
         lo = level[j];
     }
     /* mk[k][j]: the mean-similarity threshold of k windows at level j, NAN
@@ -126,10 +115,9 @@ int hopscore_calibrate(float (*thr)[ENCODER_HOP_LEVELS], float *level, int k_max
         for (size_t i = 0; i < n; i++)
             if (used[i] == k || (k == k_max && used[i] > k_max))
                 m[c++] = sum[i] / used[i];
-        if (c)
-            qsort(m, c, sizeof(*m), dbl_desc);
+        roc_sort_desc(m, c);
         for (int j = 0; j < ENCODER_HOP_LEVELS; j++) {
-            double v = c ? tail_threshold(m, c, fpr[j] < 1 ? fpr[j] : 1) : NAN;
+            double v = c ? roc_threshold_at_fpr(m, c, fpr[j] < 1 ? fpr[j] : 1) : NAN;
             /* too few pairs to tell their own tail at this rate: never below
              * what the pooled (plain) threshold asks of k windows */
             if (c && fpr[j] * (double)c < 1.0 && v < mean_of_plain(level[j], k))
@@ -157,6 +145,12 @@ int hopscore_calibrate(float (*thr)[ENCODER_HOP_LEVELS], float *level, int k_max
             prev = thr[k - 1][j];
         }
     }
+    /* the last level is the plain threshold itself (exact in hopscore_score);
+     * the levels below stay strictly under it */
+    level[ENCODER_HOP_LEVELS - 1] = (float)*threshold;
+    for (int j = ENCODER_HOP_LEVELS - 2; j >= 0; j--)
+        if (!(level[j] < level[j + 1]))
+            level[j] = nextafterf(level[j + 1], 0.0f);
     free(m);
     free(mk);
     return SS_OK;

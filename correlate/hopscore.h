@@ -50,18 +50,19 @@ double hopscore_plain(double sum, int used);
  * per-window-count calibration when it has one. */
 double hopscore_score(const encoder *enc, double sum, int used);
 
-/* Calibrates from unrelated pairs' (sum[i], used[i]), i < n: level[j] is
- * the plain score that at most fpr_j = target_fpr x 10^(L-1-j) of all of
- * them pass (L = ENCODER_HOP_LEVELS), thr[k-1][j] the same for those judged
- * on k windows (k = 1..k_max; a count above k_max counts as k_max; when
- * there are fewer than 1/fpr_j of them, their highest but never below what
- * level[j] asks of k windows), as a mean similarity
- * never above that of a smaller k (more windows, more evidence); a count
- * with no pair takes the next larger count's, and the largest the level.
- * Every value is kept in (0,1), each row increasing. Returns 0, or
- * SS_ERR_NOMEM. */
-int hopscore_calibrate(float (*thr)[ENCODER_HOP_LEVELS], float *level, int k_max,
-                       const double *sum, const int *used, size_t n, double target_fpr,
-                       char *errbuf);
+/* Calibrates from unrelated pairs' (sum[i], used[i]), i < n: *threshold is
+ * the plain score that at most target_fpr of all of them pass (roc.h's rule,
+ * at most 1; 0.5 when n is 0), the model's threshold T; level[j] the same at
+ * fpr_j = target_fpr x 10^(L-1-j) (L = ENCODER_HOP_LEVELS; the last is T);
+ * thr[k-1][j] the same for those judged on k windows (k = 1..k_max; a count
+ * above k_max counts as k_max; when there are fewer than 1/fpr_j of them,
+ * their highest but never below what level[j] asks of k windows), as a mean
+ * similarity never above that of a smaller k (more windows, more evidence);
+ * a count with no pair takes the next larger count's, and the largest the
+ * level. Every value is kept in (0,1), each row and the levels increasing.
+ * Returns 0, or SS_ERR_NOMEM. */
+int hopscore_calibrate(float (*thr)[ENCODER_HOP_LEVELS], float *level, double *threshold,
+                       int k_max, const double *sum, const int *used, size_t n,
+                       double target_fpr, char *errbuf);
 
 #endif

@@ -1,6 +1,7 @@
 /* roc.c - ROC analysis of scored candidates against ground truth. */
 #include "roc.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "status.h"
@@ -127,4 +128,23 @@ int roc_tpr_at_fpr(double *tpr, int *meaningful, const double *scores,
         *meaningful = (double)nneg * max_fpr >= 1.0;
     free(s);
     return SS_OK;
+}
+
+static int dbl_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+void roc_sort_desc(double *v, size_t n)
+{
+    if (n)
+        qsort(v, n, sizeof(*v), dbl_desc);
+}
+
+double roc_threshold_at_fpr(const double *desc, size_t n, double max_fpr)
+{
+    size_t allowed = (size_t)floor(max_fpr * (double)n);
+    /* thresholds strictly above desc[allowed] keep at most `allowed` negatives */
+    return allowed >= n ? desc[n - 1] : nextafter(desc[allowed], INFINITY);
 }

@@ -31,6 +31,15 @@ int roc_auc(double *auc, const double *scores, const int *labels, size_t n,
 int roc_tpr_at_fpr(double *tpr, int *meaningful, const double *scores,
                    const int *labels, size_t n, double max_fpr, char *errbuf);
 
+/* Sorts the scores v[0..n) from the highest down (for roc_threshold_at_fpr). */
+void roc_sort_desc(double *v, size_t n);
+
+/* The threshold that keeps at most max_fpr of the negative scores desc[0..n)
+ * (sorted from the highest down, n > 0) at or above it: just above the
+ * (floor(max_fpr n) + 1)-th highest, or the lowest score when max_fpr n >= n.
+ * How thresholds are calibrated for a target false-positive rate. */
+double roc_threshold_at_fpr(const double *desc, size_t n, double max_fpr);
+
 /* Writes the curve (one point per distinct score, from the highest
  * threshold down, plus the (0,0) start) into pts, which must hold n + 1
  * points; *npts receives the count. Returns 0, or SS_ERR_EMPTY / SS_ERR_NOMEM. */

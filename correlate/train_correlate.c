@@ -235,22 +235,12 @@ static int compute_norm(encoder *enc, const tc_set *sets, size_t n_sets, rng_t *
 
 /* ---- validation ---- */
 
-static int dbl_desc(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x < y) - (x > y);
-}
-
 double train_correlate_calibrate(double *neg, size_t n, double target_fpr)
 {
     if (n == 0)
         return 0.5;
-    qsort(neg, n, sizeof(*neg), dbl_desc);
-    size_t allowed = (size_t)floor(target_fpr * (double)n);
-    if (allowed >= n)
-        return neg[n - 1];
-    /* thresholds strictly above neg[allowed] keep at most `allowed` negatives */
-    double thr = nextafter(neg[allowed], INFINITY);
+    roc_sort_desc(neg, n);
+    double thr = roc_threshold_at_fpr(neg, n, target_fpr);
     return thr > 1.0 ? 1.0 : thr;
 }
 
@@ -345,7 +335,7 @@ int train_correlate_recalibrate(encoder *enc, size_t *n_neg, size_t *n_pos, doub
                        target_fpr);
     /* per pair: the sum of its windows' similarities and their number */
     size_t cap_neg = 0, cap_pos = 0, nn = 0, np = 0;
-    double *neg = NULL, *pos = NULL, *sums = NULL, *plain = NULL;
+    double *neg = NULL, *pos = NULL, *sums = NULL;
     int *neg_k = NULL, *pos_k = NULL, *used = NULL;
     int rc = SS_OK;
     for (size_t k = 0; k < n; k++) {
@@ -379,25 +369,12 @@ int train_correlate_recalibrate(encoder *enc, size_t *n_neg, size_t *n_pos, doub
         rc = ss_errf(errbuf, SS_ERR_EMPTY, "calibration: no negative pair in the captures");
         goto done;
     }
-    /* the plain threshold over all negatives, then one per window count */
-    if (!(plain = malloc(sizeof(double) * nn))) {
-        rc = ss_errf(errbuf, SS_ERR_NOMEM, "calibration: out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < nn; i++)
-        plain[i] = hopscore_plain(neg[i], neg_k[i]);
-    enc->threshold = train_correlate_calibrate(plain, nn, target_fpr);
+    /* the plain threshold over all negatives, and one per window count */
     int kmax = enc->cfg.feat.max_windows < ENCODER_HOP_CLASSES ? enc->cfg.feat.max_windows
                                                                 : ENCODER_HOP_CLASSES;
-    if ((rc = hopscore_calibrate(enc->hop_thr, enc->hop_level, kmax, neg, neg_k, nn,
-                                 target_fpr, errbuf)))
+    if ((rc = hopscore_calibrate(enc->hop_thr, enc->hop_level, &enc->threshold, kmax, neg,
+                                 neg_k, nn, target_fpr, errbuf)))
         goto done;
-    /* the last level is the plain threshold itself (the same rule; exact in
-     * hopscore_score); the levels below stay strictly under it */
-    enc->hop_level[ENCODER_HOP_LEVELS - 1] = (float)enc->threshold;
-    for (int j = ENCODER_HOP_LEVELS - 2; j >= 0; j--)
-        if (!(enc->hop_level[j] < enc->hop_level[j + 1]))
-            enc->hop_level[j] = nextafterf(enc->hop_level[j + 1], 0.0f);
     enc->n_hop_thr = kmax;
     *n_neg = nn;
     *n_pos = np;
@@ -414,7 +391,6 @@ done:
     free(pos_k);
     free(sums);
     free(used);
-    free(plain);
     return rc;
 }
 

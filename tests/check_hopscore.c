@@ -58,9 +58,10 @@ START_TEST(test_calibrate)
         used[c] = 2;
     }
     float thr[6][ENCODER_HOP_LEVELS], level[ENCODER_HOP_LEVELS];
+    double thr_plain;
     char err[SS_ERRBUF_SIZE];
     const int L = ENCODER_HOP_LEVELS;
-    ck_assert_int_eq(hopscore_calibrate(thr, level, 6, sum, used, n, 1e-4, err), 0);
+    ck_assert_int_eq(hopscore_calibrate(thr, level, &thr_plain, 6, sum, used, n, 1e-4, err), 0);
     /* one window at the target (1e-4): 2 of 20 000 may lie above, so just
      * above the third highest; at 10x the target, above the 21st */
     double m3 = -1.0 + 2.0 * (double)(n1 - 3) / (double)n1;
@@ -84,13 +85,13 @@ START_TEST(test_calibrate)
     /* (the six-window pairs' plain scores are the highest: 0.886, 0.843, 0.8) */
     ck_assert_double_eq_tol(level[L - 1], plain_of(0.7, 6), 1e-6);
     /* no six-window pair at all: the largest count takes the level */
-    ck_assert_int_eq(hopscore_calibrate(thr, level, 6, sum, used, n1, 1e-4, err), 0);
+    ck_assert_int_eq(hopscore_calibrate(thr, level, &thr_plain, 6, sum, used, n1, 1e-4, err), 0);
     ck_assert_double_eq_tol(thr[5][L - 1], level[L - 1], 1e-5);
     /* six-window pairs too few to tell their tail and below the level's ask
      * (highest mean 0.09): the pooled threshold */
     for (size_t j = 0; j < n6; j++)
         sum[n1 + j] = 6 * 0.01 * (double)j;
-    ck_assert_int_eq(hopscore_calibrate(thr, level, 6, sum, used, n1 + n6, 1e-4, err), 0);
+    ck_assert_int_eq(hopscore_calibrate(thr, level, &thr_plain, 6, sum, used, n1 + n6, 1e-4, err), 0);
     ck_assert_double_eq_tol(thr[5][L - 1], level[L - 1], 1e-5);
     free(sum);
     free(used);

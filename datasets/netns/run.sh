@@ -409,6 +409,26 @@ when() {  # VAR LO TAIL
 }
 
 # ---------------------------------------------------------------- scenarios
+# the full scenario's relays (and the ports they listen on) and chains; hard has them too
+full_relays() {
+    relay_socat h3 2222 h5 22
+    relay_nc h6 2223 h8 22
+    relay_delay h4 2400 h1 22
+    shell_listener h2 2300
+    shell_listener h5 2300
+    shell_listener h8 2300
+    relay_socat h1 2301 h2 2300
+}
+FULL_LISTEN=("h3 2222" "h6 2223" "h4 2400" "h2 2300" "h5 2300" "h8 2300" "h1 2301")
+full_chains() {
+    chain_ssh     c-ssh3   1 h1 h2 h3 h4
+    chain_jump    c-jump2  3 h5 h2,h6 h7
+    chain_port    c-socat  2 h8 h3 2222 socat
+    chain_port    c-nc     4 h4 h6 2223 nc
+    chain_port    c-delay  5 h6 h4 2400 delay-relay
+    chain_plain   c-plain  2 h7 h1 2301 socat
+    chain_shellnc c-shnc   6 h3 h5 2300 h8 2300
+}
 if [ "$SCENARIO" = small ]; then
     relay_socat h2 2222 h3 22
     relay_nc h4 2223 h5 22
@@ -423,23 +443,11 @@ if [ "$SCENARIO" = small ]; then
     bg_bulk     n-bulk   4 h4 h1
     bg_plain    n-plain  2 h3 h1 2300
 elif [ "$SCENARIO" = full ]; then
-    relay_socat h3 2222 h5 22
-    relay_nc h6 2223 h8 22
-    relay_delay h4 2400 h1 22
-    shell_listener h2 2300
-    shell_listener h5 2300
-    shell_listener h8 2300
-    relay_socat h1 2301 h2 2300
-    for hp in "h3 2222" "h6 2223" "h4 2400" "h2 2300" "h5 2300" "h8 2300" "h1 2301"; do
+    full_relays
+    for hp in "${FULL_LISTEN[@]}"; do
         wait_listen $hp
     done
-    chain_ssh     c-ssh3   1 h1 h2 h3 h4
-    chain_jump    c-jump2  3 h5 h2,h6 h7
-    chain_port    c-socat  2 h8 h3 2222 socat
-    chain_port    c-nc     4 h4 h6 2223 nc
-    chain_port    c-delay  5 h6 h4 2400 delay-relay
-    chain_plain   c-plain  2 h7 h1 2301 socat
-    chain_shellnc c-shnc   6 h3 h5 2300 h8 2300
+    full_chains
     bg_ssh   n-out2   1 h2 h5
     bg_ssh   n-in2    4 h7 h2
     bg_ssh   n-out3   2 h3 h7
@@ -450,28 +458,15 @@ elif [ "$SCENARIO" = full ]; then
     bg_plain n-plain  3 h4 h8 2300
 elif [ "$SCENARIO" = hard ]; then
     # long relays of every kind, as in full, two more through the busy jump host h10
-    relay_socat h3 2222 h5 22
-    relay_nc h6 2223 h8 22
-    relay_delay h4 2400 h1 22
-    shell_listener h2 2300
-    shell_listener h5 2300
-    shell_listener h8 2300
-    relay_socat h1 2301 h2 2300
+    full_relays
     # port relays for short connections
     relay_socat h7 2224 h9 22
     relay_nc_lazy h9 2225 h2 22
     relay_nc_lazy h5 2226 h10 22
-    for hp in "h3 2222" "h6 2223" "h4 2400" "h2 2300" "h5 2300" "h8 2300" "h1 2301" \
-        "h7 2224" "h9 2225" "h5 2226"; do
+    for hp in "${FULL_LISTEN[@]}" "h7 2224" "h9 2225" "h5 2226"; do
         wait_listen $hp
     done
-    chain_ssh     c-ssh3   1 h1 h2 h3 h4
-    chain_jump    c-jump2  3 h5 h2,h6 h7
-    chain_port    c-socat  2 h8 h3 2222 socat
-    chain_port    c-nc     4 h4 h6 2223 nc
-    chain_port    c-delay  5 h6 h4 2400 delay-relay
-    chain_plain   c-plain  2 h7 h1 2301 socat
-    chain_shellnc c-shnc   6 h3 h5 2300 h8 2300
+    full_chains
     chain_ssh     c-busy   7 h1 h10 h9
     chain_jump    c-bjump  8 h5 h10 h3
     # short relays: one command through ssh inside a 30-45 s session, one-shot ssh -J, one-shot
